@@ -1,0 +1,69 @@
+# InTheGrid: `make up` runs the platform locally; `make test` runs every test tier.
+# Needs only Python 3.11: the first run creates .venv and installs the locked dependencies.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+UV_VERSION := 0.9.5
+STAMP  := $(VENV)/.installed
+
+.PHONY: venv up lint typecheck test test-unit test-integration test-operator test-browser test-k8s \
+        test-deps k8s-tools bench lock audit clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(BIN)/uv pip install -q --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
+	@touch $@
+
+up: venv
+	$(BIN)/inthegrid up
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy
+
+# System tools some tiers need (Chromium, promtool, a kube-apiserver built from Go modules).
+# Installed when possible; tiers whose tool cannot exist skip and say why.
+test-deps: venv
+	@bash scripts/install-test-deps.sh
+
+k8s-tools:
+	@bash scripts/build-k8s-tools.sh
+
+test: lint typecheck test-deps
+	$(BIN)/pytest -q -ra tests
+
+test-unit: venv
+	$(BIN)/pytest -q tests/unit
+
+test-integration: venv
+	$(BIN)/pytest -q -ra tests/integration
+
+test-operator: venv test-deps
+	$(BIN)/pytest -q -ra tests/operator
+
+test-browser: venv test-deps
+	$(BIN)/pytest -q -ra tests/browser
+
+test-k8s: venv test-deps
+	$(BIN)/pytest -q -ra tests/k8s
+
+bench: venv
+	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# Re-resolve the lock file after changing dependencies in pyproject.toml.
+lock: venv
+	$(BIN)/uv pip compile pyproject.toml --extra local --extra dev --python-version 3.11 -o requirements.lock
+
+audit: venv
+	$(BIN)/pip-audit -r requirements.lock --progress-spinner off
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

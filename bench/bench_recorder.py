@@ -1,0 +1,105 @@
+"""Recorder throughput vs the ceiling: one raw asyncpg COPY of the same rows.
+
+Starts its own nats-server and PostgreSQL (embedded), publishes N prices to JetStream first (not
+timed), then times the recorder from "ready" until every row is in ``prices``, and separately a
+single ``copy_records_to_table`` of the same row tuples into an empty table of the same shape.
+
+    .venv/bin/python bench/bench_recorder.py --prices 100000 --batch 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+
+from inthegrid.domain.codec import encode_price
+from inthegrid.domain.prices import make_price
+from inthegrid.domain.zones import ZONE_CODES
+from inthegrid.platform.bus import connect_bus, price_subject, publish_all
+from inthegrid.platform.embedded import EmbeddedNats, EmbeddedPostgres
+from inthegrid.platform.metrics import HealthState
+from inthegrid.platform.settings import RecorderSettings
+from inthegrid.recorder.rows import PRICE_COLUMNS, build_price_row
+from inthegrid.recorder.service import run_recorder
+
+
+def build_prices(n: int) -> list:
+    zones = ZONE_CODES[:20]
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    published = t0 - timedelta(hours=12)
+    return [
+        make_price(zones[i % len(zones)], t0 + timedelta(minutes=15 * (i // len(zones))), 50 + (i % 97) / 3,
+                   resolution="PT15M", source="bench", published_at=published)
+        for i in range(n)
+    ]
+
+
+async def raw_copy(url: str, rows: list[tuple]) -> float:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("CREATE TABLE prices_raw (LIKE prices INCLUDING ALL)")
+        started = time.perf_counter()
+        await conn.copy_records_to_table("prices_raw", records=rows, columns=list(PRICE_COLUMNS))
+        return time.perf_counter() - started
+    finally:
+        await conn.close()
+
+
+async def recorder_run(nats_url: str, url: str, n: int, batch: int) -> float:
+    settings = RecorderSettings(nats_url=nats_url, database_url=url, metrics_port=0, recorder_batch=batch)
+    stop, health = asyncio.Event(), HealthState()
+    task = asyncio.create_task(run_recorder(settings, stop, health))
+    while not health.ready:
+        await asyncio.sleep(0.01)
+    started = time.perf_counter()
+    conn = await asyncpg.connect(url)
+    try:
+        while await conn.fetchval("SELECT count(*) FROM prices") < n:
+            await asyncio.sleep(0.05)
+    finally:
+        await conn.close()
+    elapsed = time.perf_counter() - started
+    stop.set()
+    await task
+    return elapsed
+
+
+async def main(n: int, batch: int, fast: bool) -> None:
+    base = Path(tempfile.mkdtemp(prefix="inthegrid-bench-"))
+    base.chmod(0o755)
+    try:
+        with EmbeddedNats(base / "js") as nats_server, EmbeddedPostgres(base / "pg", fast=fast) as pg:
+            prices = build_prices(n)
+            bus = await connect_bus(RecorderSettings(nats_url=nats_server.url), "bench")
+            for i in range(0, n, 10_000):
+                chunk = prices[i:i + 10_000]
+                await publish_all(bus, [(price_subject(p.market.value, p.zone), encode_price(p), p.message_id)
+                                        for p in chunk])
+            await bus.close()
+            recorder_s = await recorder_run(nats_server.url, pg.url(), n, batch)
+            rows = [build_price_row(p, i + 1) for i, p in enumerate(prices)]
+            raw_s = await raw_copy(pg.url(), rows)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    durability = "off (fsync/synchronous_commit off)" if fast else "on (PostgreSQL defaults)"
+    print(f"prices: {n}, recorder batch: {batch}, durability {durability}")
+    print(f"recorder (JetStream -> decode -> COPY staging -> upsert -> ack): {n / recorder_s:,.0f} rows/s "
+          f"({recorder_s:.2f} s)")
+    print(f"raw asyncpg copy_records_to_table, one COPY:               {n / raw_s:,.0f} rows/s ({raw_s:.2f} s)")
+    print(f"ratio recorder / raw: {raw_s / recorder_s:.2f}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--prices", type=int, default=100_000)
+    parser.add_argument("--batch", type=int, default=2000)
+    parser.add_argument("--fast", action="store_true", help="turn PostgreSQL durability off")
+    args = parser.parse_args()
+    asyncio.run(main(args.prices, args.batch, args.fast))

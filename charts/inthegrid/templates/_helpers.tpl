@@ -1,0 +1,229 @@
+{{/*
+Names and labels shared by every template. Other templates (operator-rbac.yaml included) rely on:
+  inthegrid.fullname, inthegrid.labels, inthegrid.selectorLabels,
+  inthegrid.operator.serviceAccountName, inthegrid.image
+*/}}
+
+{{- define "inthegrid.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "inthegrid.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "inthegrid.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels of every resource. */}}
+{{- define "inthegrid.labels" -}}
+helm.sh/chart: {{ include "inthegrid.chart" . }}
+{{ include "inthegrid.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: inthegrid
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{- define "inthegrid.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "inthegrid.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* Labels of one component: call with (dict "ctx" $ "component" "gateway"). */}}
+{{- define "inthegrid.componentLabels" -}}
+{{ include "inthegrid.labels" .ctx }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{- define "inthegrid.componentSelectorLabels" -}}
+{{ include "inthegrid.selectorLabels" .ctx }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{/* The one image of every InTheGrid component. */}}
+{{- define "inthegrid.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+
+{{/* Must match templates/operator-rbac.yaml, which creates this ServiceAccount. */}}
+{{- define "inthegrid.operator.serviceAccountName" -}}
+{{- .Values.operator.serviceAccountName | default "inthegrid-operator" }}
+{{- end }}
+
+{{/* NATS: the bundled StatefulSet unless nats.external.url is set. */}}
+{{- define "inthegrid.nats.bundled" -}}
+{{- if not .Values.nats.external.url }}true{{ end }}
+{{- end }}
+
+{{- define "inthegrid.nats.url" -}}
+{{- if .Values.nats.external.url }}
+{{- .Values.nats.external.url }}
+{{- else }}
+{{- printf "nats://%s-nats:4222" (include "inthegrid.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{/* JetStream replicas of the streams: the cluster size, at most 3 (bundled), else the value given. */}}
+{{- define "inthegrid.nats.streamReplicas" -}}
+{{- if .Values.nats.external.url }}
+{{- .Values.nats.external.streamReplicas }}
+{{- else }}
+{{- min 3 .Values.nats.replicas }}
+{{- end }}
+{{- end }}
+
+{{/* Database: the bundled TimescaleDB unless database.external.existingSecret is set. */}}
+{{- define "inthegrid.database.bundled" -}}
+{{- if not .Values.database.external.existingSecret }}true{{ end }}
+{{- end }}
+
+{{/* Secret (and key) holding the database URL the recorder and the gateway read. */}}
+{{- define "inthegrid.database.secretName" -}}
+{{- if .Values.database.external.existingSecret }}
+{{- .Values.database.external.existingSecret }}
+{{- else if .Values.database.bundled.existingSecret }}
+{{- .Values.database.bundled.existingSecret }}
+{{- else }}
+{{- printf "%s-database" (include "inthegrid.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{- define "inthegrid.database.secretKey" -}}
+{{- if .Values.database.external.existingSecret }}
+{{- .Values.database.external.key }}
+{{- else -}}
+url
+{{- end }}
+{{- end }}
+
+{{- define "inthegrid.database.host" -}}
+{{- printf "%s-timescaledb" (include "inthegrid.fullname" .) }}
+{{- end }}
+
+{{/* Secret holding the ENTSO-E token ("" when there is none). */}}
+{{- define "inthegrid.entsoe.secretName" -}}
+{{- if .Values.entsoe.existingSecret }}
+{{- .Values.entsoe.existingSecret }}
+{{- else if .Values.entsoe.token }}
+{{- printf "%s-entsoe" (include "inthegrid.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{/* Environment every InTheGrid process shares. */}}
+{{- define "inthegrid.commonEnv" -}}
+- name: INTHEGRID_NATS_URL
+  value: {{ include "inthegrid.nats.url" . | quote }}
+- name: INTHEGRID_STREAM_REPLICAS
+  value: {{ include "inthegrid.nats.streamReplicas" . | quote }}
+- name: INTHEGRID_LOG_LEVEL
+  value: {{ .Values.logLevel | quote }}
+- name: INTHEGRID_LOG_FORMAT
+  value: json
+- name: INTHEGRID_METRICS_PORT
+  value: {{ .Values.metricsPort | quote }}
+{{- /* A read-only root filesystem: everything that writes goes to the /tmp emptyDir. */}}
+- name: HOME
+  value: /tmp
+- name: TMPDIR
+  value: /tmp
+{{- end }}
+
+{{/* Pod and container security of every InTheGrid container (restricted Pod Security Standard). */}}
+{{- define "inthegrid.podSecurityContext" -}}
+{{ toYaml .Values.podSecurityContext }}
+{{- end }}
+
+{{- define "inthegrid.containerSecurityContext" -}}
+{{ toYaml .Values.containerSecurityContext }}
+{{- end }}
+
+{{/* Scheduling fields of a component: call with (dict "ctx" $ "values" .Values.gateway). */}}
+{{- define "inthegrid.scheduling" -}}
+{{- with (default .ctx.Values.nodeSelector .values.nodeSelector) }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with (default .ctx.Values.tolerations .values.tolerations) }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .values.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .ctx.Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/* nats.conf of the bundled NATS servers. */}}
+{{- define "inthegrid.nats.config" -}}
+{{- $fullname := include "inthegrid.fullname" . }}
+{{- $replicas := int .Values.nats.replicas }}
+server_name: $POD_NAME
+pid_file: /var/run/nats/nats.pid
+port: 4222
+http_port: 8222
+max_payload: 1MB
+lame_duck_duration: 20s
+jetstream {
+  store_dir: /data
+  max_memory_store: {{ .Values.nats.jetstream.maxMemory | replace "Mi" "M" | replace "Gi" "G" }}
+  max_file_store: {{ .Values.nats.jetstream.storageSize | replace "Mi" "M" | replace "Gi" "G" }}
+}
+{{- if gt $replicas 1 }}
+cluster {
+  name: {{ $fullname }}
+  port: 6222
+  routes: [
+    {{- range $i := until $replicas }}
+    nats://{{ $fullname }}-nats-{{ $i }}.{{ $fullname }}-nats-headless:6222
+    {{- end }}
+  ]
+  connect_retries: 120
+}
+{{- end }}
+{{- end }}
+
+{{/* Environment of the bundled TimescaleDB containers: (dict "ctx" $ "secret" NAME "primary" HOST). */}}
+{{- define "inthegrid.timescaledb.env" -}}
+- name: POD_NAME
+  valueFrom: {fieldRef: {fieldPath: metadata.name}}
+- name: PRIMARY_HOST
+  value: {{ .primary }}
+- name: POSTGRES_USER
+  value: {{ .ctx.Values.database.bundled.user | quote }}
+- name: POSTGRES_DB
+  value: {{ .ctx.Values.database.bundled.database | quote }}
+- name: POSTGRES_PASSWORD
+  valueFrom: {secretKeyRef: {name: {{ .secret }}, key: password}}
+- name: REPLICATION_PASSWORD
+  valueFrom: {secretKeyRef: {name: {{ .secret }}, key: replication-password}}
+- name: PGDATA
+  value: /home/postgres/pgdata/data
+- name: HOME
+  value: /tmp
+{{- end }}
+
+{{- define "inthegrid.timescaledb.mounts" -}}
+- {name: data, mountPath: /home/postgres/pgdata}
+- {name: scripts, mountPath: /docker-entrypoint-initdb.d/10-replication.sh, subPath: 10-replication.sh}
+- {name: scripts, mountPath: /scripts}
+- {name: run, mountPath: /var/run/postgresql}
+- {name: tmp, mountPath: /tmp}
+- {name: shm, mountPath: /dev/shm}
+{{- end }}

@@ -1,0 +1,101 @@
+"""What a MarketFeed's ``spec`` means, validated once for the operator (camelCase, as users write it).
+
+The ArbitrageRule's spec is ``inthegrid.domain.rules.RuleSpec`` itself. Defaults here are read from
+``FeedSettings`` so that a field left out of the spec means what the feed would do without it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ValidationError as PydanticError
+
+from inthegrid.domain.zones import zone_code
+from inthegrid.errors import ValidationError
+from inthegrid.platform.settings import FeedSettings
+
+Source = Literal["simulator", "entsoe", "replay"]
+SOURCES: tuple[str, ...] = ("simulator", "entsoe", "replay")
+RESOLUTIONS: tuple[str, ...] = ("PT15M", "PT60M")
+MARKETS: tuple[str, ...] = ("day_ahead", "intraday")
+
+
+def _default(field: str) -> Any:
+    return FeedSettings.model_fields[field].default
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="forbid", frozen=True)
+
+
+class SimulatorSpec(_Spec):
+    seed: int = _default("simulator_seed")
+    volatility: float = Field(_default("simulator_volatility"), ge=0, le=10)
+    speed: float = Field(_default("simulator_speed"), gt=0)
+    tick_seconds: float = Field(_default("simulator_tick_seconds"), alias="tickSeconds", gt=0)
+    start: str | None = None
+
+
+class SecretKeyRef(_Spec):
+    name: str = Field(min_length=1)
+    key: str = Field("token", min_length=1)
+
+
+class EntsoeSpec(_Spec):
+    token_secret_ref: SecretKeyRef | None = Field(None, alias="tokenSecretRef")
+    base_url: str = Field(_default("entsoe_base_url"), alias="baseUrl")
+    requests_per_minute: int = Field(_default("entsoe_requests_per_minute"), alias="requestsPerMinute",
+                                     ge=1, le=399)
+
+
+class ReplaySpec(_Spec):
+    path: str | None = None
+    speed: float = Field(_default("replay_speed"), gt=0)
+    from_day: str | None = Field(None, alias="from")
+    to_day: str | None = Field(None, alias="to")
+
+
+class ResourcesSpec(_Spec):
+    requests: dict[str, str | int] = Field(default_factory=dict)
+    limits: dict[str, str | int] = Field(default_factory=dict)
+
+
+class MarketFeedSpec(_Spec):
+    zones: list[str] = Field(min_length=1)
+    source: Source = "simulator"
+    market: Literal["day_ahead", "intraday"] = "day_ahead"
+    resolution: Literal["PT15M", "PT60M"] = "PT15M"
+    paused: bool = False
+    simulator: SimulatorSpec = Field(default_factory=SimulatorSpec)
+    entsoe: EntsoeSpec = Field(default_factory=EntsoeSpec)
+    replay: ReplaySpec = Field(default_factory=ReplaySpec)
+    resources: ResourcesSpec | None = None
+
+    @field_validator("zones")
+    @classmethod
+    def _zones(cls, v: list[str]) -> list[str]:
+        codes = [zone_code(z) for z in v]
+        if len(set(codes)) != len(codes):
+            raise ValueError(f"zones lists a zone twice: {codes}")
+        return codes
+
+    @model_validator(mode="after")
+    def _source_settings(self) -> MarketFeedSpec:
+        if self.source == "entsoe" and self.entsoe.token_secret_ref is None:
+            raise ValueError("source entsoe needs entsoe.tokenSecretRef (the Secret holding the token)")
+        if self.source == "replay" and not self.replay.path:
+            raise ValueError("source replay needs replay.path (the dataset file in the image)")
+        return self
+
+
+def parse_feed_spec(data: dict[str, Any]) -> MarketFeedSpec:
+    """Validate a MarketFeed spec; errors name the field (as parse_rule_spec does for rules)."""
+    try:
+        return MarketFeedSpec.model_validate(data)
+    except PydanticError as exc:
+        problems = "; ".join(
+            f"spec.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}".replace("spec.: ", "spec: ")
+            for err in exc.errors()
+        )
+        raise ValidationError(f"invalid MarketFeed: {problems}") from None

@@ -1,0 +1,1 @@
+"""The calculator service: prices in, opportunity events out, for one rule."""

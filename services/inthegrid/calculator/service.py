@@ -1,0 +1,224 @@
+"""Calculator: a durable JetStream consumer of prices that publishes opportunity events.
+
+Start-up restores state from the streams themselves (event sourcing): the events this rule already
+published rebuild the opportunity book, recent prices rebuild the price table, and a reconcile
+publishes whatever a crash left unpublished. Event ids are deterministic, so anything published
+twice is dropped by JetStream's deduplication and by the recorder's natural keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import orjson
+from nats.aio.msg import Msg
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from prometheus_client import Counter, Gauge, Histogram
+
+from inthegrid.calculator.alerts import WebhookAlerter
+from inthegrid.calculator.rulefile import load_rule
+from inthegrid.calculator.state import CalculatorState
+from inthegrid.domain.codec import decode_event, decode_price, encode_event
+from inthegrid.domain.opportunities import OpportunityEvent
+from inthegrid.errors import DecodeError
+from inthegrid.platform.bus import (
+    OPPORTUNITY_SUBJECT_ROOT,
+    PRICE_SUBJECT_ROOT,
+    PRICES_STREAM,
+    RULES_BUCKET,
+    Bus,
+    connect_bus,
+    dead_letter,
+    fetch_batch,
+    opportunity_subject,
+    publish_all,
+    token,
+)
+from inthegrid.platform.metrics import CONSUMER_PENDING, LATENCY_BUCKETS, MESSAGES_CONSUMED, HealthState
+from inthegrid.platform.settings import CalculatorSettings
+
+log = logging.getLogger(__name__)
+
+PRICES_PROCESSED = Counter("inthegrid_calculator_prices_processed_total", "Prices consumed", ["rule"])
+EVALUATIONS = Counter("inthegrid_calculator_evaluations_total", "Pair values computed", ["rule"])
+EVENTS = Counter(
+    "inthegrid_calculator_events_published_total", "Opportunity events published", ["rule", "kind"]
+)
+OPEN = Gauge("inthegrid_calculator_open_opportunities", "Opportunities currently open", ["rule"])
+DETECTION = Histogram(
+    "inthegrid_calculator_detection_latency_seconds",
+    "From a price being stored by JetStream to its opportunity event being acknowledged",
+    ["rule"],
+    buckets=LATENCY_BUCKETS,
+)
+TRACKED_PRICES = Gauge("inthegrid_calculator_tracked_prices", "Prices held in memory", ["rule"])
+
+
+def durable_name(rule: str) -> str:
+    return f"calculator-{token(rule).replace('/', '_')}"
+
+
+async def restore(bus: Bus, state: CalculatorState, settings: CalculatorSettings) -> None:
+    """Rebuild the book from this rule's published events and the price table from recent prices."""
+    rule = state.rule
+    events = await _replay(bus, f"{OPPORTUNITY_SUBJECT_ROOT}.{token(rule.name)}.>", None)
+    for data in events:
+        try:
+            state.book.restore(decode_event(data))
+        except DecodeError:
+            continue
+    since = datetime.now(UTC) - timedelta(hours=settings.calculator_horizon_hours)
+    prices = await _replay(bus, f"{PRICE_SUBJECT_ROOT}.{rule.market.value}.>", since)
+    for data in prices:
+        try:
+            state.remember(decode_price(data, settings.price_limits))
+        except DecodeError:
+            continue
+    state.prune()
+    log.info("restored %d events and %d prices for rule %s", len(events), len(prices), rule.name)
+
+
+async def _replay(bus: Bus, subject: str, since: datetime | None) -> list[bytes]:
+    """Every message on subject (since a time) up to the stream's current end, via an ephemeral consumer."""
+    stream = await bus.js.find_stream_name_by_subject(subject)
+    info = await bus.js.stream_info(stream)
+    if info.state.messages == 0:
+        return []
+    config = ConsumerConfig(
+        filter_subject=subject,
+        ack_policy=AckPolicy.NONE,
+        inactive_threshold=30.0,
+        deliver_policy=DeliverPolicy.BY_START_TIME if since else DeliverPolicy.ALL,
+        opt_start_time=since,
+    )
+    sub = await bus.js.pull_subscribe(subject, stream=stream, config=config)
+    out: list[bytes] = []
+    try:
+        while True:
+            msgs = await fetch_batch(sub, 1000, 0.5)
+            if not msgs:
+                break
+            out.extend(m.data for m in msgs)
+            if msgs[-1].metadata.num_pending == 0:
+                break
+    finally:
+        await sub.unsubscribe()
+    return out
+
+
+async def publish_events(bus: Bus, rule: str, events: list[OpportunityEvent]) -> None:
+    if not events:
+        return
+    await publish_all(
+        bus, [(opportunity_subject(rule, e.pair), encode_event(e), e.message_id) for e in events]
+    )
+    for e in events:
+        EVENTS.labels(rule, e.kind.value).inc()
+
+
+async def run_calculator(settings: CalculatorSettings, stop: asyncio.Event, health: HealthState) -> None:
+    rule = load_rule(settings.rule_name, settings.rule_file)
+    state = CalculatorState(rule, timedelta(hours=settings.calculator_horizon_hours))
+    name = rule.name
+    health.set("nats", False)
+    bus = await connect_bus(settings, f"calculator-{name}", stop=stop)
+    alerter = (
+        WebhookAlerter(settings.alert_webhook_url.get_secret_value()) if settings.alert_webhook_url else None
+    )
+    try:
+        kv = await bus.js.create_key_value(bucket=RULES_BUCKET, history=1)
+        await kv.put(
+            token(name),
+            orjson.dumps({"name": name, "spec": rule.spec.model_dump(by_alias=True, mode="json")}),
+        )
+        await restore(bus, state, settings)
+        missing = state.reconcile(datetime.now(UTC))
+        await publish_events(bus, name, missing)
+        if missing:
+            log.info("published %d events a previous run had not", len(missing))
+        durable = durable_name(name)
+        sub = await bus.js.pull_subscribe(
+            f"{PRICE_SUBJECT_ROOT}.{rule.market.value}.>",
+            durable=durable,
+            stream=PRICES_STREAM,
+            config=ConsumerConfig(
+                ack_policy=AckPolicy.EXPLICIT,
+                ack_wait=30,
+                max_ack_pending=50_000,
+                deliver_policy=DeliverPolicy.ALL,
+            ),
+        )
+        health.set("nats", True)
+        log.info("calculator %s watching %d pairs of %s", name, len(rule.pairs), ", ".join(rule.zones))
+        lag_task = asyncio.create_task(_watch_lag(sub, name, stop))
+        try:
+            while not stop.is_set():
+                msgs = await fetch_batch(sub, settings.calculator_batch, 1.0)
+                if msgs:
+                    await _process(bus, state, settings, msgs, alerter)
+        finally:
+            lag_task.cancel()
+    finally:
+        if alerter is not None:
+            await alerter.close()
+        await bus.close()
+
+
+async def _process(
+    bus: Bus,
+    state: CalculatorState,
+    settings: CalculatorSettings,
+    msgs: Sequence[Msg],
+    alerter: WebhookAlerter | None,
+) -> None:
+    name = state.rule.name
+    now = datetime.now(UTC)
+    events: list[OpportunityEvent] = []
+    stored_at: list[float] = []
+    good: list[Msg] = []
+    before = state.evaluations
+    for msg in msgs:
+        try:
+            price = decode_price(msg.data, settings.price_limits)
+        except DecodeError as exc:
+            await dead_letter(bus, msg, stream=PRICES_STREAM, service=f"calculator-{name}", reason=str(exc))
+            continue
+        new = state.on_price(price, now)
+        if new:
+            events.extend(new)
+            stored_at.append(
+                msg.metadata.timestamp.timestamp() if msg.metadata.timestamp else now.timestamp()
+            )
+        good.append(msg)
+    # Events first, acks after: a crash in between redelivers the prices and re-derives the events.
+    await publish_events(bus, name, events)
+    done = time.time()
+    for ts in stored_at:
+        DETECTION.labels(name).observe(max(0.0, done - ts))
+    for msg in good:
+        await msg.ack()
+    PRICES_PROCESSED.labels(name).inc(len(good))
+    MESSAGES_CONSUMED.labels(f"calculator-{name}", PRICES_STREAM).inc(len(good))
+    EVALUATIONS.labels(name).inc(state.evaluations - before)
+    if alerter is not None:
+        for e in events:
+            alerter.notify(e)
+    state.prune()
+    OPEN.labels(name).set(state.book.open_count())
+    TRACKED_PRICES.labels(name).set(len(state.prices))
+
+
+async def _watch_lag(sub: object, name: str, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            info = await sub.consumer_info()  # type: ignore[attr-defined]
+            CONSUMER_PENDING.labels(f"calculator-{name}", info.name).set(
+                info.num_pending + info.num_ack_pending
+            )
+        except Exception as exc:  # lag is best effort; never stop the calculator for it
+            log.debug("consumer info unavailable: %s", exc)
+        await asyncio.sleep(5)

@@ -1,0 +1,83 @@
+"""``inthegrid backtest``: evaluate an ArbitrageRule manifest over a price table."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("backtest", help="what a rule would have found in a price table, and its value")
+    p.add_argument("--prices", required=True, help="price table: CSV, CSV.gz or Parquet")
+    p.add_argument("--rule", required=True, help="ArbitrageRule manifest (YAML), the file you kubectl apply")
+    p.add_argument("--rule-name", help="which ArbitrageRule, when the file holds several")
+    p.add_argument("--from", dest="first", help="first day (YYYY-MM-DD, UTC) or ISO time")
+    p.add_argument("--to", dest="last", help="last day (YYYY-MM-DD, UTC, inclusive) or ISO time (exclusive)")
+    p.add_argument("--period", choices=["PT15M", "PT60M"], help="period length (default: inferred)")
+    p.add_argument("--out", required=True, help="directory for summary.json, opportunities.csv, report.html")
+    p.add_argument("--no-report", action="store_true", help="skip report.html")
+    p.set_defaults(handler=_run)
+
+
+def run_backtest_files(
+    prices: str | Path,
+    rule_path: str | Path,
+    out: str | Path,
+    *,
+    rule_name: str | None = None,
+    first: str | None = None,
+    last: str | None = None,
+    period: str | None = None,
+    report: bool = True,
+) -> dict[str, Any]:
+    """Run a backtest from files and write its three outputs; returns the summary."""
+    from inthegrid.backtest.engine import ISO_UTC, opportunities_frame, run_backtest, write_opportunities_csv
+    from inthegrid.backtest.manifest import load_rule
+    from inthegrid.backtest.report import render_report
+    from inthegrid.backtest.summary import build_summary
+    from inthegrid.sources.table import read_table
+
+    rule = load_rule(rule_path, rule_name)
+    table = read_table(prices, period).between(first, last)
+    started = time.perf_counter()
+    result = run_backtest(table, rule)
+    summary = build_summary(result)
+    summary["evaluation_seconds"] = round(time.perf_counter() - started, 4)
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    write_opportunities_csv(opportunities_frame(result, time_format=ISO_UTC), out_dir / "opportunities.csv")
+    if report:
+        (out_dir / "report.html").write_text(render_report(result, summary), encoding="utf-8")
+    return summary
+
+
+def _run(args: argparse.Namespace) -> int:
+    summary = run_backtest_files(
+        args.prices,
+        args.rule,
+        args.out,
+        rule_name=args.rule_name,
+        first=args.first,
+        last=args.last,
+        period=args.period,
+        report=not args.no_report,
+    )
+    totals = summary["totals"]
+    print(
+        f"rule {summary['rule']}: {totals['pairs']} pairs, "
+        f"{totals['opportunity_hours']} opportunity periods, "
+        f"value {totals['value_eur_per_mw']:.2f} EUR/MW; wrote {args.out}/summary.json, opportunities.csv"
+        + ("" if args.no_report else ", report.html")
+    )
+    if summary["missing_zones"]:
+        print(f"zones missing from the price table (not evaluated): {', '.join(summary['missing_zones'])}")
+    if summary["ignored_columns"]:
+        print(f"table columns that are not zones (ignored): {', '.join(summary['ignored_columns'])}")
+    return 0

@@ -1,0 +1,53 @@
+"""``inthegrid convert``: ENTSO-E A44 documents to the price-table format (CSV, CSV.gz, Parquet)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("convert", help="turn ENTSO-E A44 price documents into a price table")
+    p.add_argument("files", nargs="+", metavar="FILE.xml", help="A44 documents (several zones/days allowed)")
+    p.add_argument("--out", required=True, help="output table: .csv, .csv.gz or .parquet")
+    p.add_argument(
+        "--period",
+        choices=["PT15M", "PT60M"],
+        help="period of the table (default: the finest in the documents)",
+    )
+    p.add_argument(
+        "--sequence",
+        type=int,
+        default=1,
+        help="classificationSequence to keep where a zone has several (1 = SDAC)",
+    )
+    p.set_defaults(handler=_run)
+
+
+def convert_documents(
+    files: list[str | Path], out: str | Path, *, period: str | None = None, sequence: int = 1
+) -> Path:
+    from inthegrid.domain.prices import Price
+    from inthegrid.errors import SourceError
+    from inthegrid.sources.entsoe.parse import parse_prices
+    from inthegrid.sources.table import prices_to_table, write_table
+
+    prices: list[Price] = []
+    for name in files:
+        path = Path(name)
+        try:
+            document = path.read_bytes()
+        except OSError as exc:
+            raise SourceError(f"{path}: cannot be read ({exc.strerror})") from None
+        try:
+            prices.extend(parse_prices(document, source="entsoe", sequence=sequence))
+        except SourceError as exc:
+            raise SourceError(f"{path}: {exc}") from None
+    return write_table(prices_to_table(prices, period), out)
+
+
+def _run(args: argparse.Namespace) -> int:
+    path = convert_documents(args.files, args.out, period=args.period, sequence=args.sequence)
+    print(f"wrote {path}")
+    return 0

@@ -1,0 +1,168 @@
+"""Bus messages: JSON encodings of prices and opportunity events, and strict decoders.
+
+Decoders turn any byte string into a domain object or a DecodeError that says what is wrong;
+nothing else escapes them (a property test holds them to that).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from inthegrid.domain.economics import PairValue
+from inthegrid.domain.opportunities import EventKind, OpportunityEvent
+from inthegrid.domain.prices import DEFAULT_LIMITS, Market, Price, PriceLimits, Resolution, as_utc, make_price
+from inthegrid.domain.zones import pair_key
+from inthegrid.errors import DecodeError, InTheGridError
+
+MAX_MESSAGE_BYTES = 64 * 1024
+SCHEMA_PRICE = "inthegrid.price.v1"
+SCHEMA_OPPORTUNITY = "inthegrid.opportunity.v1"
+
+
+def _iso(moment: datetime) -> str:
+    return (
+        moment.strftime("%Y-%m-%dT%H:%M:%S")
+        + (f".{moment.microsecond:06d}" if moment.microsecond else "")
+        + "Z"
+    )
+
+
+def encode_price(price: Price) -> bytes:
+    return orjson.dumps(
+        {
+            "schema": SCHEMA_PRICE,
+            "zone": price.zone,
+            "market": price.market.value,
+            "delivery_start": _iso(price.delivery_start),
+            "resolution": price.resolution.iso,
+            "price_eur_mwh": price.eur_mwh,
+            "source": price.source,
+            "published_at": _iso(price.published_at),
+        }
+    )
+
+
+def _load(data: bytes, schema: str) -> dict[str, Any]:
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise DecodeError(f"message is {type(data).__name__}, not bytes")
+    if len(data) > MAX_MESSAGE_BYTES:
+        raise DecodeError(f"message of {len(data)} bytes exceeds {MAX_MESSAGE_BYTES}")
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise DecodeError(f"message is not JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise DecodeError(f"message is a JSON {type(doc).__name__}, not an object")
+    if doc.get("schema") != schema:
+        raise DecodeError(f"message schema is {doc.get('schema')!r}, expected {schema!r}")
+    return doc
+
+
+def _field(doc: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
+    if name not in doc:
+        raise DecodeError(f"field {name!r} is missing")
+    value = doc[name]
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise DecodeError(f"field {name!r} has type {type(value).__name__}")
+    return value
+
+
+def decode_price(data: bytes, limits: PriceLimits = DEFAULT_LIMITS) -> Price:
+    doc = _load(data, SCHEMA_PRICE)
+    try:
+        return make_price(
+            _field(doc, "zone", str),
+            _field(doc, "delivery_start", str),
+            _field(doc, "price_eur_mwh", (int, float)),
+            resolution=_field(doc, "resolution", str),
+            market=_field(doc, "market", str),
+            source=_field(doc, "source", str),
+            published_at=_field(doc, "published_at", str),
+            limits=limits,
+        )
+    except DecodeError:
+        raise
+    except InTheGridError as exc:
+        raise DecodeError(str(exc)) from None
+
+
+def encode_event(event: OpportunityEvent) -> bytes:
+    doc: dict[str, Any] = {
+        "schema": SCHEMA_OPPORTUNITY,
+        "kind": event.kind.value,
+        "id": event.opportunity_id,
+        "rule": event.rule,
+        "market": event.market.value,
+        "pair": list(event.pair),
+        "delivery_start": _iso(event.delivery_start),
+        "resolution": event.resolution.iso,
+        "revision": event.revision,
+        "detected_at": _iso(event.detected_at),
+        "value": None,
+    }
+    v = event.value
+    if v is not None:
+        doc["value"] = {
+            "buy_zone": v.buy_zone,
+            "sell_zone": v.sell_zone,
+            "buy_price": v.buy_price,
+            "sell_price": v.sell_price,
+            "net_eur_mwh": v.net_eur_mwh,
+            "cost_eur_mwh": v.cost_eur_mwh,
+            "loss_factor": v.loss_factor,
+            "path": list(v.path),
+            "capacity_mw": v.capacity_mw,
+            "period_hours": v.period_hours,
+            "coupled": v.coupled,
+        }
+    return orjson.dumps(doc)
+
+
+def decode_event(data: bytes) -> OpportunityEvent:
+    doc = _load(data, SCHEMA_OPPORTUNITY)
+    try:
+        pair_raw = _field(doc, "pair", list)
+        if len(pair_raw) != 2 or not all(isinstance(z, str) for z in pair_raw):
+            raise DecodeError("field 'pair' must hold two zone codes")
+        pair = pair_key(pair_raw[0], pair_raw[1])
+        revision = _field(doc, "revision", int)
+        if revision < 1:
+            raise DecodeError("field 'revision' must be >= 1")
+        value = None
+        raw = doc.get("value")
+        if raw is not None:
+            if not isinstance(raw, dict):
+                raise DecodeError("field 'value' must be an object or null")
+            path = tuple(_field(raw, "path", list))
+            value = PairValue(
+                pair=pair,
+                buy_zone=_field(raw, "buy_zone", str),
+                sell_zone=_field(raw, "sell_zone", str),
+                buy_price=float(_field(raw, "buy_price", (int, float))),
+                sell_price=float(_field(raw, "sell_price", (int, float))),
+                net_eur_mwh=float(_field(raw, "net_eur_mwh", (int, float))),
+                cost_eur_mwh=float(_field(raw, "cost_eur_mwh", (int, float))),
+                loss_factor=float(_field(raw, "loss_factor", (int, float))),
+                path=tuple(str(z) for z in path),
+                capacity_mw=float(_field(raw, "capacity_mw", (int, float))),
+                period_hours=float(_field(raw, "period_hours", (int, float))),
+                coupled=bool(raw.get("coupled", False)),
+            )
+        return OpportunityEvent(
+            kind=EventKind(_field(doc, "kind", str)),
+            rule=_field(doc, "rule", str),
+            market=Market.parse(_field(doc, "market", str)),
+            pair=pair,
+            delivery_start=as_utc(_field(doc, "delivery_start", str)),
+            resolution=Resolution.parse(_field(doc, "resolution", str)),
+            revision=revision,
+            value=value,
+            detected_at=as_utc(_field(doc, "detected_at", str)),
+        )
+    except DecodeError:
+        raise
+    except (InTheGridError, ValueError, TypeError) as exc:
+        raise DecodeError(f"invalid opportunity event: {exc}") from None

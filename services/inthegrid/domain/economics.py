@@ -1,0 +1,155 @@
+"""The value of moving power between two zones in one delivery period.
+
+For each direction and each candidate route the net value of 1 MWh is
+``retention * p_sell_zone - p_buy_zone - cost`` (domain.md section 4); the pair's value is the best
+of both directions. The same ``Route.net`` is applied to floats by the live calculator and to numpy
+arrays by the backtest, so the two cannot disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from inthegrid.domain.grid import Route
+from inthegrid.domain.rules import CompiledRule, PairModel
+
+
+def round2(value: float) -> float:
+    """Cents, rounded exactly as numpy rounds the backtest's arrays (scalar and vector must agree)."""
+    return float(np.round(value, 2))
+
+
+@dataclass(frozen=True, slots=True)
+class PairValue:
+    """The better direction of a pair in one period, profitable or not."""
+
+    pair: tuple[str, str]
+    buy_zone: str
+    sell_zone: str
+    buy_price: float
+    sell_price: float
+    net_eur_mwh: float
+    cost_eur_mwh: float
+    loss_factor: float
+    path: tuple[str, ...]
+    capacity_mw: float
+    period_hours: float
+    coupled: bool
+
+    @property
+    def spread_eur_mwh(self) -> float:
+        """Gross price difference in the chosen direction (sell minus buy)."""
+        return round2(self.sell_price - self.buy_price)
+
+    @property
+    def profit_eur(self) -> float:
+        """Net value times the narrowest capacity times the period length."""
+        return round2(self.net_eur_mwh * self.capacity_mw * self.period_hours)
+
+    @property
+    def strategy(self) -> str:
+        text = (
+            f"Buy in {self.buy_zone} at €{self.buy_price:.2f}, "
+            f"sell in {self.sell_zone} at €{self.sell_price:.2f}"
+        )
+        if len(self.path) > 2:
+            text += f" via {' → '.join(self.path[1:-1])}"
+        return text
+
+
+def best_route(routes: tuple[Route, ...], p_from: float, p_to: float) -> tuple[Route, float] | None:
+    """The route with the highest net value; the first (fewest hops) wins a tie."""
+    best: tuple[Route, float] | None = None
+    for route in routes:
+        net = route.net(p_from, p_to)
+        if best is None or net > best[1]:
+            best = (route, net)
+    return best
+
+
+def value_pair(model: PairModel, price_a: float, price_b: float, period_hours: float) -> PairValue | None:
+    """Value of a pair given the prices of ``model.pair[0]`` and ``model.pair[1]``.
+
+    None when the rule cannot move power between the two zones (no route).
+    """
+    a, b = model.pair
+    fwd = best_route(model.forward, price_a, price_b)
+    bwd = best_route(model.backward, price_b, price_a)
+    if fwd is None and bwd is None:
+        return None
+    # Ties go to buying in the cheaper zone, as the proof of concept does.
+    if bwd is None or (fwd is not None and (fwd[1] > bwd[1] or (fwd[1] == bwd[1] and price_a <= price_b))):
+        assert fwd is not None
+        route, net = fwd
+        buy, sell, p_buy, p_sell = a, b, price_a, price_b
+    else:
+        route, net = bwd
+        buy, sell, p_buy, p_sell = b, a, price_b, price_a
+    return PairValue(
+        pair=model.pair,
+        buy_zone=buy,
+        sell_zone=sell,
+        buy_price=p_buy,
+        sell_price=p_sell,
+        net_eur_mwh=round2(net),
+        cost_eur_mwh=round(route.cost_eur_mwh, 4),
+        loss_factor=round(route.loss_factor, 6),
+        path=route.path,
+        capacity_mw=route.capacity_mw,
+        period_hours=period_hours,
+        coupled=route.coupled,
+    )
+
+
+def is_opportunity(rule: CompiledRule, value: PairValue | None) -> bool:
+    """An opportunity exists when the net value is strictly above the rule's minimum net spread."""
+    return value is not None and value.net_eur_mwh > rule.min_net and value.profit_eur >= rule.min_profit
+
+
+@dataclass(frozen=True, slots=True)
+class PairValues:
+    """``value_pair`` over arrays of periods: what the backtest needs, nothing more."""
+
+    net_eur_mwh: np.ndarray
+    buy_is_first: np.ndarray  # True where the better direction buys in pair[0]
+    capacity_mw: np.ndarray
+    route_index: np.ndarray  # index into forward (buy_is_first) or backward routes
+
+
+def value_pair_arrays(model: PairModel, price_a: np.ndarray, price_b: np.ndarray) -> PairValues:
+    """Vectorised ``value_pair``: the same Route.net, the same tie-breaking."""
+    n = len(price_a)
+    if not model.forward and not model.backward:
+        nan = np.full(n, np.nan)
+        return PairValues(nan, np.zeros(n, bool), nan, np.zeros(n, int))
+    fwd = _best(model.forward, price_a, price_b, n)
+    bwd = _best(model.backward, price_b, price_a, n)
+    fwd_net = np.round(fwd[0], 2)
+    bwd_net = np.round(bwd[0], 2)
+    raw_fwd, raw_bwd = fwd[0], bwd[0]
+    take_fwd = (raw_fwd > raw_bwd) | ((raw_fwd == raw_bwd) & (price_a <= price_b))
+    take_fwd &= ~np.isnan(raw_fwd) | np.isnan(raw_bwd)
+    net = np.where(take_fwd, fwd_net, bwd_net)
+    cap = np.where(take_fwd, fwd[2], bwd[2])
+    idx = np.where(take_fwd, fwd[1], bwd[1])
+    return PairValues(net, take_fwd, cap, idx)
+
+
+def _best(
+    routes: tuple[Route, ...], p_from: np.ndarray, p_to: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if not routes:
+        return np.full(n, -np.inf), np.zeros(n, int), np.full(n, np.nan)
+    nets = np.vstack([route.net(p_from, p_to) for route in routes])
+    idx = np.argmax(nets, axis=0)  # first maximum: fewest hops wins a tie, as in best_route
+    net = nets[idx, np.arange(n)]
+    caps = np.array([r.capacity_mw for r in routes])[idx]
+    return net, idx, caps
+
+
+def opportunity_mask(rule: CompiledRule, values: PairValues, period_hours: float) -> np.ndarray:
+    profit = np.round(values.net_eur_mwh * values.capacity_mw * period_hours, 2)
+    with np.errstate(invalid="ignore"):
+        return (values.net_eur_mwh > rule.min_net) & (profit >= rule.min_profit)

@@ -1,0 +1,1 @@
+"""The feed service: one price source -> JetStream, idempotently."""

@@ -1,0 +1,102 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+
+from inthegrid import __version__
+from inthegrid.gateway.database import DatabaseUnavailableError
+from inthegrid.gateway.instrumentation import MetricsMiddleware
+from inthegrid.gateway.routers import health, opportunities, prices, reference, spreads, stream
+from inthegrid.gateway.security import SecurityMiddleware
+from inthegrid.gateway.services import GatewayServices
+from inthegrid.platform.settings import GatewaySettings
+
+log = logging.getLogger(__name__)
+
+DASHBOARD_MODULE = "inthegrid.gateway.dashboard"
+DASHBOARD_PATH = "/dashboard"
+
+
+def create_app(
+    settings: GatewaySettings,
+    *,
+    services: GatewayServices | None = None,
+    start_services: bool = True,
+    mount_dashboard: bool = True,
+) -> FastAPI:
+    """The gateway app.
+
+    ``services`` holds the live state, SSE channels and database; the app starts and stops them
+    with its lifespan unless ``start_services`` is False (tests that fill the live state directly).
+    """
+    services = services or GatewayServices(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if start_services:
+            await services.start()
+        try:
+            yield
+        finally:
+            if start_services:
+                await services.stop()
+
+    app = FastAPI(
+        title="InTheGrid gateway",
+        version=__version__,
+        summary="Cross-border electricity arbitrage: live prices, spreads, opportunities and history.",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    for module in (health, reference, prices, spreads, opportunities, stream):
+        app.include_router(module.router)
+
+    @app.exception_handler(DatabaseUnavailableError)
+    async def database_unavailable(request: Request, exc: DatabaseUnavailableError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"retry-after": "5"})
+
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET"],
+            allow_headers=["X-API-Key", "Authorization", "Last-Event-ID"],
+        )
+    app.add_middleware(
+        SecurityMiddleware,
+        api_keys=[k.get_secret_value() for k in settings.api_keys],
+        rate_limit_per_minute=settings.rate_limit_per_minute,
+    )
+    app.add_middleware(MetricsMiddleware)  # outermost: counts rejected requests too
+    if mount_dashboard and settings.dashboard:
+        _mount_dashboard(app, settings)
+    return app
+
+
+def api_base_url(settings: GatewaySettings) -> str:
+    host = "127.0.0.1" if settings.http_host in ("0.0.0.0", "::", "") else settings.http_host
+    return f"http://{host}:{settings.http_port}"
+
+
+def _mount_dashboard(app: FastAPI, settings: GatewaySettings) -> None:
+    """Mount the Gradio dashboard when its module exists (it is optional for the API)."""
+    if importlib.util.find_spec(DASHBOARD_MODULE) is None:
+        log.info("no dashboard module; /dashboard not mounted")
+        return
+    module = importlib.import_module(DASHBOARD_MODULE)
+    # The dashboard calls this API from the server side, so it presents a key when keys are required.
+    key = settings.api_keys[0].get_secret_value() if settings.api_keys else None
+    blocks = module.build_dashboard(api_base_url(settings), api_key=key)
+    import gradio
+
+    gradio.mount_gradio_app(app, blocks, path=DASHBOARD_PATH)
+    log.info("dashboard mounted at %s", DASHBOARD_PATH)

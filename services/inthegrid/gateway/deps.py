@@ -1,0 +1,124 @@
+"""Shared dependencies of the routers: the services, and validated path and query values."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import orjson
+from fastapi import Depends, HTTPException, Path, Query, Request
+from fastapi.responses import Response
+
+from inthegrid.domain.zones import ZONE_CODES, parse_pair, zone_code
+from inthegrid.errors import InTheGridError
+from inthegrid.gateway.services import GatewayServices
+
+
+def get_services(request: Request) -> GatewayServices:
+    services: GatewayServices = request.app.state.services
+    return services
+
+
+Services = Annotated[GatewayServices, Depends(get_services)]
+
+
+def dump(document: object) -> bytes:
+    return orjson.dumps(document)
+
+
+def json_response(body: bytes | object, status_code: int = 200) -> Response:
+    content = body if isinstance(body, bytes) else orjson.dumps(body)
+    return Response(content=content, status_code=status_code, media_type="application/json")
+
+
+def unprocessable(field: str, message: str, value: object) -> HTTPException:
+    """A 422 shaped like FastAPI's own validation errors."""
+    return HTTPException(
+        422, detail=[{"type": "value_error", "loc": ["query", field], "msg": message, "input": value}]
+    )
+
+
+def market_zone(
+    market: Annotated[
+        str,
+        Path(
+            description="zone code or alias (DE, DE-LU, FR, ...)",
+            openapi_examples={"zone": {"value": "DE-LU"}, "alias": {"value": "DE"}},
+        ),
+    ],
+) -> str:
+    """A path's zone; unknown -> 404 naming the valid ones."""
+    try:
+        return zone_code(market)
+    except InTheGridError:
+        valid = ", ".join(ZONE_CODES)
+        raise HTTPException(404, detail=f"unknown market {market!r}; valid markets: {valid}") from None
+
+
+def optional_pair(
+    pair: Annotated[
+        str | None,
+        Query(
+            description="zone pair, e.g. DE-LU/FR or DE-FR", openapi_examples={"pair": {"value": "DE-LU/FR"}}
+        ),
+    ] = None,
+) -> tuple[str, str] | None:
+    if pair is None:
+        return None
+    try:
+        return parse_pair(pair)
+    except InTheGridError as exc:
+        raise unprocessable("pair", str(exc), pair) from None
+
+
+def optional_zones(
+    zone: Annotated[
+        list[str] | None,
+        Query(
+            description="zones (repeat or comma-separate)",
+            openapi_examples={"two": {"value": ["DE-LU", "FR"]}},
+        ),
+    ] = None,
+) -> frozenset[str] | None:
+    if not zone:
+        return None
+    codes = set()
+    for item in zone:
+        for part in item.split(","):
+            if part.strip():
+                try:
+                    codes.add(zone_code(part))
+                except InTheGridError as exc:
+                    raise unprocessable("zone", str(exc), part) from None
+    return frozenset(codes) or None
+
+
+def utc(moment: datetime | None) -> datetime | None:
+    """Query times: naive ones are read as UTC (the API's only time zone)."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def time_range(
+    start: Annotated[
+        datetime | None,
+        Query(
+            alias="from",
+            description="delivery start >= this (ISO-8601)",
+            openapi_examples={"day": {"value": "2026-01-15T00:00:00Z"}},
+        ),
+    ] = None,
+    end: Annotated[
+        datetime | None,
+        Query(
+            alias="to",
+            description="delivery start < this (ISO-8601)",
+            openapi_examples={"day": {"value": "2026-01-16T00:00:00Z"}},
+        ),
+    ] = None,
+) -> tuple[datetime | None, datetime | None]:
+    start, end = utc(start), utc(end)
+    if start is not None and end is not None and start >= end:
+        raise unprocessable("to", "'to' must be after 'from'", end.isoformat())
+    return start, end

@@ -1,0 +1,116 @@
+"""In-memory live state fed by the bus: latest prices, recent periods per zone, open opportunities
+and the rules calculators run. Pure data structure (no I/O), so responses built from it are tested
+without servers.
+
+Every change bumps a version number; response builders cache their output per version so a burst
+of requests between two prices costs one computation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from inthegrid.domain.opportunities import EventKind, OpportunityEvent
+from inthegrid.domain.prices import Market, Price, Resolution
+from inthegrid.domain.rules import CompiledRule
+
+T = TypeVar("T")
+PeriodKey = tuple[datetime, Resolution]
+
+
+@dataclass(frozen=True, slots=True)
+class LiveOpportunity:
+    """The newest event of an open opportunity and its JetStream sequence."""
+
+    event: OpportunityEvent
+    sequence: int
+
+
+class LiveState:
+    def __init__(self, recent_periods: int = 192, window: timedelta = timedelta(hours=24)) -> None:
+        self.recent_periods = recent_periods
+        self.window = window
+        self._latest: dict[tuple[Market, str], Price] = {}
+        self._periods: dict[tuple[Market, str], dict[PeriodKey, Price]] = {}
+        self._opportunities: dict[str, LiveOpportunity] = {}
+        self._rules: dict[str, CompiledRule] = {}
+        self.price_version = 0
+        self.rule_version = 0
+        self.opportunity_version = 0
+        self._cache: dict[Any, tuple[Any, Any]] = {}
+
+    # --- updates (called by the bus consumers) -------------------------------------------------
+
+    def apply_price(self, price: Price) -> None:
+        key = (price.market, price.zone)
+        latest = self._latest.get(key)
+        # "Latest" is the newest delivery period; a correction of that period replaces it too.
+        newer = latest is None or (price.delivery_start, price.resolution) >= (
+            latest.delivery_start,
+            latest.resolution,
+        )
+        if newer:
+            self._latest[key] = price
+        periods = self._periods.setdefault(key, {})
+        periods[(price.delivery_start, price.resolution)] = price
+        if len(periods) > self.recent_periods:
+            for old in sorted(periods)[: len(periods) - self.recent_periods]:
+                del periods[old]
+        self.price_version += 1
+
+    def apply_event(self, event: OpportunityEvent, sequence: int) -> None:
+        oid = event.opportunity_id
+        current = self._opportunities.get(oid)
+        if current is not None and current.event.revision > event.revision:
+            return  # an older revision arriving late changes nothing
+        if event.kind is EventKind.CLOSED or event.value is None:
+            self._opportunities.pop(oid, None)
+        else:
+            self._opportunities[oid] = LiveOpportunity(event, sequence)
+        self.opportunity_version += 1
+
+    def forget_opportunities_before(self, cutoff: datetime) -> int:
+        """Drop opportunities whose latest event is older than cutoff (bounds memory)."""
+        stale = [k for k, v in self._opportunities.items() if v.event.detected_at < cutoff]
+        for k in stale:
+            del self._opportunities[k]
+        if stale:
+            self.opportunity_version += 1
+        return len(stale)
+
+    def set_rule(self, name: str, rule: CompiledRule | None) -> None:
+        if rule is None:
+            self._rules.pop(name, None)
+        else:
+            self._rules[name] = rule
+        self.rule_version += 1
+
+    # --- reads ---------------------------------------------------------------------------------
+
+    def latest_prices(self, market: Market | None = None) -> list[Price]:
+        return sorted(
+            (p for (m, _), p in self._latest.items() if market is None or m is market),
+            key=lambda p: (p.market.value, p.zone),
+        )
+
+    def periods(self, market: Market, zone: str) -> dict[PeriodKey, Price]:
+        return self._periods.get((market, zone), {})
+
+    def rules(self) -> dict[str, CompiledRule]:
+        return dict(sorted(self._rules.items()))
+
+    def opportunities(self) -> list[LiveOpportunity]:
+        return list(self._opportunities.values())
+
+    def cached(self, key: Any, version: Any, build: Callable[[], T]) -> T:
+        """``build()`` once per (key, version); the cache holds one entry per key."""
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] == version:
+            cached: T = hit[1]
+            return cached
+        value = build()
+        self._cache[key] = (version, value)
+        return value

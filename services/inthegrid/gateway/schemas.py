@@ -1,0 +1,260 @@
+"""Response schemas (``XPublic`` items, ``XsPublic`` lists) for the OpenAPI document and its examples.
+
+Handlers answer pre-serialised JSON built by ``views`` (fast path); these models document exactly
+that shape and a unit test validates real responses against them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+PRICE_EXAMPLE: dict[str, Any] = {
+    "market": "DE-LU",
+    "price": 75.5,
+    "timestamp": "2026-01-15T10:00:00Z",
+    "zone": "DE-LU",
+    "eic": "10Y1001A1001A82H",
+    "delivery_start": "2026-01-15T10:00:00Z",
+    "delivery_end": "2026-01-15T10:15:00Z",
+    "resolution": "PT15M",
+    "market_type": "day_ahead",
+    "source": "simulator",
+    "published_at": "2026-01-14T12:45:00Z",
+}
+OPPORTUNITY_EXAMPLE: dict[str, Any] = {
+    "market_pair": "DE-LU-FR",
+    "spread": 20.0,
+    "net_opportunity": 17.5,
+    "low_market": "DE-LU",
+    "low_price": 60.0,
+    "high_market": "FR",
+    "high_price": 80.0,
+    "transmission_cost": 2.5,
+    "strategy": "Buy in DE-LU at €60.00, sell in FR at €80.00",
+    "id": "proof-of-concept/DE-LU/FR/day_ahead/20260115T1000Z",
+    "rule": "proof-of-concept",
+    "pair": ["DE-LU", "FR"],
+    "market": "day_ahead",
+    "delivery_start": "2026-01-15T10:00:00Z",
+    "delivery_end": "2026-01-15T10:15:00Z",
+    "resolution": "PT15M",
+    "path": ["DE-LU", "FR"],
+    "capacity_mw": 1.0,
+    "profit_eur": 4.38,
+    "loss_factor": 0.0,
+    "coupled": False,
+    "revision": 1,
+    "kind": "opened",
+    "status": "open",
+    "detected_at": "2026-01-15T09:59:58Z",
+    "sequence": 42,
+}
+SPREAD_EXAMPLE: dict[str, Any] = {
+    "rule": "proof-of-concept",
+    "pair": ["DE-LU", "FR"],
+    "market_pair": "DE-LU-FR",
+    "label": "DE-LU/FR",
+    "market": "day_ahead",
+    "delivery_start": "2026-01-15T10:00:00Z",
+    "delivery_end": "2026-01-15T10:15:00Z",
+    "buy_zone": "DE-LU",
+    "sell_zone": "FR",
+    "buy_price": 60.0,
+    "sell_price": 80.0,
+    "spread": 20.0,
+    "net_eur_mwh": 17.5,
+    "cost_eur_mwh": 2.5,
+    "loss_factor": 0.0,
+    "profit_eur": 4.38,
+    "path": ["DE-LU", "FR"],
+    "capacity_mw": 1.0,
+    "coupled": False,
+    "is_opportunity": True,
+    "strategy": "Buy in DE-LU at €60.00, sell in FR at €80.00",
+    "reason": None,
+}
+
+
+def _example(value: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": [value]})
+
+
+class ErrorPublic(BaseModel):
+    model_config = _example({"detail": "unknown market 'XX'; valid markets: AT, BE, CH, ..."})
+    detail: Any
+
+
+class PricePublic(BaseModel):
+    model_config = _example(PRICE_EXAMPLE)
+    market: str
+    price: float
+    timestamp: str
+    zone: str
+    eic: str | None
+    delivery_start: str
+    delivery_end: str
+    resolution: str
+    market_type: str
+    source: str
+    published_at: str | None
+    received_at: str | None = None
+
+
+class PricesPublic(BaseModel):
+    model_config = _example({"status": "success", "count": 1, "prices": [PRICE_EXAMPLE]})
+    status: Literal["success"]
+    count: int
+    prices: list[PricePublic]
+
+
+class PriceHistoryPublic(PricesPublic):
+    model_config = _example({"status": "success", "market": "DE-LU", "count": 1, "prices": [PRICE_EXAMPLE]})
+    market: str
+    limit: int
+    offset: int
+
+
+class OpportunityPublic(BaseModel):
+    model_config = _example(OPPORTUNITY_EXAMPLE)
+    market_pair: str
+    spread: float | None
+    net_opportunity: float | None
+    low_market: str | None
+    low_price: float | None
+    high_market: str | None
+    high_price: float | None
+    transmission_cost: float | None
+    strategy: str | None
+    id: str
+    rule: str
+    pair: list[str]
+    market: str
+    delivery_start: str
+    delivery_end: str
+    resolution: str
+    path: list[str]
+    capacity_mw: float | None
+    profit_eur: float | None
+    loss_factor: float | None
+    coupled: bool | None
+    revision: int
+    status: Literal["open", "closed"]
+    detected_at: str
+    kind: str | None = None
+    sequence: int | None = None
+    first_detected_at: str | None = None
+
+
+class OpportunitiesPublic(BaseModel):
+    model_config = _example({"status": "success", "count": 1, "opportunities": [OPPORTUNITY_EXAMPLE]})
+    status: Literal["success"]
+    count: int
+    opportunities: list[OpportunityPublic]
+
+
+class OpportunityHistoryPublic(BaseModel):
+    model_config = _example({"count": 1, "limit": 100, "offset": 0, "data": [OPPORTUNITY_EXAMPLE]})
+    count: int
+    limit: int
+    offset: int
+    data: list[OpportunityPublic]
+
+
+class SpreadPublic(BaseModel):
+    model_config = _example(SPREAD_EXAMPLE)
+    rule: str
+    pair: list[str]
+    market_pair: str
+    label: str
+    market: str
+    delivery_start: str | None
+    delivery_end: str | None
+    buy_zone: str | None
+    sell_zone: str | None
+    buy_price: float | None
+    sell_price: float | None
+    spread: float | None
+    net_eur_mwh: float | None
+    cost_eur_mwh: float | None
+    loss_factor: float | None
+    profit_eur: float | None
+    path: list[str]
+    capacity_mw: float | None
+    coupled: bool | None
+    is_opportunity: bool
+    strategy: str | None
+    reason: str | None
+
+
+class SpreadsPublic(BaseModel):
+    model_config = _example({"count": 1, "rules": ["proof-of-concept"], "data": [SPREAD_EXAMPLE]})
+    count: int
+    rules: list[str]
+    data: list[SpreadPublic]
+
+
+class ZonePublic(BaseModel):
+    model_config = _example(
+        {
+            "code": "DE-LU",
+            "eic": "10Y1001A1001A82H",
+            "name": "Germany-Luxembourg",
+            "timezone": "Europe/Berlin",
+        }
+    )
+    code: str
+    eic: str
+    name: str
+    timezone: str
+
+
+class ZonesPublic(BaseModel):
+    model_config = _example(
+        {
+            "count": 1,
+            "data": [{"code": "FR", "eic": "10YFR-RTE------C", "name": "France", "timezone": "Europe/Paris"}],
+        }
+    )
+    count: int
+    data: list[ZonePublic]
+
+
+BORDER_EXAMPLE: dict[str, Any] = {
+    "zones": ["DE-LU", "FR"],
+    "technology": "AC",
+    "capacity_mw": 5400.0,
+    "loss_factor": 0.0,
+    "allocation": "implicit",
+    "transmission_cost_eur_mwh": 0.0,
+    "capacity_price_eur_mwh": 0.0,
+    "name": "",
+}
+
+
+class BorderPublic(BaseModel):
+    model_config = _example(BORDER_EXAMPLE)
+    zones: list[str]
+    technology: str
+    capacity_mw: float
+    loss_factor: float
+    allocation: str
+    transmission_cost_eur_mwh: float
+    capacity_price_eur_mwh: float
+    name: str
+
+
+class BordersPublic(BaseModel):
+    model_config = _example({"count": 1, "data": [BORDER_EXAMPLE]})
+    count: int
+    data: list[BorderPublic]
+
+
+class HealthPublic(BaseModel):
+    model_config = _example(
+        {"status": "healthy", "timestamp": "2026-01-15T10:30:00Z", "checks": {"nats": True, "database": True}}
+    )
+    status: Literal["healthy", "degraded"]
+    timestamp: str
+    checks: dict[str, bool]

@@ -1,0 +1,138 @@
+"""API keys, per-client rate limit and security headers, as one plain ASGI middleware.
+
+Plain ASGI (not BaseHTTPMiddleware) so streaming responses (SSE) pass through untouched and the
+per-request cost stays a few dictionary look-ups. Only ``/api/`` is guarded: health, metrics, docs
+and the dashboard stay open.
+"""
+
+from __future__ import annotations
+
+import hmac
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+PROTECTED_PREFIX = "/api/"
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"SAMEORIGIN"),
+    (b"content-security-policy", b"frame-ancestors 'self'"),
+    (b"referrer-policy", b"strict-origin-when-cross-origin"),
+)
+MAX_TRACKED_CLIENTS = 10_000
+
+
+@dataclass(slots=True)
+class _Bucket:
+    tokens: float
+    updated: float
+
+
+class TokenBuckets:
+    """One token bucket per client: ``per_minute`` tokens, refilled continuously."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.capacity = float(per_minute)
+        self.rate = per_minute / 60.0
+        self._buckets: dict[str, _Bucket] = {}
+
+    def take(self, client: str, now: float | None = None) -> float:
+        """0 when allowed; otherwise the seconds until a token is available."""
+        now = time.monotonic() if now is None else now
+        bucket = self._buckets.get(client)
+        if bucket is None:
+            if len(self._buckets) >= MAX_TRACKED_CLIENTS:
+                self._forget_full(now)
+            bucket = self._buckets[client] = _Bucket(self.capacity, now)
+        bucket.tokens = min(self.capacity, bucket.tokens + (now - bucket.updated) * self.rate)
+        bucket.updated = now
+        if bucket.tokens >= 1.0:
+            bucket.tokens -= 1.0
+            return 0.0
+        return (1.0 - bucket.tokens) / self.rate
+
+    def _forget_full(self, now: float) -> None:
+        # A bucket that has refilled completely carries no information; drop those first.
+        full = [
+            k for k, b in self._buckets.items() if b.tokens + (now - b.updated) * self.rate >= self.capacity
+        ]
+        for key in full or list(self._buckets)[: len(self._buckets) // 2]:
+            del self._buckets[key]
+
+
+def presented_key(headers: dict[bytes, bytes]) -> str | None:
+    """The API key from ``X-API-Key`` or ``Authorization: Bearer``."""
+    key = headers.get(b"x-api-key")
+    if key:
+        return key.decode("latin-1").strip()
+    auth = headers.get(b"authorization", b"").decode("latin-1")
+    scheme, _, credentials = auth.partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    return None
+
+
+class SecurityMiddleware:
+    def __init__(self, app: ASGIApp, *, api_keys: Sequence[str] = (), rate_limit_per_minute: int = 0) -> None:
+        self.app = app
+        self.api_keys = [k.encode() for k in api_keys if k]
+        self.buckets = TokenBuckets(rate_limit_per_minute) if rate_limit_per_minute > 0 else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+            await send(message)
+
+        if scope["path"].startswith(PROTECTED_PREFIX) and scope["method"] != "OPTIONS":
+            headers = dict(scope["headers"])
+            key = presented_key(headers)
+            if self.api_keys and not self._known(key):
+                await _reject(
+                    send_with_headers,
+                    401,
+                    "missing or invalid API key (X-API-Key or Bearer token)",
+                    [(b"www-authenticate", b'Bearer realm="inthegrid"')],
+                )
+                return
+            if self.buckets is not None:
+                client = f"key:{key}" if key and self.api_keys else f"ip:{(scope.get('client') or ('?',))[0]}"
+                wait = self.buckets.take(client)
+                if wait > 0:
+                    retry = str(max(1, math.ceil(wait))).encode()
+                    await _reject(
+                        send_with_headers, 429, "rate limit exceeded; retry later", [(b"retry-after", retry)]
+                    )
+                    return
+        await self.app(scope, receive, send_with_headers)
+
+    def _known(self, key: str | None) -> bool:
+        if key is None:
+            return False
+        presented = key.encode()
+        # Compare against every key so the time taken does not reveal which one nearly matched.
+        return any([hmac.compare_digest(presented, k) for k in self.api_keys])
+
+
+async def _reject(send: Send, status: int, detail: str, extra: list[tuple[bytes, bytes]]) -> None:
+    body = orjson.dumps({"detail": detail})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *extra,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,227 @@
+"""NATS JetStream: connection with retry, the streams InTheGrid uses, idempotent publishing and
+the dead-letter stream that keeps what could not be decoded.
+
+Stream layout
+- PRICES         ``inthegrid.prices.<market>.<zone>``         prices, deduplicated by message id
+- OPPORTUNITIES  ``inthegrid.opportunities.<rule>.<pair>``     opened/updated/closed events
+- DEADLETTER     ``inthegrid.deadletter.<stream>.<service>``   rejected messages, for inspection
+- KV ``INTHEGRID_RULES``                                       the rules calculators are running
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import nats
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+from inthegrid.errors import InTheGridError
+from inthegrid.platform.metrics import BUS_CONNECTED, MESSAGES_REJECTED
+from inthegrid.platform.settings import CommonSettings
+
+log = logging.getLogger(__name__)
+
+PRICES_STREAM = "PRICES"
+OPPORTUNITIES_STREAM = "OPPORTUNITIES"
+DEADLETTER_STREAM = "DEADLETTER"
+RULES_BUCKET = "INTHEGRID_RULES"
+
+PRICE_SUBJECT_ROOT = "inthegrid.prices"
+OPPORTUNITY_SUBJECT_ROOT = "inthegrid.opportunities"
+DEADLETTER_SUBJECT_ROOT = "inthegrid.deadletter"
+
+# Re-publishing within this window is dropped by JetStream (Nats-Msg-Id). It covers a restart of
+# a feed or calculator; the database's natural keys make older duplicates harmless too.
+DUPLICATE_WINDOW_SECONDS = 3600.0
+
+
+class BusError(InTheGridError):
+    pass
+
+
+def token(text: str) -> str:
+    """A string made safe for one subject token (no dots, wildcards or spaces)."""
+    return "".join("_" if c in ".*> \t\r\n" else c for c in text) or "_"
+
+
+def price_subject(market: str, zone: str) -> str:
+    return f"{PRICE_SUBJECT_ROOT}.{token(market)}.{token(zone)}"
+
+
+def opportunity_subject(rule: str, pair: tuple[str, str]) -> str:
+    return f"{OPPORTUNITY_SUBJECT_ROOT}.{token(rule)}.{token(pair[0])}__{token(pair[1])}"
+
+
+@dataclass(frozen=True, slots=True)
+class Bus:
+    nc: NATS
+    js: JetStreamContext
+
+    async def close(self) -> None:
+        """Drain: finish what is in flight, then disconnect."""
+        if not self.nc.is_closed:
+            try:
+                await asyncio.wait_for(self.nc.drain(), 10)
+            except (TimeoutError, nats.errors.Error):
+                await self.nc.close()
+
+
+async def connect_bus(settings: CommonSettings, service: str, *, stop: asyncio.Event | None = None) -> Bus:
+    """Connect, retrying with capped exponential backoff until connected, stopped or timed out."""
+    servers = [s.strip() for s in settings.nats_url.split(",") if s.strip()]
+    delay, waited = 0.2, 0.0
+
+    async def on_disconnect() -> None:
+        BUS_CONNECTED.labels(service).set(0)
+        log.warning("disconnected from NATS")
+
+    async def on_reconnect() -> None:
+        BUS_CONNECTED.labels(service).set(1)
+        log.info("reconnected to NATS")
+
+    async def on_error(exc: Exception) -> None:
+        log.warning("NATS error: %s", exc)
+
+    while True:
+        try:
+            nc = await nats.connect(
+                servers=servers,
+                name=f"inthegrid-{service}",
+                user=settings.nats_user,
+                password=settings.nats_password.get_secret_value() if settings.nats_password else None,
+                connect_timeout=2,
+                allow_reconnect=True,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=0.5,
+                disconnected_cb=on_disconnect,
+                reconnected_cb=on_reconnect,
+                error_cb=on_error,
+                pending_size=64 * 1024 * 1024,
+            )
+            BUS_CONNECTED.labels(service).set(1)
+            bus = Bus(nc, nc.jetstream(timeout=10))
+            await ensure_streams(bus, settings)
+            return bus
+        except (OSError, TimeoutError, nats.errors.Error) as exc:
+            if waited >= settings.connect_timeout_seconds:
+                raise BusError(
+                    f"could not reach NATS at {settings.nats_url} after {waited:.0f}s: {exc}"
+                ) from exc
+            log.warning("NATS not reachable (%s); retrying in %.1fs", exc, delay)
+            if stop is not None and stop.is_set():
+                raise BusError("stopped while waiting for NATS") from exc
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 5.0) * random.uniform(0.8, 1.2)
+
+
+async def ensure_streams(bus: Bus, settings: CommonSettings) -> None:
+    max_age = settings.stream_max_age_hours * 3600
+    configs = [
+        StreamConfig(
+            name=PRICES_STREAM,
+            subjects=[f"{PRICE_SUBJECT_ROOT}.>"],
+            storage=StorageType.FILE,
+            retention=RetentionPolicy.LIMITS,
+            max_age=max_age,
+            duplicate_window=DUPLICATE_WINDOW_SECONDS,
+            num_replicas=settings.stream_replicas,
+            discard=DiscardPolicy.OLD,
+        ),
+        StreamConfig(
+            name=OPPORTUNITIES_STREAM,
+            subjects=[f"{OPPORTUNITY_SUBJECT_ROOT}.>"],
+            storage=StorageType.FILE,
+            retention=RetentionPolicy.LIMITS,
+            max_age=max_age,
+            duplicate_window=DUPLICATE_WINDOW_SECONDS,
+            num_replicas=settings.stream_replicas,
+            discard=DiscardPolicy.OLD,
+        ),
+        StreamConfig(
+            name=DEADLETTER_STREAM,
+            subjects=[f"{DEADLETTER_SUBJECT_ROOT}.>"],
+            storage=StorageType.FILE,
+            retention=RetentionPolicy.LIMITS,
+            max_age=30 * 86400.0,
+            max_msgs=100_000,
+            num_replicas=settings.stream_replicas,
+            discard=DiscardPolicy.OLD,
+        ),
+    ]
+    for config in configs:
+        try:
+            await bus.js.stream_info(str(config.name))
+            await bus.js.update_stream(config)
+        except NotFoundError:
+            await bus.js.add_stream(config)
+
+
+async def publish_all(bus: Bus, items: Iterable[tuple[str, bytes, str]]) -> tuple[int, int]:
+    """Publish (subject, payload, message id) tuples concurrently; returns (stored, duplicates).
+
+    Every publish is acknowledged by JetStream before this returns, so the caller may treat the
+    batch as durable. A failure raises after the others finished; re-publishing is safe.
+    """
+    futures = [
+        await bus.js.publish_async(subject, payload, headers={"Nats-Msg-Id": msg_id}, wait_stall=30)
+        for subject, payload, msg_id in items
+    ]
+    if not futures:
+        return 0, 0
+    acks = await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), 60)
+    errors = [a for a in acks if isinstance(a, BaseException)]
+    if errors:
+        raise BusError(f"{len(errors)} of {len(acks)} publishes failed: {errors[0]!r}")
+    duplicates = sum(1 for a in acks if getattr(a, "duplicate", False))
+    return len(acks) - duplicates, duplicates
+
+
+async def dead_letter(bus: Bus, msg: Msg, *, stream: str, service: str, reason: str) -> None:
+    """Keep a rejected message for inspection, count it, and terminate its delivery."""
+    MESSAGES_REJECTED.labels(service, stream).inc()
+    headers = {
+        "InTheGrid-Reason": reason[:500],
+        "InTheGrid-Original-Subject": msg.subject,
+        "InTheGrid-Service": service,
+    }
+    meta = _metadata(msg)
+    if meta is not None:
+        headers["InTheGrid-Original-Sequence"] = str(meta)
+    subject = f"{DEADLETTER_SUBJECT_ROOT}.{token(stream.lower())}.{token(service)}"
+    try:
+        await bus.js.publish(subject, msg.data, headers=headers)
+    except nats.errors.Error as exc:  # keep consuming even if the DLQ is unavailable; the count stays
+        log.error("could not dead-letter a message: %s", exc)
+    log.warning("rejected a message from %s: %s", stream, reason)
+    await msg.term()
+
+
+def _metadata(msg: Msg) -> int | None:
+    try:
+        return int(msg.metadata.sequence.stream)
+    except Exception:  # plain (non-JetStream) messages have no metadata
+        return None
+
+
+def stream_sequence(msg: Msg) -> int:
+    seq = _metadata(msg)
+    if seq is None:
+        raise BusError("message has no JetStream metadata")
+    return seq
+
+
+async def fetch_batch(sub: JetStreamContext.PullSubscription, batch: int, timeout: float) -> Sequence[Msg]:
+    """Block until at least one message arrives or ``timeout`` passes (event-driven, no polling)."""
+    try:
+        return await sub.fetch(batch, timeout=timeout)
+    except (nats.errors.TimeoutError, TimeoutError):
+        return ()

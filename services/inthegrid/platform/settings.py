@@ -1,0 +1,139 @@
+"""Settings from the environment, prefix ``INTHEGRID_``, validated at start-up.
+
+Every service has one settings class; the operator renders exactly these variables into the
+Deployments it creates, and a contract test parses a rendered Deployment's env with these classes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from inthegrid.domain.prices import HARMONISED_MAX_EUR_MWH, HARMONISED_MIN_EUR_MWH, PriceLimits
+from inthegrid.domain.zones import zone_code
+
+ENV_PREFIX = "INTHEGRID_"
+
+
+class CommonSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server URL(s), comma-separated")
+    nats_user: str | None = Field(None, description="NATS user, if the server requires one")
+    nats_password: SecretStr | None = Field(None, description="NATS password (from a Secret)")
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
+    log_format: Literal["json", "text"] = Field("json", description="json for machines, text for people")
+    metrics_port: int = Field(
+        9100, ge=0, le=65535, description="port of /metrics, /healthz, /readyz (0 = off)"
+    )
+    metrics_host: str = Field("0.0.0.0", description="address the metrics server binds")
+    price_min_eur_mwh: float = Field(HARMONISED_MIN_EUR_MWH, description="lowest accepted price")
+    price_max_eur_mwh: float = Field(HARMONISED_MAX_EUR_MWH, description="highest accepted price")
+    stream_max_age_hours: float = Field(168.0, gt=0, description="how long JetStream keeps prices and events")
+    stream_replicas: int = Field(1, ge=1, le=5, description="JetStream replicas of the streams")
+    connect_timeout_seconds: float = Field(300.0, gt=0, description="give up connecting after this long")
+
+    @property
+    def price_limits(self) -> PriceLimits:
+        return PriceLimits(self.price_min_eur_mwh, self.price_max_eur_mwh)
+
+
+def _split_zones(value: Any) -> Any:
+    if isinstance(value, str):
+        value = [z for z in value.replace(";", ",").split(",") if z.strip()]
+    if isinstance(value, list):
+        return [zone_code(z) for z in value]
+    return value
+
+
+class FeedSettings(CommonSettings):
+    feed_name: str = Field("simulator", description="name of the feed (the MarketFeed's name)")
+    # NoDecode: the env value is comma-separated (as the operator renders it), not a JSON list.
+    feed_zones: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["DE-LU", "FR", "NL", "BE", "AT"],
+        description="zones the feed publishes, comma-separated",
+    )
+    feed_source: Literal["simulator", "entsoe", "replay"] = Field("simulator", description="price source")
+    feed_market: Literal["day_ahead", "intraday"] = Field("day_ahead", description="market of the prices")
+    feed_resolution: Literal["PT15M", "PT60M"] = Field("PT15M", description="delivery period length")
+    feed_paused: bool = Field(False, description="publish nothing while true")
+    simulator_seed: int = Field(42, description="simulator random seed (same seed, same prices)")
+    simulator_volatility: float = Field(1.0, ge=0, le=10, description="scale of the simulator's randomness")
+    simulator_speed: float = Field(450.0, gt=0, description="simulated seconds per wall-clock second")
+    simulator_tick_seconds: float = Field(1.0, gt=0, description="how often the simulator wakes")
+    simulator_start: str | None = Field(
+        None, description="ISO-8601 UTC start of simulated time (default: now)"
+    )
+    entsoe_token: SecretStr | None = Field(None, description="ENTSO-E security token (from a Secret)")
+    entsoe_base_url: str = Field("https://web-api.tp.entsoe.eu/api", description="ENTSO-E API endpoint")
+    entsoe_requests_per_minute: int = Field(300, ge=1, le=399, description="client-side throttle")
+    replay_path: Path | None = Field(None, description="price table (CSV, CSV.gz or Parquet) to replay")
+    replay_speed: float = Field(86400.0, gt=0, description="simulated seconds per second of replay")
+    replay_from: str | None = Field(None, description="first day to replay (ISO date)")
+    replay_to: str | None = Field(None, description="last day to replay (ISO date), inclusive")
+
+    @field_validator("feed_zones", mode="before")
+    @classmethod
+    def _zones(cls, value: Any) -> Any:
+        return _split_zones(value)
+
+
+class CalculatorSettings(CommonSettings):
+    rule_name: str = Field("proof-of-concept", description="name of the rule (the ArbitrageRule's name)")
+    rule_file: Path | None = Field(
+        None, description="YAML or JSON rule: an ArbitrageRule manifest or its spec"
+    )
+    calculator_horizon_hours: float = Field(48.0, gt=0, description="periods older than this are forgotten")
+    calculator_batch: int = Field(256, ge=1, le=10000, description="messages fetched per pull")
+    alert_webhook_url: SecretStr | None = Field(None, description="POST opened opportunities here")
+
+
+class RecorderSettings(CommonSettings):
+    database_url: SecretStr = Field(
+        SecretStr("postgresql://inthegrid@127.0.0.1:5432/inthegrid"),
+        description="PostgreSQL URL (TimescaleDB when the extension exists)",
+    )
+    recorder_batch: int = Field(2000, ge=1, le=50000, description="rows per COPY batch")
+    recorder_flush_seconds: float = Field(0.05, gt=0, description="longest wait to fill a batch")
+
+
+class GatewaySettings(CommonSettings):
+    database_url: SecretStr = Field(
+        SecretStr("postgresql://inthegrid@127.0.0.1:5432/inthegrid"), description="PostgreSQL URL"
+    )
+    http_host: str = Field("127.0.0.1", description="address the gateway binds")
+    http_port: int = Field(8000, ge=1, le=65535, description="gateway port")
+    api_keys: list[SecretStr] = Field(default_factory=list, description="API keys; empty = no auth (local)")
+    cors_origins: list[str] = Field(default_factory=list, description="origins allowed by CORS")
+    rate_limit_per_minute: int = Field(0, ge=0, description="requests per minute per client (0 = off)")
+    dashboard: bool = Field(True, description="mount the Gradio dashboard at /dashboard")
+    gateway_opportunity_max_age_seconds: float = Field(
+        300.0, gt=0, description="/api/spreads/opportunities lists opportunities whose latest event is this recent")
+    gateway_opportunity_window_minutes: float = Field(
+        1440.0, gt=0, description="opportunity events replayed into memory at start and kept open at most")
+    gateway_recent_periods: int = Field(
+        192, ge=1, le=5000, description="delivery periods kept in memory per zone to align pairs")
+    sse_queue_size: int = Field(1024, ge=1, le=100000, description="events buffered per SSE client")
+    sse_hopeless_seconds: float = Field(
+        10.0, gt=0, description="disconnect an SSE client whose queue stays full this long")
+    sse_heartbeat_seconds: float = Field(15.0, gt=0, description="comment line sent to idle SSE clients")
+    sse_ring_size: int = Field(
+        10000, ge=0, le=1000000, description="recent events kept per stream to resume SSE without NATS")
+    database_pool_size: int = Field(10, ge=1, le=100, description="gateway connections to PostgreSQL")
+
+
+class DashboardSettings(BaseSettings):
+    """The stand-alone dashboard (``inthegrid dashboard``); mounted in the gateway it needs none of these."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    dashboard_api_url: str = Field("http://127.0.0.1:8000", description="base URL of the gateway API")
+    dashboard_api_key: SecretStr | None = Field(None, description="API key sent to the gateway, if needed")
+    dashboard_host: str = Field("127.0.0.1", description="address the stand-alone dashboard binds")
+    dashboard_port: int = Field(7860, ge=1, le=65535, description="port of the stand-alone dashboard")
+    dashboard_refresh_seconds: float = Field(5.0, gt=0, description="how often views re-read the API")
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
+    log_format: Literal["json", "text"] = Field("text", description="json for machines, text for people")

@@ -1,0 +1,1 @@
+"""Recorder: stores prices and opportunity events from JetStream in PostgreSQL, exactly once by key."""

@@ -1,0 +1,139 @@
+"""Recorder: two durable pull consumers (prices, opportunity events) writing to PostgreSQL.
+
+Start-up waits for NATS and the database, applies migrations, then consumes. Stop (SIGTERM)
+finishes the batch in hand, acks it, drains the NATS connection and closes the pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from functools import partial
+
+import asyncpg
+import nats.errors
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from inthegrid.domain.codec import decode_event, decode_price
+from inthegrid.domain.prices import PriceLimits
+from inthegrid.platform.bus import (
+    OPPORTUNITIES_STREAM,
+    OPPORTUNITY_SUBJECT_ROOT,
+    PRICE_SUBJECT_ROOT,
+    PRICES_STREAM,
+    Bus,
+    connect_bus,
+    stream_sequence,
+)
+from inthegrid.platform.db import connect_pool, is_transient, run_migrations
+from inthegrid.platform.metrics import CONSUMER_PENDING, HealthState
+from inthegrid.platform.runtime import wait_or_stop
+from inthegrid.platform.settings import RecorderSettings
+from inthegrid.recorder.consumer import SERVICE, Row, Sink, StreamRecorder
+from inthegrid.recorder.rows import build_event_row, build_price_row
+from inthegrid.recorder.store import write_events, write_prices
+
+log = logging.getLogger(__name__)
+
+PRICES_DURABLE = "recorder-prices"
+OPPORTUNITIES_DURABLE = "recorder-opportunities"
+ACK_WAIT_SECONDS = 30.0
+PENDING_REPORT_SECONDS = 5.0
+
+
+def _decode_price_row(limits: PriceLimits, msg: Msg) -> Row:
+    return build_price_row(decode_price(msg.data, limits), stream_sequence(msg))
+
+
+def _decode_event_row(msg: Msg) -> Row:
+    return build_event_row(decode_event(msg.data), stream_sequence(msg))
+
+
+def build_sinks(settings: RecorderSettings) -> list[Sink]:
+    return [
+        Sink("prices", PRICES_STREAM, PRICES_DURABLE, f"{PRICE_SUBJECT_ROOT}.>",
+             partial(_decode_price_row, settings.price_limits), write_prices),
+        Sink("opportunity_events", OPPORTUNITIES_STREAM, OPPORTUNITIES_DURABLE, f"{OPPORTUNITY_SUBJECT_ROOT}.>",
+             _decode_event_row, write_events),
+    ]
+
+
+async def subscribe(bus: Bus, sink: Sink, batch: int) -> JetStreamContext.PullSubscription:
+    """Create (or update) the durable consumer, then bind a pull subscription to it."""
+    config = ConsumerConfig(
+        durable_name=sink.durable,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_policy=AckPolicy.EXPLICIT,
+        ack_wait=ACK_WAIT_SECONDS,
+        # Room for a batch in hand, one being fetched and redeliveries after a crash.
+        max_ack_pending=max(20_000, 4 * batch),
+        filter_subject=sink.subject,
+    )
+    await bus.js.add_consumer(sink.stream, config)
+    return await bus.js.pull_subscribe_bind(durable=sink.durable, stream=sink.stream)
+
+
+async def prepare_database(url: str, settings: RecorderSettings, stop: asyncio.Event) -> asyncpg.Pool:
+    """A pool on a migrated schema; retries while the database is starting or restarting."""
+    while True:
+        pool = await connect_pool(url, stop=stop, timeout=settings.connect_timeout_seconds, max_size=4)
+        try:
+            await run_migrations(pool)
+            return pool
+        except Exception as exc:
+            await pool.close()
+            if not is_transient(exc) or stop.is_set():
+                raise
+            log.warning("migrations interrupted (%s); retrying", exc)
+            await asyncio.sleep(1.0)
+
+
+async def report_pending(bus: Bus, subs: dict[str, JetStreamContext.PullSubscription],
+                         stop: asyncio.Event, health: HealthState) -> None:
+    """Consumer lag for dashboards and alerts, and NATS connectivity for readiness."""
+    while not stop.is_set():
+        health.set("nats", bus.nc.is_connected)
+        for durable, sub in subs.items():
+            try:
+                info = await sub.consumer_info()
+                CONSUMER_PENDING.labels(SERVICE, durable).set(info.num_pending or 0)
+            except (nats.errors.Error, TimeoutError) as exc:
+                log.debug("consumer info for %s unavailable: %s", durable, exc)
+        await wait_or_stop(stop, PENDING_REPORT_SECONDS)
+
+
+async def run_recorder(settings: RecorderSettings, stop: asyncio.Event, health: HealthState) -> None:
+    health.set("nats", False)
+    health.set("database", False)
+    bus = await connect_bus(settings, SERVICE, stop=stop)
+    health.set("nats", True)
+    try:
+        pool = await prepare_database(settings.database_url.get_secret_value(), settings, stop)
+        health.set("database", True)
+        try:
+            sinks = build_sinks(settings)
+            subs = {sink.durable: await subscribe(bus, sink, settings.recorder_batch) for sink in sinks}
+            recorders = [
+                StreamRecorder(bus, pool, sink, batch=settings.recorder_batch,
+                               flush_seconds=settings.recorder_flush_seconds, stop=stop, health=health)
+                for sink in sinks
+            ]
+            log.info("recording %s", ", ".join(f"{s.stream} as {s.durable}" for s in sinks))
+            await asyncio.gather(
+                *(r.run(subs[r.sink.durable]) for r in recorders),
+                report_pending(bus, subs, stop, health),
+            )
+            # Pull subscriptions hold no messages once the loops ended (all acked or nak'd); dropping
+            # them first lets the drain below finish at once instead of waiting out its timeout.
+            for sub in subs.values():
+                with contextlib.suppress(nats.errors.Error):
+                    await sub.unsubscribe()
+        finally:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(pool.close(), 10)
+    finally:
+        # Drain flushes the acks of the last batch before the connection closes.
+        await bus.close()

@@ -1,0 +1,119 @@
+"""Batched, idempotent writes: COPY a batch into a session-local staging table, then one
+INSERT ... ON CONFLICT into the real table, all in the caller's transaction.
+
+- prices: a key seen again with a newer ``published_at`` is a correction and replaces the row;
+  the same message again (same ``published_at``) changes nothing.
+- opportunity_events: append-only; (opportunity, revision) already stored is skipped.
+- opportunities: one row per opportunity, replaced only by a higher revision, so events that
+  arrive twice or out of order never move an opportunity backwards.
+Within one batch a key may occur more than once; ``DISTINCT ON`` keeps the one that wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+
+from inthegrid.recorder.rows import EVENT_COLUMNS, PRICE_COLUMNS, EventRow, PriceRow
+
+_PRICE_KEY = "zone, market, resolution_minutes, delivery_start, source"
+_OPPORTUNITY_KEY = "rule, pair_a, pair_b, market, delivery_start"
+_VALUE_COLUMNS = (
+    "buy_zone", "sell_zone", "buy_price", "sell_price", "spread", "net_eur_mwh", "cost_eur_mwh", "loss_factor",
+    "path", "capacity_mw", "profit_eur", "period_hours", "coupled", "strategy",
+)
+
+_STAGE_PRICES = "recorder_stage_prices"
+_STAGE_EVENTS = "recorder_stage_events"
+
+# Temp tables live per connection; ON COMMIT DELETE ROWS empties them after every batch.
+_CREATE_STAGES = (
+    f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE_PRICES} (LIKE prices INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+    f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE_EVENTS} (LIKE opportunity_events INCLUDING DEFAULTS) "
+    "ON COMMIT DELETE ROWS",
+)
+
+_cols = ", ".join(PRICE_COLUMNS)
+UPSERT_PRICES = f"""
+INSERT INTO prices ({_cols})
+SELECT DISTINCT ON ({_PRICE_KEY}) {_cols}
+FROM {_STAGE_PRICES}
+ORDER BY {_PRICE_KEY}, published_at DESC, stream_seq DESC
+ON CONFLICT ({_PRICE_KEY}) DO UPDATE SET
+    price_eur_mwh = EXCLUDED.price_eur_mwh,
+    published_at = EXCLUDED.published_at,
+    received_at = EXCLUDED.received_at,
+    stream_seq = EXCLUDED.stream_seq
+WHERE EXCLUDED.published_at > prices.published_at
+"""
+
+_ecols = ", ".join(EVENT_COLUMNS)
+INSERT_EVENTS = f"""
+INSERT INTO opportunity_events ({_ecols})
+SELECT DISTINCT ON ({_OPPORTUNITY_KEY}, revision) {_ecols}
+FROM {_STAGE_EVENTS}
+ORDER BY {_OPPORTUNITY_KEY}, revision
+ON CONFLICT DO NOTHING
+"""
+
+_keep_newest = ",\n    ".join(f"{c} = COALESCE(EXCLUDED.{c}, opportunities.{c})" for c in _VALUE_COLUMNS)
+_vcols = ", ".join(_VALUE_COLUMNS)
+_v_vcols = ", ".join(f"v.{c}" for c in _VALUE_COLUMNS)
+_n_key = ", ".join(f"n.{c.strip()}" for c in _OPPORTUNITY_KEY.split(","))
+# The newest revision decides status; the values are those of the newest revision that had any
+# (a close without a value keeps what the opportunity last looked like, within a batch and across).
+UPSERT_OPPORTUNITIES = f"""
+WITH newest AS (
+    SELECT DISTINCT ON ({_OPPORTUNITY_KEY}) {_OPPORTUNITY_KEY}, kind, revision, resolution_minutes, detected_at,
+           min(detected_at) OVER (PARTITION BY {_OPPORTUNITY_KEY}) AS first_detected_at
+    FROM {_STAGE_EVENTS}
+    ORDER BY {_OPPORTUNITY_KEY}, revision DESC
+), valued AS (
+    SELECT DISTINCT ON ({_OPPORTUNITY_KEY}) {_OPPORTUNITY_KEY}, {_vcols}
+    FROM {_STAGE_EVENTS}
+    WHERE buy_zone IS NOT NULL
+    ORDER BY {_OPPORTUNITY_KEY}, revision DESC
+)
+INSERT INTO opportunities ({_OPPORTUNITY_KEY}, status, revision, {_vcols}, resolution_minutes,
+                           first_detected_at, detected_at)
+SELECT {_n_key}, CASE WHEN n.kind = 'closed' THEN 'closed' ELSE 'open' END, n.revision, {_v_vcols},
+       n.resolution_minutes, n.first_detected_at, n.detected_at
+FROM newest n LEFT JOIN valued v USING ({_OPPORTUNITY_KEY})
+ON CONFLICT ({_OPPORTUNITY_KEY}) DO UPDATE SET
+    status = EXCLUDED.status,
+    revision = EXCLUDED.revision,
+    {_keep_newest},
+    resolution_minutes = EXCLUDED.resolution_minutes,
+    first_detected_at = LEAST(opportunities.first_detected_at, EXCLUDED.first_detected_at),
+    detected_at = EXCLUDED.detected_at,
+    updated_at = now()
+WHERE EXCLUDED.revision > opportunities.revision
+"""
+
+
+def _affected(status: str) -> int:
+    """Rows an INSERT touched, from its command tag ``INSERT 0 <n>``."""
+    try:
+        return int(status.rsplit(" ", 1)[-1])
+    except ValueError:
+        return 0
+
+
+async def write_prices(conn: asyncpg.Connection, rows: Sequence[PriceRow]) -> dict[str, int]:
+    """Store one batch of prices in one transaction; returns rows inserted or corrected per table."""
+    async with conn.transaction():
+        await conn.execute(_CREATE_STAGES[0])
+        await conn.copy_records_to_table(_STAGE_PRICES, records=rows, columns=list(PRICE_COLUMNS))
+        status = await conn.execute(UPSERT_PRICES)
+    return {"prices": _affected(status)}
+
+
+async def write_events(conn: asyncpg.Connection, rows: Sequence[EventRow]) -> dict[str, int]:
+    """Store one batch of opportunity events and move each opportunity to its newest revision."""
+    async with conn.transaction():
+        await conn.execute(_CREATE_STAGES[1])
+        await conn.copy_records_to_table(_STAGE_EVENTS, records=rows, columns=list(EVENT_COLUMNS))
+        events = await conn.execute(INSERT_EVENTS)
+        opportunities = await conn.execute(UPSERT_OPPORTUNITIES)
+    return {"opportunity_events": _affected(events), "opportunities": _affected(opportunities)}

@@ -1,0 +1,85 @@
+"""Fixtures for tests against real servers.
+
+- ``nats_server`` / ``postgres`` (session): one nats-server and one PostgreSQL for the whole run.
+- ``nats_url`` (function): the session server with every stream and KV bucket deleted first, so
+  durable consumers and stored messages never leak between tests.
+- ``database_url`` (function): a new, empty database on the session server.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import asyncpg
+import nats
+import pytest
+
+from tests.support import servers
+from tests.support.servers import EmbeddedNats, EmbeddedPostgres
+
+INTEGRATION_DIR = __file__.rsplit("/", 1)[0]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Everything in this folder needs real servers: mark it so `-m "not integration"` skips it.
+    for item in items:
+        if str(item.path).startswith(INTEGRATION_DIR):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def _binaries() -> None:
+    reason = servers.missing_binaries()
+    if reason:
+        pytest.skip(f"server binaries unavailable: {reason}")
+
+
+@pytest.fixture(scope="session")
+def nats_server(_binaries: None) -> Iterator[EmbeddedNats]:
+    with servers.nats_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgres(_binaries: None) -> Iterator[EmbeddedPostgres]:
+    with servers.postgres_server() as server:
+        yield server
+
+
+async def reset_jetstream(url: str) -> None:
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        for name in await js.streams_info():
+            await js.delete_stream(name.config.name)
+    finally:
+        await nc.close()
+
+
+@pytest.fixture
+async def nats_url(nats_server: EmbeddedNats) -> str:
+    await reset_jetstream(nats_server.url)
+    return nats_server.url
+
+
+async def create_database(server: EmbeddedPostgres) -> str:
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(server.url())
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return server.url(name)
+
+
+@pytest.fixture
+async def database_url(postgres: EmbeddedPostgres) -> AsyncIterator[str]:
+    url = await create_database(postgres)
+    yield url
+    name = url.rsplit("/", 1)[1]
+    conn = await asyncpg.connect(postgres.url())
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()

@@ -1,0 +1,293 @@
+"""The gateway against a real nats-server and PostgreSQL: live answers fed by JetStream, history
+from the database, SSE with resume (ring and stream replay) and a stalled client that is dropped
+while another keeps receiving everything."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import httpx
+import orjson
+import pytest
+
+from inthegrid.domain.codec import encode_event, encode_price
+from inthegrid.domain.economics import value_pair
+from inthegrid.domain.opportunities import EventKind, OpportunityEvent
+from inthegrid.domain.prices import Market, Price, Resolution, make_price
+from inthegrid.domain.rules import proof_of_concept_rule
+from inthegrid.gateway.metrics import SSE_DISCONNECTED
+from inthegrid.gateway.server import run_gateway
+from inthegrid.platform.bus import Bus, connect_bus, opportunity_subject, price_subject, publish_all
+from inthegrid.platform.db import connect_pool, run_migrations
+from inthegrid.platform.metrics import HealthState
+from inthegrid.platform.settings import GatewaySettings
+from tests.support.servers import free_port
+
+T0 = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
+PUBLISHED = datetime(2026, 1, 14, 12, tzinfo=UTC)
+RING_SIZE = 20
+
+
+def prices_for(zone: str, first: int, count: int) -> list[Price]:
+    """Distinct 15-minute periods from T0 + first quarter hours (each price is its own message)."""
+    return [make_price(zone, T0 + timedelta(minutes=15 * i), 40.0 + (i % 50), resolution="PT15M",
+                       source="test", published_at=PUBLISHED) for i in range(first, first + count)]
+
+
+async def publish_prices(bus: Bus, prices: list[Price]) -> None:
+    await publish_all(bus, [(price_subject(p.market.value, p.zone), encode_price(p), p.message_id) for p in prices])
+
+
+def opened(buy: float, sell: float, start: datetime = T0) -> OpportunityEvent:
+    rule = proof_of_concept_rule()
+    value = value_pair(rule.pairs[("DE-LU", "FR")], buy, sell, 0.25)
+    return OpportunityEvent(EventKind.OPENED, rule.name, Market.DAY_AHEAD, ("DE-LU", "FR"), start,
+                            Resolution.PT15M, 1, value, datetime.now(UTC))
+
+
+async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float = 20.0, what: str = "condition") -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+@dataclass
+class Gateway:
+    url: str
+    settings: GatewaySettings
+    bus: Bus
+    http: httpx.AsyncClient
+
+
+@pytest.fixture
+async def gateway(nats_url: str, database_url: str) -> AsyncIterator[Gateway]:
+    pool = await connect_pool(database_url, timeout=30)
+    await run_migrations(pool)
+    await pool.close()
+    settings = GatewaySettings(
+        nats_url=nats_url, database_url=database_url, http_port=free_port(), metrics_port=0, dashboard=False,
+        sse_queue_size=64, sse_ring_size=RING_SIZE, sse_hopeless_seconds=1.0, sse_heartbeat_seconds=1.0,
+    )  # type: ignore[arg-type]
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_gateway(settings, stop, HealthState(), mount_dashboard=False))
+    bus = await connect_bus(settings, "gateway-test")
+    url = f"http://127.0.0.1:{settings.http_port}"
+    async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+
+        async def ready() -> bool:
+            with contextlib.suppress(httpx.HTTPError):
+                return (await http.get("/health")).json()["checks"] == {"nats": True, "database": True}
+            return False
+
+        await wait_until(ready, what="gateway health")
+        yield Gateway(url, settings, bus, http)
+    stop.set()
+    await asyncio.wait_for(task, 30)
+    await bus.close()
+
+
+async def sse_events(gw: Gateway, path: str, n: int, last_event_id: int | None = None,
+                     timeout: float = 20.0) -> list[tuple[int, str, dict]]:
+    """Read ``n`` events from one connection."""
+    headers = {"Last-Event-ID": str(last_event_id)} if last_event_id is not None else {}
+    events: list[tuple[int, str, dict]] = []
+    async with asyncio.timeout(timeout), gw.http.stream("GET", path, headers=headers) as response:
+        assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
+        fields: dict[str, str] = {}
+        async for line in response.aiter_lines():
+            if line == "":
+                if "id" in fields:
+                    events.append((int(fields["id"]), fields["event"], orjson.loads(fields["data"])))
+                    if len(events) == n:
+                        return events
+                fields = {}
+            elif not line.startswith(":"):
+                key, _, value = line.partition(": ")
+                fields[key] = value
+    return events
+
+
+async def follow(gw: Gateway, path: str, total: int, timeout: float = 60.0) -> list[int]:
+    """Like a browser's EventSource: reconnect with Last-Event-ID whenever the server ends the stream."""
+    seen: list[int] = []
+    async with asyncio.timeout(timeout):
+        while len(seen) < total:
+            last = seen[-1] if seen else None
+            seen += [e[0] for e in await sse_events(gw, path, total - len(seen), last, timeout)]
+    return seen
+
+
+async def test_live_prices_spreads_and_opportunities_come_from_the_bus(gateway: Gateway) -> None:
+    gw = gateway
+    await publish_prices(gw.bus, [*prices_for("DE", 0, 2), *prices_for("FR", 0, 1)])
+    kv = await gw.bus.js.key_value("INTHEGRID_RULES")
+    spec = {"zones": ["DE-LU", "FR", "NL", "BE", "AT"], "costModel": {"flatCostEurPerMWh": 2.5}}
+    await kv.put("proof-of-concept", orjson.dumps({"name": "proof-of-concept", "spec": spec}))
+    event = opened(60.0, 80.0)
+    await publish_all(gw.bus, [(opportunity_subject(event.rule, event.pair), encode_event(event), event.message_id)])
+
+    async def all_live() -> bool:
+        prices = (await gw.http.get("/api/prices/latest")).json()
+        opps = (await gw.http.get("/api/spreads/opportunities")).json()
+        spreads = (await gw.http.get("/api/spreads/latest")).json()
+        return prices["count"] == 2 and opps["count"] == 1 and spreads["count"] == 10
+
+    await wait_until(all_live, what="prices, opportunity and rule in the live state")
+    prices = {p["zone"]: p for p in (await gw.http.get("/api/prices/latest")).json()["prices"]}
+    assert prices["DE-LU"]["delivery_start"] == "2026-01-15T10:15:00Z" and prices["DE-LU"]["price"] == 41.0
+    assert prices["FR"]["price"] == 40.0
+    (opp,) = (await gw.http.get("/api/spreads/opportunities")).json()["opportunities"]
+    assert (opp["market_pair"], opp["net_opportunity"], opp["low_market"]) == ("DE-LU-FR", 17.5, "DE-LU")
+    de_fr = next(r for r in (await gw.http.get("/api/spreads/latest")).json()["data"] if r["pair"] == ["DE-LU", "FR"])
+    # Aligned on the newest period both zones have (10:00), not DE-LU's newer 10:15.
+    assert de_fr["delivery_start"] == "2026-01-15T10:00:00Z" and de_fr["net_eur_mwh"] == -2.5
+    await kv.delete("proof-of-concept")
+
+    async def rule_gone() -> bool:
+        return (await gw.http.get("/api/spreads/latest")).json()["count"] == 0
+
+    await wait_until(rule_gone, what="rule removal")
+
+
+async def test_history_from_the_database_with_filters_paging_and_csv(gateway: Gateway) -> None:
+    gw = gateway
+    conn = await asyncpg.connect(gw.settings.database_url.get_secret_value())
+    try:
+        await conn.executemany(
+            "INSERT INTO prices (zone, market, resolution_minutes, delivery_start, price_eur_mwh, source, published_at)"
+            " VALUES ($1, 'day_ahead', 15, $2, $3, 'test', $4)",
+            [(p.zone, p.delivery_start, p.eur_mwh, p.published_at) for p in prices_for("DE", 0, 8)],
+        )
+        await conn.execute(
+            "INSERT INTO opportunities (rule, pair_a, pair_b, market, delivery_start, status, revision, buy_zone,"
+            " sell_zone, buy_price, sell_price, spread, net_eur_mwh, cost_eur_mwh, loss_factor, path, capacity_mw,"
+            " profit_eur, period_hours, coupled, resolution_minutes, first_detected_at, detected_at, strategy)"
+            " VALUES ('proof-of-concept', 'DE-LU', 'FR', 'day_ahead', $1, 'closed', 3, 'DE-LU', 'FR', 60, 80, 20,"
+            " 17.5, 2.5, 0, ARRAY['DE-LU','FR'], 1, 4.38, 0.25, false, 15, $2, $2, 'Buy in DE-LU at €60.00, sell')",
+            T0, T0 - timedelta(hours=1),
+        )
+    finally:
+        await conn.close()
+    body = (await gw.http.get("/api/prices/history/DE", params={"limit": 3})).json()
+    assert body["status"] == "success" and body["market"] == "DE-LU" and body["count"] == 3
+    assert [p["delivery_start"] for p in body["prices"]] == [
+        "2026-01-15T11:45:00Z", "2026-01-15T11:30:00Z", "2026-01-15T11:15:00Z"]
+    assert body["prices"][0]["price"] == 47.0 and body["prices"][0]["delivery_end"] == "2026-01-15T12:00:00Z"
+    page2 = (await gw.http.get("/api/prices/history/DE-LU", params={"limit": 3, "offset": 3})).json()
+    assert page2["prices"][0]["delivery_start"] == "2026-01-15T11:00:00Z"
+    window = (await gw.http.get("/api/prices/history/DE", params={
+        "from": "2026-01-15T10:15:00Z", "to": "2026-01-15T10:45:00Z"})).json()
+    assert [p["price"] for p in window["prices"]] == [42.0, 41.0]
+    csv_text = (await gw.http.get("/api/prices/history/DE", params={"limit": 2, "format": "csv"})).text
+    assert csv_text.splitlines()[0].startswith("zone,market_type,resolution,delivery_start")
+    assert csv_text.splitlines()[1].startswith("DE-LU,day_ahead,PT15M,2026-01-15T11:45:00Z")
+
+    opps = (await gw.http.get("/api/opportunities/history", params={"pair": "DE-FR", "rule": "proof-of-concept"})
+            ).json()
+    (row,) = opps["data"]
+    assert row["status"] == "closed" and row["net_opportunity"] == 17.5 and row["path"] == ["DE-LU", "FR"]
+    assert row["id"] == "proof-of-concept/DE-LU/FR/day_ahead/20260115T1000Z" and row["revision"] == 3
+    assert (await gw.http.get("/api/opportunities/history", params={"status": "open"})).json()["count"] == 0
+    csv_opps = (await gw.http.get("/api/opportunities/history", params={"format": "csv"})).text
+    assert "DE-LU/FR" in csv_opps and "DE-LU>FR" in csv_opps
+
+
+async def test_history_answers_503_when_the_database_goes_away(gateway: Gateway, postgres) -> None:  # type: ignore[no-untyped-def]
+    gw = gateway
+    assert (await gw.http.get("/api/prices/history/FR")).status_code == 200
+    name = gw.settings.database_url.get_secret_value().rsplit("/", 1)[1]
+    conn = await asyncpg.connect(postgres.url())
+    try:
+        await conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+    response = await gw.http.get("/api/prices/history/FR")
+    assert response.status_code == 503 and response.json()["detail"].startswith("database unavailable")
+    assert "Traceback" not in response.text
+    assert (await gw.http.get("/api/zones")).status_code == 200  # live and reference answers keep working
+
+
+async def test_sse_streams_live_events_with_filters(gateway: Gateway) -> None:
+    gw = gateway
+    reader = asyncio.create_task(sse_events(gw, "/api/stream/prices?zone=FR", 3))
+    opp_reader = asyncio.create_task(sse_events(gw, "/api/stream/opportunities?pair=DE-LU/FR", 1))
+    await wait_until(lambda: _clients(gw, 2), what="two SSE clients")
+    await publish_prices(gw.bus, [*prices_for("DE", 0, 3), *prices_for("FR", 0, 3)])
+    event = opened(50.0, 90.0)
+    await publish_all(gw.bus, [(opportunity_subject(event.rule, event.pair), encode_event(event), event.message_id)])
+    got = await reader
+    assert [e[2]["zone"] for e in got] == ["FR"] * 3 and all(e[1] == "price" for e in got)
+    assert [e[0] for e in got] == sorted(e[0] for e in got)
+    ((seq, kind, data),) = await opp_reader
+    assert kind == "opportunity" and data["sequence"] == seq and data["net_opportunity"] == 37.5
+
+
+async def _clients(gw: Gateway, n: int) -> bool:
+    from inthegrid.gateway.metrics import SSE_CLIENTS
+
+    total = sum(SSE_CLIENTS.labels(s)._value.get() for s in ("prices", "opportunities"))
+    return total >= n
+
+
+@pytest.mark.parametrize("missed", [5, 3 * RING_SIZE], ids=["from-ring", "from-stream"])
+async def test_reconnecting_with_last_event_id_misses_nothing(gateway: Gateway, missed: int) -> None:
+    gw = gateway
+    await publish_prices(gw.bus, prices_for("NL", 0, 1))  # something to see at first
+    first_reader = asyncio.create_task(sse_events(gw, "/api/stream/prices", 4))
+    await wait_until(lambda: _clients(gw, 1), what="SSE client")
+    await publish_prices(gw.bus, prices_for("NL", 1, 4))
+    first = await first_reader
+    last_id = first[-1][0]
+    await publish_prices(gw.bus, prices_for("NL", 5, missed))  # published while disconnected
+    resumed = await sse_events(gw, "/api/stream/prices", missed, last_event_id=last_id)
+    assert [e[0] for e in resumed] == list(range(last_id + 1, last_id + 1 + missed))
+    assert [e[2]["delivery_start"] for e in resumed][-1] == (
+        T0 + timedelta(minutes=15 * (4 + missed))).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def test_a_stalled_client_is_dropped_while_another_keeps_receiving(gateway: Gateway) -> None:
+    gw = gateway
+    port = int(gw.url.rsplit(":", 1)[1])
+    stalled = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stalled.connect(("127.0.0.1", port))
+    stalled.sendall(b"GET /api/stream/prices HTTP/1.1\r\nHost: test\r\n\r\n")  # and never read again
+    before = SSE_DISCONNECTED.labels("prices", "hopeless")._value.get()
+    total = 6000
+    healthy = asyncio.create_task(follow(gw, "/api/stream/prices", total, timeout=120))
+    await wait_until(lambda: _clients(gw, 2), what="two SSE clients")
+    start = (await gw.bus.js.stream_info("PRICES")).state.last_seq
+    for batch in range(total // 200):
+        await publish_prices(gw.bus, prices_for("BE", batch * 200, 200))
+        await asyncio.sleep(0.05)
+    received = await healthy
+    assert received == list(range(start + 1, start + 1 + total))  # every event, in order, none twice
+
+    async def stalled_dropped() -> bool:
+        return SSE_DISCONNECTED.labels("prices", "hopeless")._value.get() > before
+
+    if not await _maybe(stalled_dropped):
+        # Keep events coming so the stalled client's queue stays full past the hopeless limit.
+        for batch in range(30):
+            await publish_prices(gw.bus, prices_for("AT", batch * 100, 100))
+            await asyncio.sleep(0.1)
+            if await stalled_dropped():
+                break
+    assert await stalled_dropped()
+    stalled.setblocking(False)
+    with contextlib.suppress(BlockingIOError):
+        while stalled.recv(65536):
+            pass
+    stalled.close()
+
+
+async def _maybe(check: Callable[[], Awaitable[bool]]) -> bool:
+    return await check()

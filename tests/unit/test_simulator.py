@@ -1,0 +1,233 @@
+"""The simulator: deterministic, shaped like the real market, and held to the real 2020-2024 statistics
+summarised in calibration.json (derived by tools/derive_calibration.py; the data is not shipped)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+
+from inthegrid.domain.prices import HARMONISED_MAX_EUR_MWH, HARMONISED_MIN_EUR_MWH, Resolution
+from inthegrid.platform.settings import FeedSettings
+from inthegrid.sources.base import PriceSource
+from inthegrid.sources.simulator import SimulatorSource
+from inthegrid.sources.simulator_model import PriceModel, load_calibration, simulate_prices
+
+CWE = ["DE-LU", "FR", "NL", "BE", "AT"]
+CWE_BORDERS = ["DE-LU/FR", "DE-LU/NL", "BE/DE-LU", "AT/DE-LU", "BE/FR", "BE/NL"]
+START = datetime(2025, 1, 6, tzinfo=UTC)  # a Monday
+DAYS = 364  # a whole year, so seasonal figures compare with the real yearly ones
+# Stated tolerances around the real figures (a simulated year is one sample, the real years differ):
+SHARE_TOLERANCE = 0.05  # absolute, around the [min, max] of the real per-year shares
+RECENT_SHARE_TOLERANCE = 0.06  # absolute, around the real 2023-2024 share the model is tuned to
+NEGATIVE_TOLERANCE = 0.01  # absolute, around the [min, max] of the real per-year negative shares
+SPREAD_TOLERANCE_EUR, SPREAD_TOLERANCE_SHARE = 10.0, 0.5  # |sim - real| <= 10 + 0.5 * |real|
+
+CALIBRATION = load_calibration()
+
+
+@pytest.fixture(scope="module")
+def year() -> dict[str, np.ndarray]:
+    prices = simulate_prices(CWE, START, DAYS * 24, Resolution.PT60M, seed=11)
+    return {zone: prices[:, i] for i, zone in enumerate(CWE)}
+
+
+def _local_hours(periods: int) -> tuple[np.ndarray, np.ndarray]:
+    tz = ZoneInfo("Europe/Brussels")
+    moments = [(START + timedelta(hours=k)).astimezone(tz) for k in range(periods)]
+    return np.array([m.hour for m in moments]), np.array([m.weekday() for m in moments])
+
+
+# --- determinism ------------------------------------------------------------------------------------
+
+
+def test_same_seed_gives_identical_prices_and_another_seed_does_not() -> None:
+    a = simulate_prices(CWE, START, 200, "PT15M", seed=5)
+    b = simulate_prices(CWE, START, 200, "PT15M", seed=5)
+    c = simulate_prices(CWE, START, 200, "PT15M", seed=6)
+    assert np.array_equal(a, b)
+    assert np.mean(a != c) > 0.9
+
+
+def test_a_run_in_chunks_equals_one_long_run() -> None:
+    whole = simulate_prices(CWE, START, 24 * 5 + 7, "PT60M", seed=3)
+    model = PriceModel(CWE, START, "PT60M", seed=3)
+    chunks = [model.take(n) for n in (1, 0, 23, 5, 50, 48)]
+    assert np.array_equal(np.concatenate(chunks), whole)
+
+
+def test_a_zone_price_does_not_depend_on_the_other_zones_asked_for() -> None:
+    full = simulate_prices(CWE, START, 48, "PT60M", seed=9)
+    subset = simulate_prices(["AT", "DE-LU"], START, 48, "PT60M", seed=9)
+    assert np.array_equal(subset[:, 0], full[:, CWE.index("AT")])
+    assert np.array_equal(subset[:, 1], full[:, 0])
+
+
+def test_zones_without_data_get_prices_too() -> None:
+    prices = simulate_prices(["PL", "GB", "SK"], START, 24, "PT60M", seed=1)
+    assert prices.shape == (24, 3)
+    assert np.all(np.isfinite(prices)) and prices.mean() > 0
+
+
+# --- shape ------------------------------------------------------------------------------------------
+
+
+def test_hour_profile_and_weekend_follow_the_calibration(year: dict[str, np.ndarray]) -> None:
+    hours, weekdays = _local_hours(DAYS * 24)
+    for zone in ("DE-LU", "FR"):
+        real = np.array(CALIBRATION["zones"][zone]["recent"]["hour_profile"])
+        sim = np.array([year[zone][hours == h].mean() for h in range(24)])
+        assert np.corrcoef(real, sim)[0, 1] > 0.9
+        # Evening peak above the midday dip, morning peak above the night, as in the real profile.
+        assert np.sign(sim[19] - sim[13]) == np.sign(real[19] - real[13]) == 1
+        assert np.sign(sim[8] - sim[3]) == np.sign(real[8] - real[3]) == 1
+        assert year[zone][weekdays >= 5].mean() < year[zone][weekdays < 5].mean()
+
+
+def test_pt15m_gives_96_periods_a_day_around_the_hourly_shape() -> None:
+    spring = datetime(2025, 3, 24, tzinfo=UTC)  # mid-season: the yearly profile fits best
+    day = PriceModel(["DE-LU"], spring, "PT15M", seed=2, volatility=0.0).take(96)[:, 0]
+    assert day.shape == (96,)
+    profile = np.array(CALIBRATION["zones"]["DE-LU"]["recent"]["hour_profile"])
+    tz = ZoneInfo("Europe/Brussels")
+    hours = [(spring + timedelta(hours=k)).astimezone(tz).hour for k in range(24)]
+    # Without randomness the day follows the profile (coupling with neighbours still mixes in theirs).
+    assert np.corrcoef(day.reshape(24, 4).mean(axis=1), profile[hours])[0, 1] > 0.9
+    # Quarter-hours move smoothly between hours: a quarter-hour step is smaller than an hour step.
+    assert np.abs(np.diff(day)).mean() < np.abs(np.diff(day.reshape(24, 4).mean(axis=1))).mean()
+
+
+def test_prices_stay_within_the_harmonised_limits_even_when_very_volatile() -> None:
+    prices = simulate_prices(CWE, START, 24 * 60, "PT60M", seed=4, volatility=10.0)
+    assert prices.min() >= HARMONISED_MIN_EUR_MWH and prices.max() <= HARMONISED_MAX_EUR_MWH
+    assert np.array_equal(prices, np.round(prices, 2))
+
+
+# --- statistics held to the real data ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("border", CWE_BORDERS)
+def test_share_of_equal_neighbour_prices_matches_real_data(year: dict[str, np.ndarray], border: str) -> None:
+    real = CALIBRATION["borders"][border]
+    a, b = border.split("/")
+    sim = float(np.mean(np.abs(year[a] - year[b]) < CALIBRATION["equal_epsilon_eur_mwh"]))
+    yearly = [v["equal_share"] for v in real["by_year"].values()]
+    assert min(yearly) - SHARE_TOLERANCE <= sim <= max(yearly) + SHARE_TOLERANCE, (sim, yearly)
+    assert abs(sim - real["recent"]["equal_share"]) <= RECENT_SHARE_TOLERANCE, (sim, real["recent"])
+
+
+def test_explicit_borders_never_couple() -> None:
+    prices = simulate_prices(["DE-LU", "CH"], START, 24 * 30, "PT60M", seed=8)
+    real = CALIBRATION["borders"]["CH/DE-LU"]["recent"]["equal_share"]
+    assert np.mean(prices[:, 0] == prices[:, 1]) <= real + 0.01
+
+
+@pytest.mark.parametrize("zone", CWE)
+def test_share_of_negative_prices_matches_real_data(year: dict[str, np.ndarray], zone: str) -> None:
+    real = CALIBRATION["zones"][zone]
+    sim = float(np.mean(year[zone] < 0))
+    yearly = [v["negative_share"] for v in real["by_year"].values()]
+    assert max(0.0, min(yearly) - NEGATIVE_TOLERANCE) <= sim <= max(yearly) + NEGATIVE_TOLERANCE, (
+        sim,
+        yearly,
+    )
+    assert sim >= 0.5 * real["recent"]["negative_share"]
+
+
+@pytest.mark.parametrize("border", CWE_BORDERS)
+def test_spread_quantiles_match_real_data(year: dict[str, np.ndarray], border: str) -> None:
+    real = CALIBRATION["borders"][border]["recent"]["spread_quantiles"]
+    a, b = border.split("/")
+    spread = year[a] - year[b]
+    for q, value in real.items():
+        sim = float(np.percentile(spread, float(q)))
+        allowed = SPREAD_TOLERANCE_EUR + SPREAD_TOLERANCE_SHARE * abs(value)
+        assert abs(sim - value) <= allowed, (border, q, sim, value)
+
+
+def test_a_year_of_eleven_zones_is_fast() -> None:
+    zones = ["AT", "BE", "CH", "DE-LU", "DK1", "DK2", "ES", "FR", "IT-NORD", "NL", "PT"]
+    began = time.perf_counter()
+    simulate_prices(zones, START, 365 * 24, "PT60M", seed=1)
+    assert time.perf_counter() - began < 2.0  # about 0.5 s on a 2-core machine
+
+
+# --- the source -------------------------------------------------------------------------------------
+
+
+def _settings(**overrides: object) -> FeedSettings:
+    values: dict[str, object] = {
+        "feed_zones": "DE-LU,FR",
+        "feed_resolution": "PT15M",
+        "simulator_seed": 7,
+        "simulator_start": "2025-06-02T10:00:00Z",
+        "simulator_speed": 900.0,
+        "simulator_tick_seconds": 0.05,
+        "feed_name": "simulator",
+    }
+    values.update(overrides)
+    return FeedSettings(**values)  # type: ignore[arg-type]
+
+
+async def _collect(source: SimulatorSource, seconds: float) -> tuple[list[list], float]:
+    stop = asyncio.Event()
+    batches: list[list] = []
+    first_at = -1.0
+    began = time.perf_counter()
+
+    async def consume() -> None:
+        nonlocal first_at
+        async for batch in source.batches(stop):
+            if first_at < 0:
+                first_at = time.perf_counter() - began
+            batches.append(batch)
+
+    task = asyncio.create_task(consume())
+    await asyncio.sleep(seconds)
+    stop.set()
+    await asyncio.wait_for(task, timeout=0.5)  # stops promptly
+    return batches, first_at
+
+
+async def test_source_yields_the_current_period_at_once_then_follows_its_clock() -> None:
+    source = SimulatorSource.from_settings(_settings())
+    assert isinstance(source, PriceSource)
+    batches, first_at = await _collect(source, 1.2)
+    assert first_at < 0.2
+    first = batches[0]
+    assert [(p.zone, p.delivery_start) for p in first] == [
+        ("DE-LU", datetime(2025, 6, 2, 10, tzinfo=UTC)),
+        ("FR", datetime(2025, 6, 2, 10, tzinfo=UTC)),
+    ]
+    assert all(p.source == "simulator" and p.resolution is Resolution.PT15M for p in first)
+    periods = sorted({p.delivery_start for batch in batches for p in batch})
+    # 900x: a quarter-hour per second of wall time, so about 1 + 1.2 periods by now.
+    assert 2 <= len(periods) <= 3
+    assert periods == [periods[0] + k * timedelta(minutes=15) for k in range(len(periods))]
+
+
+async def test_source_prices_do_not_depend_on_speed_or_tick() -> None:
+    slow, _ = await _collect(SimulatorSource.from_settings(_settings()), 0.3)
+    fast, _ = await _collect(
+        SimulatorSource.from_settings(_settings(simulator_speed=90000.0, simulator_tick_seconds=0.1)), 0.3
+    )
+    slow_prices = {(p.zone, p.delivery_start): p.eur_mwh for b in slow for p in b}
+    fast_prices = {(p.zone, p.delivery_start): p.eur_mwh for b in fast for p in b}
+    assert len(fast_prices) > len(slow_prices) >= 2
+    assert all(fast_prices[key] == value for key, value in slow_prices.items())
+    model = PriceModel(["DE-LU", "FR"], "2025-06-02T10:00:00Z", "PT15M", seed=7)
+    expected = model.take(len(fast_prices) // 2)
+    assert [fast_prices[("DE-LU", k)] for k in sorted(k for z, k in fast_prices if z == "DE-LU")] == list(
+        expected[:, 0]
+    )
+
+
+async def test_source_stops_promptly_even_with_a_long_tick() -> None:
+    source = SimulatorSource.from_settings(_settings(simulator_tick_seconds=60.0))
+    began = time.perf_counter()
+    batches, _ = await _collect(source, 0.1)
+    assert len(batches) == 1 and time.perf_counter() - began < 0.5
