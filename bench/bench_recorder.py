@@ -35,8 +35,14 @@ def build_prices(n: int) -> list:
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     published = t0 - timedelta(hours=12)
     return [
-        make_price(zones[i % len(zones)], t0 + timedelta(minutes=15 * (i // len(zones))), 50 + (i % 97) / 3,
-                   resolution="PT15M", source="bench", published_at=published)
+        make_price(
+            zones[i % len(zones)],
+            t0 + timedelta(minutes=15 * (i // len(zones))),
+            50 + (i % 97) / 3,
+            resolution="PT15M",
+            source="bench",
+            published_at=published,
+        )
         for i in range(n)
     ]
 
@@ -53,15 +59,17 @@ async def raw_copy(url: str, rows: list[tuple]) -> float:
 
 
 async def recorder_run(nats_url: str, url: str, n: int, batch: int) -> float:
-    settings = RecorderSettings(nats_url=nats_url, database_url=url, metrics_port=0, recorder_batch=batch)
+    settings = RecorderSettings.model_validate(
+        {"nats_url": nats_url, "database_url": url, "metrics_port": 0, "recorder_batch": batch}
+    )
     stop, health = asyncio.Event(), HealthState()
     task = asyncio.create_task(run_recorder(settings, stop, health))
-    while not health.ready:
+    while not health.ready:  # noqa: ASYNC110 - HealthState has no event to wait on
         await asyncio.sleep(0.01)
     started = time.perf_counter()
     conn = await asyncpg.connect(url)
     try:
-        while await conn.fetchval("SELECT count(*) FROM prices") < n:
+        while await conn.fetchval("SELECT count(*) FROM prices") < n:  # noqa: ASYNC110 - polling the database
             await asyncio.sleep(0.05)
     finally:
         await conn.close()
@@ -73,15 +81,17 @@ async def recorder_run(nats_url: str, url: str, n: int, batch: int) -> float:
 
 async def main(n: int, batch: int, fast: bool) -> None:
     base = Path(tempfile.mkdtemp(prefix="inthegrid-bench-"))
-    base.chmod(0o755)
+    base.chmod(0o755)  # noqa: ASYNC240 - before anything runs; PostgreSQL's user must traverse it
     try:
         with EmbeddedNats(base / "js") as nats_server, EmbeddedPostgres(base / "pg", fast=fast) as pg:
             prices = build_prices(n)
-            bus = await connect_bus(RecorderSettings(nats_url=nats_server.url), "bench")
+            bus = await connect_bus(RecorderSettings.model_validate({"nats_url": nats_server.url}), "bench")
             for i in range(0, n, 10_000):
-                chunk = prices[i:i + 10_000]
-                await publish_all(bus, [(price_subject(p.market.value, p.zone), encode_price(p), p.message_id)
-                                        for p in chunk])
+                chunk = prices[i : i + 10_000]
+                await publish_all(
+                    bus,
+                    [(price_subject(p.market.value, p.zone), encode_price(p), p.message_id) for p in chunk],
+                )
             await bus.close()
             recorder_s = await recorder_run(nats_server.url, pg.url(), n, batch)
             rows = [build_price_row(p, i + 1) for i, p in enumerate(prices)]
@@ -90,9 +100,13 @@ async def main(n: int, batch: int, fast: bool) -> None:
         shutil.rmtree(base, ignore_errors=True)
     durability = "off (fsync/synchronous_commit off)" if fast else "on (PostgreSQL defaults)"
     print(f"prices: {n}, recorder batch: {batch}, durability {durability}")
-    print(f"recorder (JetStream -> decode -> COPY staging -> upsert -> ack): {n / recorder_s:,.0f} rows/s "
-          f"({recorder_s:.2f} s)")
-    print(f"raw asyncpg copy_records_to_table, one COPY:               {n / raw_s:,.0f} rows/s ({raw_s:.2f} s)")
+    print(
+        f"recorder (JetStream -> decode -> COPY staging -> upsert -> ack): {n / recorder_s:,.0f} rows/s "
+        f"({recorder_s:.2f} s)"
+    )
+    print(
+        f"raw asyncpg copy_records_to_table, one COPY:               {n / raw_s:,.0f} rows/s ({raw_s:.2f} s)"
+    )
     print(f"ratio recorder / raw: {raw_s / recorder_s:.2f}")
 
 

@@ -17,11 +17,17 @@ from inthegrid_operator.specs import MARKETS, RESOLUTIONS, SOURCES
 
 # Canonical codes first, then the aliases RuleSpec and FeedSettings also accept (DE -> DE-LU).
 ZONE_ENUM: list[str] = [*ZONE_CODES, *ALIASES]
-MAX_NAME_LENGTH = 50  # children are "<name>-calculator" and carry the name as a label value (<= 63)
+MAX_NAME_LENGTH = 50
+# A Kubernetes resource.Quantity (as in the core API's OpenAPI schema).
+QUANTITY_PATTERN = (
+    r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[nu"
+    r"mkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
+)  # children are "<name>-calculator" and carry the name as a label value (<= 63)
 
 
-def _zone(description: str = "bidding zone code (e.g. DE-LU, FR); country aliases such as DE accepted"
-          ) -> dict[str, Any]:
+def _zone(
+    description: str = "bidding zone code (e.g. DE-LU, FR); country aliases such as DE accepted",
+) -> dict[str, Any]:
     return {"type": "string", "enum": ZONE_ENUM, "description": description}
 
 
@@ -46,13 +52,22 @@ def _pair(field: str) -> dict[str, Any]:
         "minItems": 2,
         "maxItems": 2,
         "x-kubernetes-validations": [
-            {"rule": "size(self) != 2 || self[0] != self[1]", "message": f"{field}: a pair needs two distinct zones"}
+            {
+                "rule": "size(self) != 2 || self[0] != self[1]",
+                "message": f"{field}: a pair needs two distinct zones",
+            }
         ],
     }
 
 
-def _number(description: str, *, minimum: float | None = None, exclusive: bool = False,
-            maximum: float | None = None, exclusive_max: bool = False) -> dict[str, Any]:
+def _number(
+    description: str,
+    *,
+    minimum: float | None = None,
+    exclusive: bool = False,
+    maximum: float | None = None,
+    exclusive_max: bool = False,
+) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": "number", "description": description}
     if minimum is not None:
         schema["minimum"] = minimum
@@ -72,7 +87,11 @@ def _secret_ref(description: str, default_key: str) -> dict[str, Any]:
         "required": ["name"],
         "properties": {
             "name": {"type": "string", "minLength": 1, "maxLength": 253, "description": "Secret name"},
-            "key": {"type": "string", "minLength": 1, "description": f"key in the Secret (default {default_key})"},
+            "key": {
+                "type": "string",
+                "minLength": 1,
+                "description": f"key in the Secret (default {default_key})",
+            },
         },
     }
 
@@ -84,7 +103,7 @@ def _quantities(description: str) -> dict[str, Any]:
         "additionalProperties": {
             "anyOf": [{"type": "integer"}, {"type": "string"}],
             "x-kubernetes-int-or-string": True,
-            "pattern": r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$",
+            "pattern": QUANTITY_PATTERN,
         },
     }
 
@@ -129,8 +148,9 @@ def _ready_columns() -> list[dict[str, Any]]:
     ]
 
 
-def _crd(kind: str, plural: str, short: str, spec: dict[str, Any], columns: list[dict[str, Any]],
-         description: str) -> dict[str, Any]:
+def _crd(
+    kind: str, plural: str, short: str, spec: dict[str, Any], columns: list[dict[str, Any]], description: str
+) -> dict[str, Any]:
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -187,11 +207,18 @@ def marketfeed_spec_schema() -> dict[str, Any]:
         "required": ["zones"],
         "properties": {
             "zones": _zones("zones the feed publishes", min_items=1),
-            "source": {"type": "string", "enum": list(SOURCES), "default": "simulator",
-                       "description": "where prices come from"},
+            "source": {
+                "type": "string",
+                "enum": list(SOURCES),
+                "default": "simulator",
+                "description": "where prices come from",
+            },
             "market": {"type": "string", "enum": list(MARKETS), "description": "market (default day_ahead)"},
-            "resolution": {"type": "string", "enum": list(RESOLUTIONS),
-                           "description": "delivery period (default PT15M)"},
+            "resolution": {
+                "type": "string",
+                "enum": list(RESOLUTIONS),
+                "description": "delivery period (default PT15M)",
+            },
             "paused": {"type": "boolean", "description": "publish nothing while true"},
             "simulator": {
                 "type": "object",
@@ -201,8 +228,11 @@ def marketfeed_spec_schema() -> dict[str, Any]:
                     "volatility": _number("scale of the randomness", minimum=0, maximum=10),
                     "speed": _number("simulated seconds per wall-clock second", minimum=0, exclusive=True),
                     "tickSeconds": _number("how often the simulator wakes, s", minimum=0, exclusive=True),
-                    "start": {"type": "string", "format": "date-time",
-                              "description": "start of simulated time (default: now)"},
+                    "start": {
+                        "type": "string",
+                        "format": "date-time",
+                        "description": "start of simulated time (default: now)",
+                    },
                 },
             },
             "entsoe": {
@@ -211,8 +241,12 @@ def marketfeed_spec_schema() -> dict[str, Any]:
                 "properties": {
                     "tokenSecretRef": _secret_ref("Secret holding the security token", "token"),
                     "baseUrl": {"type": "string", "pattern": "^https?://", "description": "API endpoint"},
-                    "requestsPerMinute": {"type": "integer", "minimum": 1, "maximum": 399,
-                                          "description": "client-side throttle (the limit is 400)"},
+                    "requestsPerMinute": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": 399,
+                        "description": "client-side throttle (the limit is 400)",
+                    },
                 },
             },
             "replay": {
@@ -238,7 +272,8 @@ def marketfeed_spec_schema() -> dict[str, Any]:
                 "message": "spec.entsoe.tokenSecretRef is required when spec.source is entsoe",
             },
             {
-                "rule": "!has(self.source) || self.source != 'replay' || (has(self.replay) && has(self.replay.path))",
+                "rule": "!has(self.source) || self.source != 'replay' || "
+                "(has(self.replay) && has(self.replay.path))",
                 "message": "spec.replay.path is required when spec.source is replay",
             },
         ],
@@ -253,7 +288,9 @@ def arbitragerule_spec_schema() -> dict[str, Any]:
         "properties": {
             "zones": _pair("spec.costModel.borders[].zones"),
             "transmissionCostEurPerMWh": _number("EUR/MWh per hop", minimum=0),
-            "lossFactor": _number("share of energy lost, 0 <= f < 1", minimum=0, maximum=1, exclusive_max=True),
+            "lossFactor": _number(
+                "share of energy lost, 0 <= f < 1", minimum=0, maximum=1, exclusive_max=True
+            ),
             "capacityMW": _number("capacity, MW", minimum=0, exclusive=True),
             "capacityPriceEurPerMWh": _number("explicit capacity price, EUR/MWh", minimum=0),
         },
@@ -276,17 +313,32 @@ def arbitragerule_spec_schema() -> dict[str, Any]:
             "costModel": {
                 "type": "object",
                 "properties": {
-                    "type": {"type": "string", "enum": [t.value for t in CostModelType],
-                             "description": "flat (one cost per pair) or border (real interconnectors)"},
-                    "flatCostEurPerMWh": _number("flat model: cost per pair, EUR/MWh (default 2.5)", minimum=0),
+                    "type": {
+                        "type": "string",
+                        "enum": [t.value for t in CostModelType],
+                        "description": "flat (one cost per pair) or border (real interconnectors)",
+                    },
+                    "flatCostEurPerMWh": _number(
+                        "flat model: cost per pair, EUR/MWh (default 2.5)", minimum=0
+                    ),
                     "pairCosts": {"type": "array", "items": pair_cost, "description": "flat model overrides"},
-                    "capacityMW": _number("flat model: MW per opportunity (default 1)", minimum=0, exclusive=True),
+                    "capacityMW": _number(
+                        "flat model: MW per opportunity (default 1)", minimum=0, exclusive=True
+                    ),
                     "borders": {"type": "array", "items": border, "description": "border model overrides"},
                 },
             },
-            "paths": {"type": "string", "enum": [p.value for p in PathMode],
-                      "description": "direct only, or through the interconnector graph"},
-            "maxHops": {"type": "integer", "minimum": 1, "maximum": 6, "description": "graph paths: hop limit"},
+            "paths": {
+                "type": "string",
+                "enum": [p.value for p in PathMode],
+                "description": "direct only, or through the interconnector graph",
+            },
+            "maxHops": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 6,
+                "description": "graph paths: hop limit",
+            },
             "minNetSpreadEurPerMWh": _number("smallest net spread reported, EUR/MWh"),
             "minProfitEur": _number("smallest profit per period reported, EUR", minimum=0),
             "alert": {
@@ -296,7 +348,8 @@ def arbitragerule_spec_schema() -> dict[str, Any]:
         },
         "x-kubernetes-validations": [
             {
-                "rule": "(has(self.zones) && size(self.zones) > 0) || (has(self.pairs) && size(self.pairs) > 0)",
+                "rule": "(has(self.zones) && size(self.zones) > 0) || "
+                "(has(self.pairs) && size(self.pairs) > 0)",
                 "message": "spec.zones or spec.pairs must name what to watch",
             },
             {
@@ -314,8 +367,14 @@ def render_marketfeed_crd() -> dict[str, Any]:
         {"name": "Source", "type": "string", "jsonPath": ".spec.source"},
         *_ready_columns(),
     ]
-    return _crd("MarketFeed", "marketfeeds", "mf", marketfeed_spec_schema(), columns,
-                "MarketFeed: the operator runs a feed Deployment publishing these zones' prices to NATS")
+    return _crd(
+        "MarketFeed",
+        "marketfeeds",
+        "mf",
+        marketfeed_spec_schema(),
+        columns,
+        "MarketFeed: the operator runs a feed Deployment publishing these zones' prices to NATS",
+    )
 
 
 def render_arbitragerule_crd() -> dict[str, Any]:
@@ -325,8 +384,14 @@ def render_arbitragerule_crd() -> dict[str, Any]:
         {"name": "Paths", "type": "string", "jsonPath": ".spec.paths"},
         *_ready_columns(),
     ]
-    return _crd("ArbitrageRule", "arbitragerules", "ar", arbitragerule_spec_schema(), columns,
-                "ArbitrageRule: the operator runs a calculator Deployment detecting these opportunities")
+    return _crd(
+        "ArbitrageRule",
+        "arbitragerules",
+        "ar",
+        arbitragerule_spec_schema(),
+        columns,
+        "ArbitrageRule: the operator runs a calculator Deployment detecting these opportunities",
+    )
 
 
 CRD_FILES = {"marketfeeds.yaml": render_marketfeed_crd, "arbitragerules.yaml": render_arbitragerule_crd}

@@ -66,17 +66,25 @@ class KubeApi:
     def close(self) -> None:
         self._api.close()
 
-    def request(self, method: str, path: str, body: Any = None, *, content_type: str = "application/json",
-                query: list[tuple[str, str]] | None = None) -> dict[str, Any] | None:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        content_type: str = "application/json",
+        query: list[tuple[str, str]] | None = None,
+    ) -> dict[str, Any] | None:
         """One API call; returns the JSON body, None on 404, raises KubeError otherwise."""
         headers = {"Accept": "application/json", "Content-Type": content_type}
         method, url, headers, _, _ = self._api.param_serialize(
             method, path, query_params=query or [], header_params=headers, auth_settings=["BearerToken"]
         )
+        raw: bytes
         try:
             # The kubernetes REST client serialises dict bodies as JSON (also for apply-patch+yaml).
             resp = self._api.call_api(method, url, headers, body, _request_timeout=(10, 30))
-            raw = resp.read() if hasattr(resp, "read") else resp.data
+            raw = (resp.read() if hasattr(resp, "read") else resp.data) or b""
             status = resp.status
         except ApiException as exc:
             status, raw = int(exc.status or 0), (exc.body or "").encode()
@@ -104,8 +112,9 @@ class KubeApi:
 
     def patch_status(self, kind: str, namespace: str, name: str, status: dict[str, Any]) -> None:
         """Merge-patch a custom resource's status subresource; a deleted resource (404) is fine."""
-        self.request("PATCH", _custom_path(kind, namespace, name) + "/status", {"status": status},
-                     content_type=_MERGE)
+        self.request(
+            "PATCH", _custom_path(kind, namespace, name) + "/status", {"status": status}, content_type=_MERGE
+        )
 
 
 def _custom_path(kind: str, namespace: str, name: str) -> str:

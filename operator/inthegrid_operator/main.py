@@ -17,7 +17,12 @@ CHILDREN = {"app.kubernetes.io/managed-by": FIELD_MANAGER}
 
 
 @kopf.on.startup()
-def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: logging.Logger, **_: Any) -> None:
+def configure(
+    settings: kopf.OperatorSettings,
+    memo: kopf.Memo,
+    logger: logging.Logger | logging.LoggerAdapter[Any],
+    **_: Any,
+) -> None:
     # kopf's bookkeeping under our own group, not kopf.zalando.org.
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
@@ -61,5 +66,5 @@ def arbitragerule(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any)
 
 
 @kopf.on.event("apps", "v1", "deployments", labels=CHILDREN)
-def child_deployment(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:  # noqa: A002
+def child_deployment(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
     sync_parent_readiness(memo.kube, body, deleted=type == "DELETED")

@@ -78,7 +78,10 @@ def reconcile_arbitragerule(api: KubeApi, settings: OperatorSettings, body: Any,
             kopf.adopt([configmap, deployment], owner=body)
             api.apply(configmap)
             applied = api.apply(deployment)
-            return applied, f"ConfigMap {configmap['metadata']['name']} and Deployment {deployment_name} applied"
+            return (
+                applied,
+                f"ConfigMap {configmap['metadata']['name']} and Deployment {deployment_name} applied",
+            )
 
         _converge("ArbitrageRule", body, patch, deployment_name, children)
 
@@ -94,16 +97,28 @@ def _converge(kind: str, body: Any, patch: Any, deployment_name: str, children: 
         RECONCILES.labels(kind, "error").inc()
         RECONCILE_ERRORS.labels(kind, kind_of_error).inc()
         outcome = Outcome(False, APPLY_FAILED, str(exc)[:1000])
-        _write_status(patch, previous, build_status(
-            previous, generation=generation, deployment_name=deployment_name, outcome=outcome,
-            readiness=Readiness(False, int(previous.get("readyReplicas") or 0), APPLY_FAILED, str(exc)),
-            now=now_rfc3339(),
-        ))
+        _write_status(
+            patch,
+            previous,
+            build_status(
+                previous,
+                generation=generation,
+                deployment_name=deployment_name,
+                outcome=outcome,
+                readiness=Readiness(False, int(previous.get("readyReplicas") or 0), APPLY_FAILED, str(exc)),
+                now=now_rfc3339(),
+            ),
+        )
         kopf.warn(body, reason=APPLY_FAILED, message=str(exc)[:1000])
         raise error from exc
-    new = build_status(previous, generation=generation, deployment_name=deployment_name,
-                       outcome=Outcome(True, APPLIED, message), readiness=deployment_readiness(deployment),
-                       now=now_rfc3339())
+    new = build_status(
+        previous,
+        generation=generation,
+        deployment_name=deployment_name,
+        outcome=Outcome(True, APPLIED, message),
+        readiness=deployment_readiness(deployment),
+        now=now_rfc3339(),
+    )
     # An Event per handled generation, not per resume: a restart of the operator stays silent.
     if previous.get("observedGeneration") != generation:
         kopf.event(body, type="Normal", reason=APPLIED, message=message)
@@ -119,10 +134,14 @@ def _invalid(kind: str, body: Any, patch: Any, deployment_name: str, exc: Valida
     previous = _plain(body.get("status") or {})
     generation = int(body["metadata"].get("generation") or 0)
     message = str(exc)[:1000]
-    new = build_status(previous, generation=generation, deployment_name=deployment_name,
-                       outcome=Outcome(False, INVALID_SPEC, message),
-                       readiness=Readiness(False, int(previous.get("readyReplicas") or 0), INVALID_SPEC, message),
-                       now=now_rfc3339())
+    new = build_status(
+        previous,
+        generation=generation,
+        deployment_name=deployment_name,
+        outcome=Outcome(False, INVALID_SPEC, message),
+        readiness=Readiness(False, int(previous.get("readyReplicas") or 0), INVALID_SPEC, message),
+        now=now_rfc3339(),
+    )
     if previous.get("observedGeneration") != generation:
         kopf.warn(body, reason=INVALID_SPEC, message=message)
     _write_status(patch, previous, new)
@@ -139,9 +158,14 @@ def _write_status(patch: Any, previous: dict[str, Any], new: dict[str, Any]) -> 
 def sync_parent_readiness(api: KubeApi, deployment: Any, deleted: bool) -> None:
     """A child Deployment changed: carry its readiness into its owner's Ready condition."""
     meta = deployment.get("metadata") or {}
-    owner = next((r for r in meta.get("ownerReferences") or []
-                  if r.get("controller") and r.get("apiVersion") == API_VERSION and r.get("kind") in PLURALS),
-                 None)
+    owner = next(
+        (
+            r
+            for r in meta.get("ownerReferences") or []
+            if r.get("controller") and r.get("apiVersion") == API_VERSION and r.get("kind") in PLURALS
+        ),
+        None,
+    )
     if owner is None:
         return
     namespace = meta["namespace"]

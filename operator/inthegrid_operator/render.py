@@ -53,8 +53,10 @@ def render_labels(name: str, component: str) -> dict[str, str]:
 
 def selector_labels(name: str, component: str) -> dict[str, str]:
     labels = render_labels(name, component)
-    return {k: labels[k] for k in ("app.kubernetes.io/name", "app.kubernetes.io/instance",
-                                   "app.kubernetes.io/component")}
+    return {
+        k: labels[k]
+        for k in ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component")
+    }
 
 
 def config_hash(*parts: Any) -> str:
@@ -108,7 +110,9 @@ def render_feed_env(name: str, spec: MarketFeedSpec, settings: OperatorSettings)
     elif spec.source == "entsoe":
         ent = spec.entsoe
         if ent.token_secret_ref is not None:  # always set: the spec refuses entsoe without it
-            env.append(_secret_env("INTHEGRID_ENTSOE_TOKEN", ent.token_secret_ref.name, ent.token_secret_ref.key))
+            env.append(
+                _secret_env("INTHEGRID_ENTSOE_TOKEN", ent.token_secret_ref.name, ent.token_secret_ref.key)
+            )
         env += [
             _env("INTHEGRID_ENTSOE_BASE_URL", ent.base_url),
             _env("INTHEGRID_ENTSOE_REQUESTS_PER_MINUTE", ent.requests_per_minute),
@@ -193,7 +197,7 @@ def _deployment(
                 "resources": resources,
                 "securityContext": render_container_security_context(),
                 # A read-only root filesystem still needs somewhere for temporary files.
-                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, *mounts],
+                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, *mounts],  # noqa: S108 - an emptyDir
             }
         ],
         "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}, *volumes],
@@ -225,9 +229,16 @@ def render_feed_deployment(
     env = render_feed_env(name, spec, settings)
     resources = render_resources(settings, spec)
     return _deployment(
-        name=feed_deployment_name(name), namespace=namespace, owner_name=name, component=FEED_COMPONENT,
-        settings=settings, env=env, resources=resources, config_digest=config_hash(env, resources),
-        volumes=[], mounts=[],
+        name=feed_deployment_name(name),
+        namespace=namespace,
+        owner_name=name,
+        component=FEED_COMPONENT,
+        settings=settings,
+        env=env,
+        resources=resources,
+        config_digest=config_hash(env, resources),
+        volumes=[],
+        mounts=[],
     )
 
 
@@ -274,7 +285,14 @@ def render_calculator_deployment(
     volume = {"name": "rule", "configMap": {"name": configmap["metadata"]["name"]}}
     mount = {"name": "rule", "mountPath": RULE_DIR, "readOnly": True}
     return _deployment(
-        name=calculator_deployment_name(name), namespace=namespace, owner_name=name,
-        component=CALCULATOR_COMPONENT, settings=settings, env=env, resources=resources,
-        config_digest=config_hash(env, resources, configmap["data"]), volumes=[volume], mounts=[mount],
+        name=calculator_deployment_name(name),
+        namespace=namespace,
+        owner_name=name,
+        component=CALCULATOR_COMPONENT,
+        settings=settings,
+        env=env,
+        resources=resources,
+        config_digest=config_hash(env, resources, configmap["data"]),
+        volumes=[volume],
+        mounts=[mount],
     )

@@ -15,23 +15,37 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class OperatorSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="INTHEGRID_", extra="ignore", frozen=True)
 
-    image: str = Field("ghcr.io/inthegrid/inthegrid:0.1.0", description="image of feeds and calculators")
+    image: str = Field(
+        default="ghcr.io/inthegrid/inthegrid:0.1.0", description="image of feeds and calculators"
+    )
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = Field(
-        "IfNotPresent", description="imagePullPolicy of the children"
+        default="IfNotPresent", description="imagePullPolicy of the children"
     )
-    nats_url: str = Field("nats://nats:4222", description="NATS URL the children connect to")
+    nats_url: str = Field(default="nats://nats:4222", description="NATS URL the children connect to")
     nats_secret_name: str | None = Field(
-        None, description="Secret with keys user and password for NATS (none = no auth)"
+        default=None, description="Secret with keys user and password for NATS (none = no auth)"
     )
-    watch_namespace: str = Field("", description="namespace to watch; empty = all namespaces")
-    operator_metrics_port: int = Field(9090, ge=0, le=65535, description="operator /metrics port (0 = off)")
-    operator_liveness_port: int = Field(8080, ge=1, le=65535, description="kopf liveness endpoint port")
-    default_cpu_request: str = Field("50m", description="children's CPU request unless the spec says")
-    default_memory_request: str = Field("96Mi", description="children's memory request unless the spec says")
-    default_cpu_limit: str = Field("1", description="children's CPU limit unless the spec says")
-    default_memory_limit: str = Field("384Mi", description="children's memory limit unless the spec says")
-    child_log_format: Literal["json", "text"] = Field("json", description="log format of the children")
-    service_account_name: str = Field("", description="ServiceAccount of the children (empty = default)")
+    watch_namespace: str = Field(default="", description="namespace to watch; empty = all namespaces")
+    operator_metrics_port: int = Field(
+        default=9090, ge=0, le=65535, description="operator /metrics port (0 = off)"
+    )
+    operator_liveness_port: int = Field(
+        default=8080, ge=1, le=65535, description="kopf liveness endpoint port"
+    )
+    default_cpu_request: str = Field(default="50m", description="children's CPU request unless the spec says")
+    default_memory_request: str = Field(
+        default="96Mi", description="children's memory request unless the spec says"
+    )
+    default_cpu_limit: str = Field(default="1", description="children's CPU limit unless the spec says")
+    default_memory_limit: str = Field(
+        default="384Mi", description="children's memory limit unless the spec says"
+    )
+    child_log_format: Literal["json", "text"] = Field(
+        default="json", description="log format of the children"
+    )
+    service_account_name: str = Field(
+        default="", description="ServiceAccount of the children (empty = default)"
+    )
 
     def default_resources(self) -> dict[str, dict[str, str]]:
         return {

@@ -31,29 +31,30 @@ class _Spec(BaseModel):
 
 class SimulatorSpec(_Spec):
     seed: int = _default("simulator_seed")
-    volatility: float = Field(_default("simulator_volatility"), ge=0, le=10)
-    speed: float = Field(_default("simulator_speed"), gt=0)
-    tick_seconds: float = Field(_default("simulator_tick_seconds"), alias="tickSeconds", gt=0)
+    volatility: float = Field(default=_default("simulator_volatility"), ge=0, le=10)
+    speed: float = Field(default=_default("simulator_speed"), gt=0)
+    tick_seconds: float = Field(default=_default("simulator_tick_seconds"), alias="tickSeconds", gt=0)
     start: str | None = None
 
 
 class SecretKeyRef(_Spec):
     name: str = Field(min_length=1)
-    key: str = Field("token", min_length=1)
+    key: str = Field(default="token", min_length=1)
 
 
 class EntsoeSpec(_Spec):
-    token_secret_ref: SecretKeyRef | None = Field(None, alias="tokenSecretRef")
-    base_url: str = Field(_default("entsoe_base_url"), alias="baseUrl")
-    requests_per_minute: int = Field(_default("entsoe_requests_per_minute"), alias="requestsPerMinute",
-                                     ge=1, le=399)
+    token_secret_ref: SecretKeyRef | None = Field(default=None, alias="tokenSecretRef")
+    base_url: str = Field(default=_default("entsoe_base_url"), alias="baseUrl")
+    requests_per_minute: int = Field(
+        default=_default("entsoe_requests_per_minute"), alias="requestsPerMinute", ge=1, le=399
+    )
 
 
 class ReplaySpec(_Spec):
     path: str | None = None
-    speed: float = Field(_default("replay_speed"), gt=0)
-    from_day: str | None = Field(None, alias="from")
-    to_day: str | None = Field(None, alias="to")
+    speed: float = Field(default=_default("replay_speed"), gt=0)
+    from_day: str | None = Field(default=None, alias="from")
+    to_day: str | None = Field(default=None, alias="to")
 
 
 class ResourcesSpec(_Spec):

@@ -53,19 +53,37 @@ def deployment_readiness(deployment: dict[str, Any] | None) -> Readiness:
     st = deployment.get("status") or {}
     ready = int(st.get("readyReplicas") or 0)
     updated = int(st.get("updatedReplicas") or 0)
-    seen = int(st.get("observedGeneration") or 0) >= int(deployment.get("metadata", {}).get("generation") or 0)
+    seen = int(st.get("observedGeneration") or 0) >= int(
+        deployment.get("metadata", {}).get("generation") or 0
+    )
     if seen and ready >= want and updated >= want:
-        return Readiness(True, ready, DEPLOYMENT_READY, f"Deployment {name} has {ready}/{want} ready replicas")
-    return Readiness(False, ready, DEPLOYMENT_PROGRESSING,
-                     f"Deployment {name} has {ready}/{want} ready replicas (updated {updated})")
+        return Readiness(
+            True, ready, DEPLOYMENT_READY, f"Deployment {name} has {ready}/{want} ready replicas"
+        )
+    return Readiness(
+        False,
+        ready,
+        DEPLOYMENT_PROGRESSING,
+        f"Deployment {name} has {ready}/{want} ready replicas (updated {updated})",
+    )
 
 
-def build_condition(kind: str, ok: bool, reason: str, message: str, generation: int,
-                    previous: list[dict[str, Any]] | None, now: str) -> dict[str, Any]:
+def build_condition(
+    kind: str,
+    ok: bool,
+    reason: str,
+    message: str,
+    generation: int,
+    previous: list[dict[str, Any]] | None,
+    now: str,
+) -> dict[str, Any]:
     status = "True" if ok else "False"
     old = next((c for c in previous or [] if c.get("type") == kind), None)
-    since = old["lastTransitionTime"] if old and old.get("status") == status and old.get(
-        "lastTransitionTime") else now
+    since = (
+        old["lastTransitionTime"]
+        if old and old.get("status") == status and old.get("lastTransitionTime")
+        else now
+    )
     return {
         "type": kind,
         "status": status,
@@ -89,12 +107,14 @@ def build_status(
     prev = previous or {}
     conditions = prev.get("conditions") or []
     if outcome.ok:
-        ready = build_condition(READY, readiness.ready, readiness.reason, readiness.message, generation,
-                                conditions, now)
+        ready = build_condition(
+            READY, readiness.ready, readiness.reason, readiness.message, generation, conditions, now
+        )
     else:
         ready = build_condition(READY, False, outcome.reason, outcome.message, generation, conditions, now)
-    reconciled = build_condition(RECONCILED, outcome.ok, outcome.reason, outcome.message, generation,
-                                 conditions, now)
+    reconciled = build_condition(
+        RECONCILED, outcome.ok, outcome.reason, outcome.message, generation, conditions, now
+    )
     return {
         "observedGeneration": generation,
         "deploymentName": deployment_name,
@@ -112,8 +132,9 @@ def with_readiness(previous: dict[str, Any] | None, readiness: Readiness, now: s
     if reconciled is None or reconciled.get("status") != "True":
         return None
     generation = int(prev.get("observedGeneration") or 0)
-    ready = build_condition(READY, readiness.ready, readiness.reason, readiness.message, generation,
-                            conditions, now)
+    ready = build_condition(
+        READY, readiness.ready, readiness.reason, readiness.message, generation, conditions, now
+    )
     return {**prev, "readyReplicas": readiness.ready_replicas, "conditions": [ready, reconciled]}
 
 

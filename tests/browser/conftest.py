@@ -11,7 +11,6 @@ import asyncio
 import os
 import sys
 import time
-import urllib.request
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 
@@ -34,8 +34,16 @@ from tests.support import servers
 from tests.support.processes import ServiceProcess
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 BROWSER_DIR = __file__.rsplit("/", 1)[0]
@@ -56,8 +64,10 @@ def artifacts() -> Path:
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[object]:
     if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is absent: install Debian's chromium (apt-get install -y chromium); "
-                    "nothing is downloaded by these tests")
+        pytest.skip(
+            f"{CHROMIUM} is absent: install Debian's chromium (apt-get install -y chromium); "
+            "nothing is downloaded by these tests"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -99,8 +109,10 @@ async def _put_rule(nats_url: str) -> None:
     bus = await connect_bus(CommonSettings(nats_url=nats_url, connect_timeout_seconds=10), "browser-test")
     try:
         kv = await bus.js.create_key_value(bucket=RULES_BUCKET, history=1)
-        await kv.put(rule.name, orjson.dumps({"name": rule.name,
-                                              "spec": rule.spec.model_dump(by_alias=True, mode="json")}))
+        await kv.put(
+            rule.name,
+            orjson.dumps({"name": rule.name, "spec": rule.spec.model_dump(by_alias=True, mode="json")}),
+        )
     finally:
         await bus.close()
 
@@ -110,10 +122,9 @@ def wait_http(url: str, timeout: float = 60.0) -> None:
     last: Exception | None = None
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError as exc:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError as exc:
             last = exc
         time.sleep(0.2)
     raise TimeoutError(f"{url} not answering after {timeout}s: {last}")
@@ -127,17 +138,22 @@ def platform(artifacts: Path) -> Iterator[Platform]:
     with servers.nats_server() as nats, servers.postgres_server() as pg:
         run_async(_put_rule(nats.url))
         port = free_port()
-        gateway = ServiceProcess(["gateway"], {
-            "INTHEGRID_NATS_URL": nats.url, "INTHEGRID_DATABASE_URL": pg.url(),
-            "INTHEGRID_HTTP_PORT": str(port), "INTHEGRID_HTTP_HOST": "127.0.0.1",
-        }, artifacts / "gateway.log")
-        gateway.start(wait_ready=90)
+        env = {"INTHEGRID_NATS_URL": nats.url, "INTHEGRID_DATABASE_URL": pg.url()}
+        # The recorder stores prices and events: the history views read them through the gateway.
+        recorder = ServiceProcess(["recorder"], env, artifacts / "recorder.log").start(wait_ready=90)
+        gateway = ServiceProcess(
+            ["gateway"],
+            {**env, "INTHEGRID_HTTP_PORT": str(port), "INTHEGRID_HTTP_HOST": "127.0.0.1"},
+            artifacts / "gateway.log",
+        )
         url = f"http://127.0.0.1:{port}"
         try:
+            gateway.start(wait_ready=90)
             wait_http(f"{url}/health")
             yield Platform(nats.url, pg.url(), url, gateway)
         finally:
             gateway.terminate()
+            recorder.terminate()
 
 
 @pytest.fixture(scope="session")
@@ -161,8 +177,22 @@ def _dashboard_process(api: str, log_path: Path, refresh: float) -> Iterator[str
     env = {**os.environ, "INTHEGRID_LOG_LEVEL": "INFO", "GRADIO_ANALYTICS_ENABLED": "False"}
     with log_path.open("ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "inthegrid.cli", "dashboard", "--api", api, "--port", str(port),
-             "--refresh", str(refresh)], env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "inthegrid.cli",
+                "dashboard",
+                "--api",
+                api,
+                "--port",
+                str(port),
+                "--refresh",
+                str(refresh),
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
         )
     url = f"http://127.0.0.1:{port}/"
     try:
@@ -180,8 +210,18 @@ def current_prices(values: dict[str, float], now: datetime | None = None) -> lis
     """One day-ahead quarter-hour price per zone for the period that contains ``now``."""
     now = now or datetime.now(UTC)
     start = floor_to_period(now, Resolution.PT15M)
-    return [make_price(zone, start, value, resolution=Resolution.PT15M, market=Market.DAY_AHEAD,
-                       source="browser-test", published_at=now) for zone, value in values.items()]
+    return [
+        make_price(
+            zone,
+            start,
+            value,
+            resolution=Resolution.PT15M,
+            market=Market.DAY_AHEAD,
+            source="browser-test",
+            published_at=now,
+        )
+        for zone, value in values.items()
+    ]
 
 
 def opened_event(buy: str, sell: str, buy_price: float, sell_price: float) -> OpportunityEvent:
@@ -193,6 +233,8 @@ def opened_event(buy: str, sell: str, buy_price: float, sell_price: float) -> Op
     prices = {buy: buy_price, sell: sell_price}
     value = value_pair(model, prices[model.pair[0]], prices[model.pair[1]], 0.25)
     assert value is not None and value.buy_zone == buy
-    event = OpportunityBook(rule.name, rule.market).observe(model.pair, start, Resolution.PT15M, value, True, now)
+    event = OpportunityBook(rule.name, rule.market).observe(
+        model.pair, start, Resolution.PT15M, value, True, now
+    )
     assert event is not None
     return event

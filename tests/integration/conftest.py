@@ -51,8 +51,9 @@ async def reset_jetstream(url: str) -> None:
     nc = await nats.connect(url)
     try:
         js = nc.jetstream()
-        for name in await js.streams_info():
-            await js.delete_stream(name.config.name)
+        for info in await js.streams_info():
+            if info.config.name:
+                await js.delete_stream(info.config.name)
     finally:
         await nc.close()
 

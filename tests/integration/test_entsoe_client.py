@@ -8,6 +8,7 @@ Everything the client does is exercised over the wire: throttling, retries with 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import threading
 import time
@@ -101,9 +102,15 @@ async def test_fetches_a_document_with_the_a44_query(serve) -> None:
     finally:
         await client.aclose()
     assert body == NL_DOC
-    (_, query), = server.requests
-    assert query == {"documentType": "A44", "in_Domain": "10YNL----------L", "out_Domain": "10YNL----------L",
-                     "periodStart": "202504012200", "periodEnd": "202504022200", "securityToken": TOKEN}
+    ((_, query),) = server.requests
+    assert query == {
+        "documentType": "A44",
+        "in_Domain": "10YNL----------L",
+        "out_Domain": "10YNL----------L",
+        "periodStart": "202504012200",
+        "periodEnd": "202504022200",
+        "securityToken": TOKEN,
+    }
 
 
 async def test_requests_are_spaced_below_the_configured_rate(serve) -> None:
@@ -114,7 +121,7 @@ async def test_requests_are_spaced_below_the_configured_rate(serve) -> None:
     finally:
         await client.aclose()
     times = [t for t, _ in server.requests]
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert len(times) == 4
     assert min(gaps) >= 0.45, gaps
 
@@ -202,8 +209,15 @@ async def test_source_publishes_once_published_and_only_news(serve) -> None:
         return (200, ACK_DOC, {})  # delivery day 2025-04-01: no data
 
     server = serve(respond)
-    settings = FeedSettings(feed_source="entsoe", feed_zones="NL", entsoe_base_url=server.url,
-                            entsoe_token=SecretStr(TOKEN), entsoe_requests_per_minute=399)
+    settings = FeedSettings.model_validate(
+        dict(
+            feed_source="entsoe",
+            feed_zones="NL",
+            entsoe_base_url=server.url,
+            entsoe_token=SecretStr(TOKEN),
+            entsoe_requests_per_minute=399,
+        )
+    )
     source = EntsoeSource.from_settings(settings)
     source.clock = lambda: datetime(2025, 4, 1, 11, 0, tzinfo=UTC)  # after the 10:45Z publication
     source.retry_after = timedelta(seconds=0.05)
@@ -232,4 +246,4 @@ def test_missing_token_is_a_config_error() -> None:
     from inthegrid.errors import ConfigError
 
     with pytest.raises(ConfigError, match="ENTSOE_TOKEN"):
-        EntsoeSource.from_settings(FeedSettings(feed_source="entsoe", entsoe_token=None))
+        EntsoeSource.from_settings(FeedSettings.model_validate(dict(feed_source="entsoe", entsoe_token=None)))

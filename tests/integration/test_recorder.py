@@ -42,17 +42,29 @@ PUBLISHED = datetime(2025, 12, 31, 12, tzinfo=UTC)
 
 def build_prices(hours: int, *, published_at: datetime = PUBLISHED, offset: float = 0.0) -> list[Price]:
     return [
-        make_price(zone, T0 + timedelta(hours=h), round(40 + 7 * i + (h % 24) + offset, 2), resolution="PT60M",
-                   market="day_ahead", source="test", published_at=published_at)
-        for h in range(hours) for i, zone in enumerate(ZONES)
+        make_price(
+            zone,
+            T0 + timedelta(hours=h),
+            round(40 + 7 * i + (h % 24) + offset, 2),
+            resolution="PT60M",
+            market="day_ahead",
+            source="test",
+            published_at=published_at,
+        )
+        for h in range(hours)
+        for i, zone in enumerate(ZONES)
     ]
 
 
 def price_items(prices: list[Price], id_suffix: str = "") -> list[tuple[str, bytes, str]]:
-    return [(price_subject(p.market.value, p.zone), encode_price(p), p.message_id + id_suffix) for p in prices]
+    return [
+        (price_subject(p.market.value, p.zone), encode_price(p), p.message_id + id_suffix) for p in prices
+    ]
 
 
-async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float = 30.0, what: str = "condition") -> None:
+async def wait_until(
+    check: Callable[[], Awaitable[bool]], timeout: float = 30.0, what: str = "condition"
+) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not await check():
         if asyncio.get_running_loop().time() > deadline:
@@ -78,6 +90,11 @@ async def wait_for_rows(url: str, table: str, expected: int, timeout: float = 60
     await wait_until(done, timeout, f"{expected} rows in {table}")
 
 
+def recorder_settings(**values: object) -> RecorderSettings:
+    # model_validate: mypy (without the pydantic plugin) cannot see that every field has a default.
+    return RecorderSettings.model_validate(values)
+
+
 @dataclass
 class RunningRecorder:
     task: asyncio.Task[None]
@@ -87,8 +104,14 @@ class RunningRecorder:
 
 @contextlib.asynccontextmanager
 async def recorder(nats_url: str, database_url: str, batch: int = 500) -> AsyncIterator[RunningRecorder]:
-    settings = RecorderSettings(nats_url=nats_url, database_url=database_url, metrics_port=0,
-                                recorder_batch=batch, recorder_flush_seconds=0.05, connect_timeout_seconds=30)
+    settings = recorder_settings(
+        nats_url=nats_url,
+        database_url=database_url,
+        metrics_port=0,
+        recorder_batch=batch,
+        recorder_flush_seconds=0.05,
+        connect_timeout_seconds=30,
+    )
     stop, health = asyncio.Event(), HealthState()
     task = asyncio.create_task(run_recorder(settings, stop, health))
     running = RunningRecorder(task, stop, health)
@@ -101,14 +124,15 @@ async def recorder(nats_url: str, database_url: str, batch: int = 500) -> AsyncI
 
 @pytest.fixture
 async def bus(nats_url: str) -> AsyncIterator[Bus]:
-    settings = RecorderSettings(nats_url=nats_url, metrics_port=0)
+    settings = recorder_settings(nats_url=nats_url, metrics_port=0)
     connected = await connect_bus(settings, "test-publisher")
     yield connected
     await connected.close()
 
 
-async def test_every_price_is_stored_once_even_when_delivered_twice(bus: Bus, nats_url: str,
-                                                                    database_url: str) -> None:
+async def test_every_price_is_stored_once_even_when_delivered_twice(
+    bus: Bus, nats_url: str, database_url: str
+) -> None:
     prices = build_prices(40)
     async with recorder(nats_url, database_url):
         stored, _ = await publish_all(bus, price_items(prices))
@@ -136,8 +160,9 @@ async def _consumer_idle(bus: Bus, durable: str) -> bool:
     return info.num_pending == 0 and info.num_ack_pending == 0
 
 
-async def test_a_correction_replaces_the_price_and_an_older_one_does_not(bus: Bus, nats_url: str,
-                                                                        database_url: str) -> None:
+async def test_a_correction_replaces_the_price_and_an_older_one_does_not(
+    bus: Bus, nats_url: str, database_url: str
+) -> None:
     original = build_prices(1)
     corrected = build_prices(1, published_at=PUBLISHED + timedelta(hours=1), offset=5.0)
     stale = build_prices(1, published_at=PUBLISHED - timedelta(hours=1), offset=-9.0)
@@ -149,7 +174,9 @@ async def test_a_correction_replaces_the_price_and_an_older_one_does_not(bus: Bu
         await wait_until(lambda: _consumer_idle(bus, PRICES_DURABLE), what="consumer to ack everything")
     conn = await asyncpg.connect(database_url)
     try:
-        rows = {r["zone"]: r for r in await conn.fetch("SELECT zone, price_eur_mwh, published_at FROM prices")}
+        rows = {
+            r["zone"]: r for r in await conn.fetch("SELECT zone, price_eur_mwh, published_at FROM prices")
+        }
     finally:
         await conn.close()
     assert len(rows) == len(ZONES)
@@ -159,12 +186,17 @@ async def test_a_correction_replaces_the_price_and_an_older_one_does_not(bus: Bu
 
 
 def _rejected() -> float:
-    return REGISTRY.get_sample_value("inthegrid_bus_messages_rejected_total",
-                                     {"service": "recorder", "stream": "PRICES"}) or 0.0
+    return (
+        REGISTRY.get_sample_value(
+            "inthegrid_bus_messages_rejected_total", {"service": "recorder", "stream": "PRICES"}
+        )
+        or 0.0
+    )
 
 
-async def test_a_malformed_message_is_dead_lettered_and_the_rest_is_stored(bus: Bus, nats_url: str,
-                                                                          database_url: str) -> None:
+async def test_a_malformed_message_is_dead_lettered_and_the_rest_is_stored(
+    bus: Bus, nats_url: str, database_url: str
+) -> None:
     before = _rejected()
     prices = build_prices(4)
     async with recorder(nats_url, database_url):
@@ -184,16 +216,36 @@ async def test_a_malformed_message_is_dead_lettered_and_the_rest_is_stored(bus: 
 def _event(kind: EventKind, revision: int, sell: float | None, minute: int = 0) -> OpportunityEvent:
     value = None
     if sell is not None:
-        value = PairValue(pair=("DE-LU", "FR"), buy_zone="DE-LU", sell_zone="FR", buy_price=60.0, sell_price=sell,
-                          net_eur_mwh=round(sell - 60.0 - 2.5, 2), cost_eur_mwh=2.5, loss_factor=0.0,
-                          path=("DE-LU", "FR"), capacity_mw=100.0, period_hours=1.0, coupled=False)
-    return OpportunityEvent(kind=kind, rule="poc", market=Market.DAY_AHEAD, pair=("DE-LU", "FR"),
-                            delivery_start=T0, resolution=Resolution.PT60M, revision=revision, value=value,
-                            detected_at=T0 - timedelta(hours=10) + timedelta(minutes=minute))
+        value = PairValue(
+            pair=("DE-LU", "FR"),
+            buy_zone="DE-LU",
+            sell_zone="FR",
+            buy_price=60.0,
+            sell_price=sell,
+            net_eur_mwh=round(sell - 60.0 - 2.5, 2),
+            cost_eur_mwh=2.5,
+            loss_factor=0.0,
+            path=("DE-LU", "FR"),
+            capacity_mw=100.0,
+            period_hours=1.0,
+            coupled=False,
+        )
+    return OpportunityEvent(
+        kind=kind,
+        rule="poc",
+        market=Market.DAY_AHEAD,
+        pair=("DE-LU", "FR"),
+        delivery_start=T0,
+        resolution=Resolution.PT60M,
+        revision=revision,
+        value=value,
+        detected_at=T0 - timedelta(hours=10) + timedelta(minutes=minute),
+    )
 
 
-async def test_an_opportunity_keeps_its_newest_revision_and_every_event(bus: Bus, nats_url: str,
-                                                                       database_url: str) -> None:
+async def test_an_opportunity_keeps_its_newest_revision_and_every_event(
+    bus: Bus, nats_url: str, database_url: str
+) -> None:
     opened = _event(EventKind.OPENED, 1, 80.0, minute=0)
     updated = _event(EventKind.UPDATED, 2, 90.0, minute=1)
     closed = _event(EventKind.CLOSED, 3, None, minute=2)
@@ -207,8 +259,9 @@ async def test_an_opportunity_keeps_its_newest_revision_and_every_event(bus: Bus
     conn = await asyncpg.connect(database_url)
     try:
         row = await conn.fetchrow("SELECT * FROM opportunities")
-        events = await conn.fetch("SELECT kind, revision, strategy, profit_eur FROM opportunity_events "
-                                  "ORDER BY revision")
+        events = await conn.fetch(
+            "SELECT kind, revision, strategy, profit_eur FROM opportunity_events ORDER BY revision"
+        )
         assert await conn.fetchval("SELECT count(*) FROM opportunities") == 1
     finally:
         await conn.close()
@@ -219,7 +272,9 @@ async def test_an_opportunity_keeps_its_newest_revision_and_every_event(bus: Bus
     assert row["status"] == "closed" and row["revision"] == 3
     assert (row["pair_a"], row["pair_b"], row["rule"], row["market"]) == ("DE-LU", "FR", "poc", "day_ahead")
     # A close without a value keeps what the opportunity last looked like.
-    assert float(row["sell_price"]) == 90.0 and float(row["spread"]) == pytest.approx(updated.value.spread_eur_mwh)
+    assert float(row["sell_price"]) == 90.0 and float(row["spread"]) == pytest.approx(
+        updated.value.spread_eur_mwh
+    )
     assert row["path"] == ["DE-LU", "FR"]
     assert row["first_detected_at"] == opened.detected_at and row["detected_at"] == closed.detected_at
 
@@ -236,8 +291,11 @@ async def test_schema_records_which_storage_it_uses(nats_url: str, database_url:
     try:
         storage = await conn.fetchval("SELECT value FROM schema_info WHERE key = 'storage'")
         has_timescale = await conn.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')")
-        versions = [r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations ORDER BY 1")]
+            "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')"
+        )
+        versions = [
+            r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations ORDER BY 1")
+        ]
     finally:
         await conn.close()
     assert storage == ("timescaledb" if has_timescale else "postgresql")
@@ -249,15 +307,23 @@ async def _ready(health: HealthState) -> bool:
 
 
 def _start_recorder_process(nats_url: str, database_url: str, log_path: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "INTHEGRID_NATS_URL": nats_url, "INTHEGRID_DATABASE_URL": database_url,
-           "INTHEGRID_METRICS_PORT": "0", "INTHEGRID_RECORDER_BATCH": "200", "INTHEGRID_LOG_FORMAT": "text"}
+    env = {
+        **os.environ,
+        "INTHEGRID_NATS_URL": nats_url,
+        "INTHEGRID_DATABASE_URL": database_url,
+        "INTHEGRID_METRICS_PORT": "0",
+        "INTHEGRID_RECORDER_BATCH": "200",
+        "INTHEGRID_LOG_FORMAT": "text",
+    }
     with log_path.open("ab") as log:
-        return subprocess.Popen([sys.executable, "-m", "inthegrid.cli", "recorder"], env=env, stdout=log,
-                                stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [sys.executable, "-m", "inthegrid.cli", "recorder"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
 
 
 async def test_sigkill_mid_stream_then_restart_stores_every_price_exactly_once(
-        bus: Bus, nats_url: str, database_url: str, tmp_path: Path) -> None:
+    bus: Bus, nats_url: str, database_url: str, tmp_path: Path
+) -> None:
     prices = build_prices(4000)  # 20,000 prices
     log_path = tmp_path / "recorder.log"
     process = _start_recorder_process(nats_url, database_url, log_path)
@@ -279,7 +345,9 @@ async def test_sigkill_mid_stream_then_restart_stores_every_price_exactly_once(
         total, distinct, wrong = await conn.fetchrow(
             "SELECT count(*), count(DISTINCT (zone, delivery_start)), "
             "count(*) FILTER (WHERE price_eur_mwh <> round((40 + 7 * array_position($1::text[], zone) - 7 "
-            "+ extract(hour FROM delivery_start AT TIME ZONE 'UTC'))::numeric, 2)) FROM prices", list(ZONES))
+            "+ extract(hour FROM delivery_start AT TIME ZONE 'UTC'))::numeric, 2)) FROM prices",
+            list(ZONES),
+        )
     finally:
         await conn.close()
     assert (total, distinct, wrong) == (len(prices), len(prices), 0)
@@ -288,7 +356,7 @@ async def test_sigkill_mid_stream_then_restart_stores_every_price_exactly_once(
 async def test_a_database_outage_loses_nothing(bus: Bus, nats_url: str) -> None:
     with servers.postgres_server() as pg:
         url = pg.url()
-        first, later = build_prices(20), build_prices(100)[len(ZONES) * 20:]
+        first, later = build_prices(20), build_prices(100)[len(ZONES) * 20 :]
         async with recorder(nats_url, url, batch=50) as running:
             await publish_all(bus, price_items(first))
             await wait_for_rows(url, "prices", len(first))

@@ -19,15 +19,6 @@ from tests.operator.harness import (
 )
 from tests.support.envtest import EnvTest, find_tools_bin_dir
 
-pytestmark = pytest.mark.operator
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    here = Path(__file__).parent
-    for item in items:
-        if here in Path(str(item.fspath)).parents:
-            item.add_marker(pytest.mark.operator)
-
 
 def _helm(bin_dir: Path) -> Path | None:
     candidate = bin_dir / "helm"
@@ -55,15 +46,22 @@ def operator_kubeconfig(envtest: EnvTest) -> Path:
     if helm is None:
         pytest.skip("helm not found (PATH or tools dir); to enable: scripts/build-k8s-tools.sh helm")
     envtest.kubectl("apply", "-f", str(CRDS))
-    envtest.kubectl("wait", "--for=condition=Established", "--timeout=60s",
-                    "crd/marketfeeds.inthegrid.io", "crd/arbitragerules.inthegrid.io")
+    envtest.kubectl(
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd/marketfeeds.inthegrid.io",
+        "crd/arbitragerules.inthegrid.io",
+    )
     envtest.kubectl("create", "namespace", OPERATOR_NAMESPACE)
     envtest.kubectl("apply", "-f", "-", input=render_rbac(helm, OPERATOR_NAMESPACE, OPERATOR_SA))
     return envtest.kubeconfig_for_serviceaccount(OPERATOR_NAMESPACE, OPERATOR_SA)
 
 
 @pytest.fixture(scope="session")
-def operator(operator_kubeconfig: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
+def operator(
+    operator_kubeconfig: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OperatorProcess]:
     log = tmp_path_factory.mktemp("operator") / "operator.log"
     proc = OperatorProcess(operator_kubeconfig, log).start()
     try:

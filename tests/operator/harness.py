@@ -46,9 +46,20 @@ def render_rbac(helm: Path, namespace: str, service_account: str) -> str:
         (chart / "Chart.yaml").write_text("apiVersion: v2\nname: inthegrid\nversion: 0.0.0\n")
         shutil.copy(CHART_RBAC, chart / "templates" / CHART_RBAC.name)
         out = subprocess.run(
-            [str(helm), "template", "inthegrid", str(chart), "--namespace", namespace,
-             "--set", f"operator.serviceAccountName={service_account}"],
-            capture_output=True, text=True, check=True, timeout=60,
+            [
+                str(helm),
+                "template",
+                "inthegrid",
+                str(chart),
+                "--namespace",
+                namespace,
+                "--set",
+                f"operator.serviceAccountName={service_account}",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
         )
         return out.stdout
 
@@ -81,18 +92,32 @@ class OperatorProcess:
 
     def start(self, timeout: float = 60.0) -> OperatorProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("INTHEGRID_")}
-        env.update({
-            "KUBECONFIG": str(self.kubeconfig),
-            "INTHEGRID_IMAGE": IMAGE,
-            "INTHEGRID_NATS_URL": NATS_URL,
-            "INTHEGRID_OPERATOR_METRICS_PORT": str(self.metrics_port),
-            "INTHEGRID_OPERATOR_LIVENESS_PORT": str(self.liveness_port),
-        })
+        env.update(
+            {
+                "KUBECONFIG": str(self.kubeconfig),
+                "INTHEGRID_IMAGE": IMAGE,
+                "INTHEGRID_NATS_URL": NATS_URL,
+                "INTHEGRID_OPERATOR_METRICS_PORT": str(self.metrics_port),
+                "INTHEGRID_OPERATOR_LIVENESS_PORT": str(self.liveness_port),
+            }
+        )
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "inthegrid.cli", "operator", "--all-namespaces",
-                 "--log-format", "plain", "--liveness", f"http://127.0.0.1:{self.liveness_port}/healthz"],
-                env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                [
+                    sys.executable,
+                    "-m",
+                    "inthegrid.cli",
+                    "operator",
+                    "--all-namespaces",
+                    "--log-format",
+                    "plain",
+                    "--liveness",
+                    f"http://127.0.0.1:{self.liveness_port}/healthz",
+                ],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
             )
         wait_until(self.alive, timeout=timeout, message=f"operator liveness\n{self.log_tail()}")
         return self
@@ -153,6 +178,15 @@ def mark_pods_ready(env: EnvTest, namespace: str, selector: str) -> int:
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     ready = [{"type": t, "status": "True", "lastTransitionTime": now} for t in ("Ready", "ContainersReady")]
     for pod in pods:
-        env.kubectl("patch", "pod", pod["metadata"]["name"], "-n", namespace, "--subresource=status",
-                    "--type=merge", "-p", json.dumps({"status": {"phase": "Running", "conditions": ready}}))
+        env.kubectl(
+            "patch",
+            "pod",
+            pod["metadata"]["name"],
+            "-n",
+            namespace,
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            json.dumps({"status": {"phase": "Running", "conditions": ready}}),
+        )
     return len(pods)

@@ -13,25 +13,57 @@ T0 = datetime(2026, 3, 1, 10, tzinfo=UTC)
 
 
 def test_a_price_row_follows_the_column_order() -> None:
-    price = make_price("DE", T0, 61.2349, resolution="PT15M", market="intraday", source="entsoe",
-                       published_at="2026-02-28T12:00Z")
+    price = make_price(
+        "DE",
+        T0,
+        61.2349,
+        resolution="PT15M",
+        market="intraday",
+        source="entsoe",
+        published_at="2026-02-28T12:00Z",
+    )
     row = dict(zip(PRICE_COLUMNS, build_price_row(price, 42), strict=True))
     assert row == {
-        "zone": "DE-LU", "market": "intraday", "resolution_minutes": 15, "delivery_start": T0,
-        "price_eur_mwh": 61.23, "source": "entsoe", "published_at": datetime(2026, 2, 28, 12, tzinfo=UTC),
+        "zone": "DE-LU",
+        "market": "intraday",
+        "resolution_minutes": 15,
+        "delivery_start": T0,
+        "price_eur_mwh": 61.23,
+        "source": "entsoe",
+        "published_at": datetime(2026, 2, 28, 12, tzinfo=UTC),
         "stream_seq": 42,
     }
 
 
 def _event(value: PairValue | None, kind: EventKind = EventKind.OPENED) -> OpportunityEvent:
-    return OpportunityEvent(kind=kind, rule="poc", market=Market.DAY_AHEAD, pair=("DE-LU", "FR"), delivery_start=T0,
-                            resolution=Resolution.PT60M, revision=2, value=value, detected_at=T0)
+    return OpportunityEvent(
+        kind=kind,
+        rule="poc",
+        market=Market.DAY_AHEAD,
+        pair=("DE-LU", "FR"),
+        delivery_start=T0,
+        resolution=Resolution.PT60M,
+        revision=2,
+        value=value,
+        detected_at=T0,
+    )
 
 
 def test_an_event_row_carries_the_pair_value_and_its_derived_figures() -> None:
-    value = PairValue(pair=("DE-LU", "FR"), buy_zone="FR", sell_zone="DE-LU", buy_price=40.0, sell_price=95.5,
-                      net_eur_mwh=50.123, cost_eur_mwh=2.34567, loss_factor=0.02, path=("FR", "CH", "DE-LU"),
-                      capacity_mw=250.0, period_hours=1.0, coupled=True)
+    value = PairValue(
+        pair=("DE-LU", "FR"),
+        buy_zone="FR",
+        sell_zone="DE-LU",
+        buy_price=40.0,
+        sell_price=95.5,
+        net_eur_mwh=50.123,
+        cost_eur_mwh=2.34567,
+        loss_factor=0.02,
+        path=("FR", "CH", "DE-LU"),
+        capacity_mw=250.0,
+        period_hours=1.0,
+        coupled=True,
+    )
     row = dict(zip(EVENT_COLUMNS, build_event_row(_event(value), 7), strict=True))
     assert row["pair_a"] == "DE-LU" and row["pair_b"] == "FR" and row["kind"] == "opened"
     assert row["spread"] == value.spread_eur_mwh == 55.5
@@ -45,5 +77,5 @@ def test_an_event_row_carries_the_pair_value_and_its_derived_figures() -> None:
 def test_a_closed_event_without_a_value_leaves_the_value_columns_empty() -> None:
     row = dict(zip(EVENT_COLUMNS, build_event_row(_event(None, EventKind.CLOSED), 9), strict=True))
     assert row["kind"] == "closed" and row["revision"] == 2
-    value_columns = EVENT_COLUMNS[EVENT_COLUMNS.index("buy_zone"):EVENT_COLUMNS.index("resolution_minutes")]
+    value_columns = EVENT_COLUMNS[EVENT_COLUMNS.index("buy_zone") : EVENT_COLUMNS.index("resolution_minutes")]
     assert all(row[c] is None for c in value_columns) and row["strategy"] is None

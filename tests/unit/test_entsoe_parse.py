@@ -81,18 +81,22 @@ def test_a01_curve_and_hourly_documents() -> None:
     assert (len(ch), top.eur_mwh, top.delivery_start) == (48, 317.97, at("2025-11-26T15:00Z"))
 
 
-@pytest.mark.parametrize("name", [
-    "jarvis_NL_A44_no_data_acknowledgement_2023-02-20.xml",
-    "entsoe-guide-sample_acknowledgement_no_matching_data.xml",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "jarvis_NL_A44_no_data_acknowledgement_2023-02-20.xml",
+        "entsoe-guide-sample_acknowledgement_no_matching_data.xml",
+    ],
+)
 def test_no_matching_data_is_not_published_yet(name: str) -> None:
     with pytest.raises(NotPublishedYetError, match="not published yet"):
         parse_prices(doc(name))
 
 
 def test_other_acknowledgement_reasons_are_source_errors() -> None:
-    text = doc("jarvis_NL_A44_no_data_acknowledgement_2023-02-20.xml").replace(b"<code>999</code>",
-                                                                            b"<code>Z02</code>")
+    text = doc("jarvis_NL_A44_no_data_acknowledgement_2023-02-20.xml").replace(
+        b"<code>999</code>", b"<code>Z02</code>"
+    )
     with pytest.raises(SourceError) as info:
         parse_prices(text)
     assert not isinstance(info.value, NotPublishedYetError)
@@ -101,7 +105,9 @@ def test_other_acknowledgement_reasons_are_source_errors() -> None:
 def test_dst_day_is_23_or_25_points_from_the_document() -> None:
     # A synthetic autumn clock-change day built from the real NL document's structure: 25 hours.
     text = doc(NL_GAP).decode()
-    text = text.replace("2025-04-01T22:00Z", "2025-10-25T22:00Z").replace("2025-04-02T22:00Z", "2025-10-26T23:00Z")
+    text = text.replace("2025-04-01T22:00Z", "2025-10-25T22:00Z").replace(
+        "2025-04-02T22:00Z", "2025-10-26T23:00Z"
+    )
     prices = parse_prices(text.encode())
     assert len(prices) == 25  # A03: positions 25 forward-filled from position 24
     assert prices[-1].delivery_start == at("2025-10-26T22:00Z")

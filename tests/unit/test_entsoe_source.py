@@ -24,7 +24,9 @@ def test_only_new_or_changed_prices_are_news() -> None:
 
 def test_a_day_is_complete_only_when_every_hour_is_there() -> None:
     spring = delivery_day(date(2025, 3, 30))  # 23 hours
-    hours = [make_price("NL", spring.start.replace(hour=0) + (spring.start - spring.start.replace(hour=0)), 1.0)]
+    hours = [
+        make_price("NL", spring.start.replace(hour=0) + (spring.start - spring.start.replace(hour=0)), 1.0)
+    ]
     assert not covers_day(hours, spring)
     from datetime import timedelta
 

@@ -30,8 +30,19 @@ def test_sample_table_reads_with_canonical_zones_and_counts(sample) -> None:
     assert sample.zones == ("AT", "BE", "CH", "DE-LU", "DK1", "DK2", "ES", "FR", "IT-NORD", "NL", "PT")
     assert len(sample.frame) == 43848
     counts = sample.frame.count().to_dict()
-    assert counts == {"AT": 43718, "BE": 43766, "CH": 40431, "DE-LU": 43646, "DK1": 28463, "DK2": 28463,
-                      "ES": 43622, "FR": 43742, "IT-NORD": 8759, "NL": 43598, "PT": 43334}
+    assert counts == {
+        "AT": 43718,
+        "BE": 43766,
+        "CH": 40431,
+        "DE-LU": 43646,
+        "DK1": 28463,
+        "DK2": 28463,
+        "ES": 43622,
+        "FR": 43742,
+        "IT-NORD": 8759,
+        "NL": 43598,
+        "PT": 43334,
+    }
 
 
 def test_sample_facts(sample) -> None:
@@ -56,8 +67,11 @@ def write_csv(path: Path, text: str) -> Path:
 
 
 def test_underscore_or_hyphen_columns_and_gaps_stay_empty(tmp_path: Path) -> None:
-    path = write_csv(tmp_path / "t.csv", "timestamp_utc,DE_LU,FR\n2024-01-01T01:00:00Z,10,\n"
-                     "2024-01-01T00:00:00Z,5,7\n2024-01-01T03:00:00Z,1,2\n")
+    path = write_csv(
+        tmp_path / "t.csv",
+        "timestamp_utc,DE_LU,FR\n2024-01-01T01:00:00Z,10,\n"
+        "2024-01-01T00:00:00Z,5,7\n2024-01-01T03:00:00Z,1,2\n",
+    )
     table = read_table(path)
     assert table.zones == ("DE-LU", "FR")
     assert table.period is Resolution.PT60M  # the 2-hour gap does not confuse the inference
@@ -66,20 +80,25 @@ def test_underscore_or_hyphen_columns_and_gaps_stay_empty(tmp_path: Path) -> Non
 
 
 def test_quarter_hours_are_inferred_and_unknown_columns_reported(tmp_path: Path) -> None:
-    path = write_csv(tmp_path / "t.csv", "timestamp_utc,NL,PUN\n2025-10-01T00:00Z,1,2\n2025-10-01T00:15Z,3,4\n")
+    path = write_csv(
+        tmp_path / "t.csv", "timestamp_utc,NL,PUN\n2025-10-01T00:00Z,1,2\n2025-10-01T00:15Z,3,4\n"
+    )
     table = read_table(path)
     assert table.period is Resolution.PT15M
     assert table.zones == ("NL",) and table.ignored_columns == ("PUN",)
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("time,NL\n2024-01-01T00:00Z,1\n", "no timestamp_utc"),
-    ("timestamp_utc,NL\n2024-01-01T00:00Z,1\n2024-01-01T00:00Z,2\n", "appears twice"),
-    ("timestamp_utc,NL\n2024-01-01T00:00Z,1\n2024-01-01T00:20Z,2\n", "period must be"),
-    ("timestamp_utc,NL\n2024-01-01T00:00Z,abc\n2024-01-01T01:00Z,2\n", "not a number"),
-    ("timestamp_utc,NL\nyesterday,1\n", "ISO 8601"),
-    ("timestamp_utc,DE_LU,DE-LU\n2024-01-01T00:00Z,1,2\n2024-01-01T01:00Z,1,2\n", "two columns"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("time,NL\n2024-01-01T00:00Z,1\n", "no timestamp_utc"),
+        ("timestamp_utc,NL\n2024-01-01T00:00Z,1\n2024-01-01T00:00Z,2\n", "appears twice"),
+        ("timestamp_utc,NL\n2024-01-01T00:00Z,1\n2024-01-01T00:20Z,2\n", "period must be"),
+        ("timestamp_utc,NL\n2024-01-01T00:00Z,abc\n2024-01-01T01:00Z,2\n", "not a number"),
+        ("timestamp_utc,NL\nyesterday,1\n", "ISO 8601"),
+        ("timestamp_utc,DE_LU,DE-LU\n2024-01-01T00:00Z,1,2\n2024-01-01T01:00Z,1,2\n", "two columns"),
+    ],
+)
 def test_bad_tables_are_refused_with_the_reason(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         read_table(write_csv(tmp_path / "bad.csv", text))
@@ -119,13 +138,17 @@ def test_prices_of_mixed_resolutions_become_one_table() -> None:
     hourly = prices_to_table(prices, "PT60M")
     assert hourly.period is Resolution.PT60M and len(hourly.frame) == 96
     q = [p.eur_mwh for p in prices if p.resolution == 15][:4]
-    assert hourly.frame["ES"].iloc[48] == pytest.approx(sum(q) / 4, abs=0.006)  # the hourly index of four quarter-hours
+    assert hourly.frame["ES"].iloc[48] == pytest.approx(
+        sum(q) / 4, abs=0.006
+    )  # the hourly index of four quarter-hours
 
 
 def test_convert_command_writes_the_table_format(tmp_path: Path, capsys) -> None:
     out = tmp_path / "prices.csv"
-    docs = [ENTSOE / "jarvis_NL_A44_day_ahead_2025-04-02_A03_gap_negative.xml",
-            ENTSOE / "openhab_CH_A44_day_ahead_2025-11-26_27.xml"]
+    docs = [
+        ENTSOE / "jarvis_NL_A44_day_ahead_2025-04-02_A03_gap_negative.xml",
+        ENTSOE / "openhab_CH_A44_day_ahead_2025-11-26_27.xml",
+    ]
     assert main(["convert", *map(str, docs), "--out", str(out)]) == 0
     table = read_table(out)
     assert table.zones == ("CH", "NL") and table.period is Resolution.PT60M

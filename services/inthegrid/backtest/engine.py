@@ -104,9 +104,32 @@ def run_backtest(table: PriceTable, rule: CompiledRule) -> BacktestResult:
     return BacktestResult(rule, table, pairs)
 
 
-def _path_labels(routes: tuple, indexes: np.ndarray) -> np.ndarray:
-    labels = np.array([">".join(r.path) for r in routes] or [""], dtype=object)
-    return labels[np.clip(indexes, 0, len(labels) - 1)]
+COLUMNS = [
+    "delivery_start",
+    "pair",
+    "buy_zone",
+    "sell_zone",
+    "buy_price",
+    "sell_price",
+    "spread_eur_mwh",
+    "net_eur_mwh",
+    "capacity_mw",
+    "profit_eur",
+    "path",
+]
+
+
+class _Labels:
+    """Codes for repeated text (zones, pairs, paths): a million rows share a few dozen strings."""
+
+    def __init__(self) -> None:
+        self.codes: dict[str, int] = {}
+
+    def code(self, text: str) -> int:
+        return self.codes.setdefault(text, len(self.codes))
+
+    def categorical(self, codes: np.ndarray) -> pd.Categorical:
+        return pd.Categorical.from_codes(codes, categories=list(self.codes))
 
 
 def opportunities_frame(result: BacktestResult, time_format: str | None = None) -> pd.DataFrame:
@@ -115,58 +138,56 @@ def opportunities_frame(result: BacktestResult, time_format: str | None = None) 
     With ``time_format`` the period start is text, formatted once per table row (fast for millions).
     """
     hours = result.table.period_hours
-    starts: pd.Index = result.index if time_format is None else result.index.strftime(time_format)
-    parts = []
+    zones, pairs, paths = _Labels(), _Labels(), _Labels()
+    cols: dict[str, list[np.ndarray]] = {
+        k: [] for k in ("row", "pair", "buy", "sell", "pb", "ps", "net", "cap", "path")
+    }
     for ev in result.pairs:
         if not ev.opportunity_periods:
             continue
         sel = ev.opportunity
         first = ev.values.buy_is_first[sel]
         pa, pb = ev.price_a[sel], ev.price_b[sel]
-        net = ev.values.net_eur_mwh[sel]
-        cap = ev.values.capacity_mw[sel]
         route_idx = ev.values.route_index[sel]
-        buy_price = np.where(first, pa, pb)
-        sell_price = np.where(first, pb, pa)
-        path = np.where(
-            first, _path_labels(ev.model.forward, route_idx), _path_labels(ev.model.backward, route_idx)
-        )
-        parts.append(
-            pd.DataFrame(
-                {
-                    "row": ev.rows[sel],
-                    "delivery_start": starts[ev.rows[sel]],
-                    "pair": f"{ev.pair[0]}/{ev.pair[1]}",
-                    "buy_zone": np.where(first, ev.pair[0], ev.pair[1]),
-                    "sell_zone": np.where(first, ev.pair[1], ev.pair[0]),
-                    "buy_price": buy_price,
-                    "sell_price": sell_price,
-                    "spread_eur_mwh": np.round(sell_price - buy_price, 2),
-                    "net_eur_mwh": net,
-                    "capacity_mw": cap,
-                    "profit_eur": np.round(net * cap * hours, 2),
-                    "path": path,
-                }
+        za, zb = zones.code(ev.pair[0]), zones.code(ev.pair[1])
+        fwd = np.array([paths.code(">".join(r.path)) for r in ev.model.forward] or [paths.code("")])
+        bwd = np.array([paths.code(">".join(r.path)) for r in ev.model.backward] or [paths.code("")])
+        cols["row"].append(ev.rows[sel])
+        cols["pair"].append(np.full(len(pa), pairs.code(f"{ev.pair[0]}/{ev.pair[1]}")))
+        cols["buy"].append(np.where(first, za, zb))
+        cols["sell"].append(np.where(first, zb, za))
+        cols["pb"].append(np.where(first, pa, pb))
+        cols["ps"].append(np.where(first, pb, pa))
+        cols["net"].append(ev.values.net_eur_mwh[sel])
+        cols["cap"].append(ev.values.capacity_mw[sel])
+        cols["path"].append(
+            np.where(
+                first, fwd[np.clip(route_idx, 0, len(fwd) - 1)], bwd[np.clip(route_idx, 0, len(bwd) - 1)]
             )
         )
-    columns = [
-        "delivery_start",
-        "pair",
-        "buy_zone",
-        "sell_zone",
-        "buy_price",
-        "sell_price",
-        "spread_eur_mwh",
-        "net_eur_mwh",
-        "capacity_mw",
-        "profit_eur",
-        "path",
-    ]
-    if not parts:
-        return pd.DataFrame(columns=columns)
+    if not cols["row"]:
+        return pd.DataFrame(columns=COLUMNS)
     # Pairs are added in sorted order, so a stable sort by row keeps pairs sorted within a period.
-    out = pd.concat(parts, ignore_index=True).sort_values("row", kind="stable")
-    return out.drop(columns="row").reset_index(drop=True)
+    row = np.concatenate(cols["row"])
+    order = np.argsort(row, kind="stable")
+    flat = {k: np.concatenate(v)[order] for k, v in cols.items()}
+    starts: pd.Index = result.index if time_format is None else result.index.strftime(time_format)
+    net, cap = flat["net"], flat["cap"]
+    return pd.DataFrame(
+        {
+            "delivery_start": starts[flat["row"]],
+            "pair": pairs.categorical(flat["pair"]),
+            "buy_zone": zones.categorical(flat["buy"]),
+            "sell_zone": zones.categorical(flat["sell"]),
+            "buy_price": flat["pb"],
+            "sell_price": flat["ps"],
+            "spread_eur_mwh": np.round(flat["ps"] - flat["pb"], 2),
+            "net_eur_mwh": net,
+            "capacity_mw": cap,
+            "profit_eur": np.round(net * cap * hours, 2),
+            "path": paths.categorical(flat["path"]),
+        }
+    )
 
 
 def write_opportunities_csv(frame: pd.DataFrame, path: str | Path) -> None:

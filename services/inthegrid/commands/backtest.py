@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -52,9 +53,13 @@ def run_backtest_files(
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    write_opportunities_csv(opportunities_frame(result, time_format=ISO_UTC), out_dir / "opportunities.csv")
-    if report:
-        (out_dir / "report.html").write_text(render_report(result, summary), encoding="utf-8")
+    frame = opportunities_frame(result, time_format=ISO_UTC)
+    # pyarrow writes the CSV without holding the GIL, so the report renders meanwhile.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        written = pool.submit(write_opportunities_csv, frame, out_dir / "opportunities.csv")
+        if report:
+            (out_dir / "report.html").write_text(render_report(result, summary), encoding="utf-8")
+        written.result()
     return summary
 
 

@@ -9,12 +9,23 @@ from typing import Any
 def register(sub: Any) -> None:
     p = sub.add_parser("operator", help="reconcile MarketFeed and ArbitrageRule resources (kopf)")
     scope = p.add_mutually_exclusive_group()
-    scope.add_argument("-A", "--all-namespaces", action="store_true",
-                       help="watch every namespace (default unless INTHEGRID_WATCH_NAMESPACE is set)")
-    scope.add_argument("-n", "--namespace", action="append",
-                       help="watch this namespace (repeatable) [INTHEGRID_WATCH_NAMESPACE]")
-    p.add_argument("--liveness", default=None,
-                   help="kopf liveness endpoint (default http://0.0.0.0:<INTHEGRID_OPERATOR_LIVENESS_PORT>/healthz)")
+    scope.add_argument(
+        "-A",
+        "--all-namespaces",
+        action="store_true",
+        help="watch every namespace (default unless INTHEGRID_WATCH_NAMESPACE is set)",
+    )
+    scope.add_argument(
+        "-n",
+        "--namespace",
+        action="append",
+        help="watch this namespace (repeatable) [INTHEGRID_WATCH_NAMESPACE]",
+    )
+    p.add_argument(
+        "--liveness",
+        default=None,
+        help="kopf liveness endpoint (default http://0.0.0.0:<INTHEGRID_OPERATOR_LIVENESS_PORT>/healthz)",
+    )
     p.add_argument("--log-format", choices=["json", "plain", "full"], default="json", help="kopf log format")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logs")
     p.set_defaults(handler=_run)

@@ -6,8 +6,11 @@ from typing import Any
 from inthegrid.commands import overrides
 
 _OPTIONS = {
-    "database_url": "database_url", "batch": "recorder_batch", "flush_seconds": "recorder_flush_seconds",
-    "nats_url": "nats_url", "metrics_port": "metrics_port",
+    "database_url": "database_url",
+    "batch": "recorder_batch",
+    "flush_seconds": "recorder_flush_seconds",
+    "nats_url": "nats_url",
+    "metrics_port": "metrics_port",
 }
 
 
@@ -15,8 +18,9 @@ def register(sub: Any) -> None:
     p = sub.add_parser("recorder", help="store prices and opportunity events from NATS in PostgreSQL")
     p.add_argument("--database-url", help="PostgreSQL URL [INTHEGRID_DATABASE_URL]")
     p.add_argument("--batch", type=int, help="rows per COPY batch [INTHEGRID_RECORDER_BATCH]")
-    p.add_argument("--flush-seconds", type=float,
-                   help="longest wait to fill a batch [INTHEGRID_RECORDER_FLUSH_SECONDS]")
+    p.add_argument(
+        "--flush-seconds", type=float, help="longest wait to fill a batch [INTHEGRID_RECORDER_FLUSH_SECONDS]"
+    )
     p.add_argument("--nats-url", help="[INTHEGRID_NATS_URL]")
     p.add_argument("--metrics-port", type=int, help="[INTHEGRID_METRICS_PORT]")
     p.set_defaults(handler=_run)

@@ -98,7 +98,8 @@ async def run_feed(
             if stop.is_set():
                 break
         else:
-            log.info("source %s is exhausted; idle until stopped", source.name)
+            if not stop.is_set():
+                log.info("source %s is exhausted; idle until stopped", source.name)
             await stop.wait()
     finally:
         await bus.close()

@@ -17,6 +17,7 @@ from typing import Any
 
 import gradio as gr
 import pandas as pd
+import plotly.graph_objects as go
 
 from inthegrid.gateway.dashboard_client import GatewayClient, GatewayUnavailableError
 from inthegrid.gateway.dashboard_history import build_history_tab
@@ -28,6 +29,7 @@ from inthegrid.gateway.dashboard_render import (
     render_price_history,
     render_spread_matrix,
     render_status,
+    wrap_text,
     zone_order,
 )
 
@@ -60,14 +62,9 @@ class LiveViews:
                 self.client.latest_spreads(),
                 self.borders(),
             )
-            zones = zone_order(prices, spreads)
-            shown = [z for z in (chart_zones or zones[:LIVE_CHART_DEFAULT_ZONES]) if z in zones]
-            histories = await asyncio.gather(
-                *(self.client.price_history(z, limit=LIVE_HISTORY_POINTS) for z in shown)
-            )
         except GatewayUnavailableError as exc:
             log.info("dashboard refresh failed: %s", exc)
-            failed = empty_figure(str(exc))
+            failed = empty_figure(wrap_text(str(exc)))
             return (
                 render_status(self.client.base_url, error=str(exc)),
                 failed,
@@ -77,15 +74,27 @@ class LiveViews:
                 failed,
                 gr.update(),
             )
+        zones = zone_order(prices, spreads)
         return (
             render_status(self.client.base_url, zones=len(zones), opportunities=len(opportunities)),
             render_latest_prices(prices),
-            render_price_history(dict(zip(shown, histories, strict=True)), title="Recent prices (€/MWh)"),
+            await self.recent_prices(chart_zones, zones),
             render_opportunities_table(opportunities),
             render_spread_matrix(spreads, zones),
             render_border_map(borders, prices, spreads),
             gr.update(choices=zones),
         )
+
+    async def recent_prices(self, chart_zones: list[str] | None, zones: list[str]) -> go.Figure:
+        """The recent-history chart; history lives in the database, so it may fail on its own."""
+        shown = [z for z in (chart_zones or zones[:LIVE_CHART_DEFAULT_ZONES]) if z in zones]
+        try:
+            histories = await asyncio.gather(
+                *(self.client.price_history(z, limit=LIVE_HISTORY_POINTS) for z in shown)
+            )
+        except GatewayUnavailableError as exc:
+            return empty_figure(wrap_text(f"Price history unavailable: {exc}"))
+        return render_price_history(dict(zip(shown, histories, strict=True)), title="Recent prices (€/MWh)")
 
     async def push_opportunities(self) -> AsyncIterator[pd.DataFrame]:
         """Re-render the table on every opportunity event; back off while the stream is down."""

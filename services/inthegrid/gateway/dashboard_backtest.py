@@ -117,7 +117,7 @@ async def run_backtest(
                 *(client.price_history(z, start=start_iso, end=end_iso, limit=HISTORY_LIMIT) for z in zones)
             )
         except (InTheGridError, ValueError, yaml.YAMLError) as exc:
-            return None, f"🔴 **{exc}**", ""
+            return None, f"**{exc}**", ""
         table = history_table(dict(zip(zones, items, strict=True)))
         if table.empty:
             return None, "No data yet: the gateway has no prices for these zones in this period.", ""

@@ -17,6 +17,7 @@ from inthegrid.gateway.dashboard_render import (
     empty_figure,
     render_opportunity_history,
     render_price_history,
+    wrap_text,
 )
 
 HISTORY_LIMIT = 10000  # the API's maximum page; a week of quarter-hours is 672 rows per zone
@@ -57,7 +58,7 @@ async def load_history(
             start=start_iso, end=end_iso, pair=pair or None, limit=HISTORY_LIMIT
         )
     except GatewayUnavailableError as exc:
-        return empty_figure(str(exc)), render_opportunity_history([]), None, f"🔴 **{exc}**"
+        return empty_figure(wrap_text(str(exc))), render_opportunity_history([]), None, f"**{exc}**"
     table = render_opportunity_history(opportunities)
     csv_path = None
     if not table.empty:

@@ -7,6 +7,7 @@ into a figure that says "No data yet" instead of an empty frame people mistake f
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -111,7 +112,11 @@ def render_price_history(
     for zone, part in frame.groupby("zone", sort=True):
         fig.add_trace(
             go.Scatter(
-                x=part["delivery_start"], y=part["price"], mode="lines", name=str(zone), line={"shape": "hv"}
+                x=part["delivery_start"],
+                y=part["price"],
+                mode="lines" if len(part) > 48 else "lines+markers",
+                name=str(zone),
+                line={"shape": "hv"},
             )
         )
     fig.update_layout(
@@ -248,6 +253,11 @@ def render_opportunity_history(items: Sequence[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
+def wrap_text(text: str, width: int = 60) -> str:
+    """Plotly annotations do not wrap: break long messages into <br>-separated lines."""
+    return "<br>".join(textwrap.wrap(text, width)) or text
+
+
 def render_status(
     base_url: str,
     *,
@@ -259,13 +269,20 @@ def render_status(
     """One Markdown line: unreachable, empty, or live with counts and the refresh time."""
     stamp = (now or datetime.now(UTC)).strftime("%H:%M:%S UTC")
     if error:
-        return f"🔴 **{error}** (last attempt {stamp}; retrying)"
+        return f"{_dot('#c0392b')} **{error}** (last attempt {stamp}; retrying)"
     if zones == 0:
-        return f"🟡 **No data yet**: gateway {base_url} is up but has no prices (checked {stamp})"
+        return (
+            f"{_dot('#e6a700')} **No data yet**: gateway {base_url} is up but has no prices (checked {stamp})"
+        )
     return (
-        f"🟢 Live from {base_url}: **{zones}** zones, **{opportunities}** open "
+        f"{_dot('#1a9850')} Live from {base_url}: **{zones}** zones, **{opportunities}** open "
         f"opportunit{'y' if opportunities == 1 else 'ies'} (updated {stamp})"
     )
+
+
+def _dot(color: str) -> str:
+    # A coloured disc in HTML rather than an emoji: servers and kiosks often lack emoji fonts.
+    return f'<span style="color:{color}">●</span>'
 
 
 def _number(value: Any) -> float:

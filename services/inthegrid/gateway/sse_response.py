@@ -26,7 +26,14 @@ class SseResponse(Response):
     def __init__(
         self, channel: Channel, client: SseClient, heartbeat_seconds: float, cleanup: Cleanup | None = None
     ) -> None:
-        super().__init__(headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
+        # No super().__init__: it would announce "content-length: 0" for an endless body.
+        self.status_code = 200
+        self.background = None
+        self.raw_headers = [
+            (b"content-type", b"text/event-stream; charset=utf-8"),
+            (b"cache-control", b"no-cache"),
+            (b"x-accel-buffering", b"no"),
+        ]
         self.channel = channel
         self.client = client
         self.heartbeat_seconds = heartbeat_seconds

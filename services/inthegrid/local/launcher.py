@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
@@ -160,6 +161,11 @@ class Platform:
             )
         elif opts.source == "simulator":
             feed_env.update({"INTHEGRID_FEED_SOURCE": "simulator", "INTHEGRID_FEED_NAME": "simulator"})
+            resume = _simulator_resume_point(self.database_url)
+            if resume is not None:
+                # Continue simulated time after the last stored period: a restart keeps history and
+                # never re-simulates (and so "corrects") periods an earlier run already published.
+                feed_env["INTHEGRID_SIMULATOR_START"] = resume
         else:
             raise ConfigError(f"--source must be 'simulator' or 'replay:PATH', got {opts.source!r}")
         ports = [_preferred_port(p) for p in (9101, 9102, 9103)]
@@ -233,6 +239,30 @@ class Platform:
             self.nats.stop()
 
 
+def _simulator_resume_point(database_url: str) -> str | None:
+    import asyncpg
+
+    async def query() -> str | None:
+        try:
+            conn = await asyncpg.connect(database_url, timeout=5)
+        except (OSError, asyncpg.PostgresError):
+            return None
+        try:
+            row = await conn.fetchrow(
+                "SELECT max(delivery_start + make_interval(mins => resolution_minutes)) AS next "
+                "FROM prices WHERE source = 'simulator'"
+            )
+        except asyncpg.UndefinedTableError:
+            return None
+        finally:
+            await conn.close()
+        if row is None or row["next"] is None:
+            return None
+        return max(row["next"], datetime.now(UTC)).isoformat()
+
+    return asyncio.run(query())
+
+
 def _create_database(postgres: EmbeddedPostgres, name: str) -> None:
     psql = postgres.bin_dir / "psql"
     query = f"SELECT 1 FROM pg_database WHERE datname = '{name}'"
@@ -291,7 +321,7 @@ async def run_up(options: UpOptions) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         await asyncio.to_thread(platform.start_servers)
-        platform.plan_children()
+        await asyncio.to_thread(platform.plan_children)
         platform.start_children()
         print(banner(platform), flush=True)
         await platform.supervise(stop)

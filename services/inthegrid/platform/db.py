@@ -69,14 +69,21 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
-async def connect_pool(url: str, *, stop: asyncio.Event | None = None, timeout: float = 300.0,
-                       min_size: int = 1, max_size: int = 5) -> asyncpg.Pool:
+async def connect_pool(
+    url: str,
+    *,
+    stop: asyncio.Event | None = None,
+    timeout: float = 300.0,
+    min_size: int = 1,
+    max_size: int = 5,
+) -> asyncpg.Pool:
     """A pool, retrying with capped exponential backoff until the server answers, stop or timeout."""
     delay, waited = 0.2, 0.0
     while True:
         try:
-            pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, command_timeout=60,
-                                             timeout=5)
+            pool = await asyncpg.create_pool(
+                url, min_size=min_size, max_size=max_size, command_timeout=60, timeout=5
+            )
             assert pool is not None
             return pool
         except Exception as exc:
@@ -99,8 +106,8 @@ async def run_migrations(pool: asyncpg.Pool) -> str:
         await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK_KEY)
         try:
             await conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                " version text PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY,"
+                " name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
             )
             applied = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
             for migration in migrations:
@@ -108,8 +115,11 @@ async def run_migrations(pool: asyncpg.Pool) -> str:
                     continue
                 async with conn.transaction():
                     await conn.execute(migration.sql)
-                    await conn.execute("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
-                                       migration.version, migration.name)
+                    await conn.execute(
+                        "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                        migration.version,
+                        migration.name,
+                    )
                 log.info("applied migration %s", migration.name)
             storage = await conn.fetchval("SELECT value FROM schema_info WHERE key = 'storage'")
         finally:
@@ -121,4 +131,8 @@ async def run_migrations(pool: asyncpg.Pool) -> str:
 
 async def timescaledb_available(conn: asyncpg.Connection) -> bool:
     """Whether the server offers the timescaledb extension (installed or installable)."""
-    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb')"))
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb')"
+        )
+    )

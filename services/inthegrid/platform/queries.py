@@ -60,34 +60,58 @@ def _dicts(records: Sequence[asyncpg.Record]) -> list[dict[str, Any]]:
     return [dict(r) for r in records]
 
 
-async def latest_prices(pool: asyncpg.Pool, market: str, *, at: datetime | None = None,
-                        zones: Sequence[str] = ZONE_CODES) -> list[dict[str, Any]]:
+async def latest_prices(
+    pool: asyncpg.Pool, market: str, *, at: datetime | None = None, zones: Sequence[str] = ZONE_CODES
+) -> list[dict[str, Any]]:
     """Per zone, the price of the newest delivery period (at or before ``at`` when given)."""
     return _dicts(await pool.fetch(_LATEST_PRICES, market, list(zones), at))
 
 
-async def price_history(pool: asyncpg.Pool, zone: str, market: str, limit: int = 500,
-                        start: datetime | None = None, end: datetime | None = None) -> list[dict[str, Any]]:
+async def price_history(
+    pool: asyncpg.Pool,
+    zone: str,
+    market: str,
+    limit: int = 500,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> list[dict[str, Any]]:
     """A zone's prices, newest delivery first, delivery_start in [start, end)."""
     return _dicts(await pool.fetch(_PRICE_HISTORY, zone, market, start, end, limit))
 
 
-def _opportunity_args(start: datetime | None, end: datetime | None, pair: tuple[str, str] | None,
-                      rule: str | None, status: str | None) -> list[Any]:
+def _opportunity_args(
+    start: datetime | None,
+    end: datetime | None,
+    pair: tuple[str, str] | None,
+    rule: str | None,
+    status: str | None,
+) -> list[Any]:
     a, b = pair_key(*pair) if pair is not None else (None, None)
     return [start, end, a, b, rule, status]
 
 
-async def opportunity_history(pool: asyncpg.Pool, start: datetime | None = None, end: datetime | None = None,
-                              pair: tuple[str, str] | None = None, rule: str | None = None, limit: int = 100,
-                              offset: int = 0, status: str | None = None) -> list[dict[str, Any]]:
+async def opportunity_history(
+    pool: asyncpg.Pool,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    pair: tuple[str, str] | None = None,
+    rule: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+    status: str | None = None,
+) -> list[dict[str, Any]]:
     """Opportunities (newest revision each), newest delivery first, delivery_start in [start, end)."""
     args = _opportunity_args(start, end, pair, rule, status)
     return _dicts(await pool.fetch(_OPPORTUNITY_HISTORY, *args, limit, offset))
 
 
-async def count_opportunities(pool: asyncpg.Pool, start: datetime | None = None, end: datetime | None = None,
-                              pair: tuple[str, str] | None = None, rule: str | None = None,
-                              status: str | None = None) -> int:
+async def count_opportunities(
+    pool: asyncpg.Pool,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    pair: tuple[str, str] | None = None,
+    rule: str | None = None,
+    status: str | None = None,
+) -> int:
     """How many rows ``opportunity_history`` would page through with the same filters."""
     return int(await pool.fetchval(_OPPORTUNITY_COUNT, *_opportunity_args(start, end, pair, rule, status)))

