@@ -22,6 +22,9 @@ if str(ROOT) not in sys.path:  # tests.support lives beside bench/, not in the i
     sys.path.insert(0, str(ROOT))
 
 from inthegrid.platform.embedded import EmbeddedNats, EmbeddedPostgres  # noqa: E402
+from tests.support.processes import ServiceProcess  # noqa: E402
+
+__all__ = ["ServiceProcess"]
 
 
 def machine() -> str:

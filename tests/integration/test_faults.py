@@ -141,3 +141,25 @@ def _all_ready(pipe: Pipeline):  # type: ignore[no-untyped-def]
         return all(readyz(p.metrics_port) == 200 for p in pipe.procs.values())
 
     return check
+
+
+async def test_calculator_down_longer_than_its_horizon_loses_nothing(
+        nats_url: str, database_url: str, monitor: Monitor, tmp_path: Path) -> None:
+    """A calculator that restarts far behind the stream (down for longer than its horizon of delivery
+    periods, as after a long outage or during a replay) must still value every period it missed."""
+    pipe = Pipeline.build(tmp_path, nats_url, database_url)
+    # 6 hours = 24 quarter-hours; the feed publishes 20 a second, so 3 s down is 60 periods behind.
+    pipe.procs["calculator"].env["INTHEGRID_CALCULATOR_HORIZON_HOURS"] = "6"
+    pipe.start()
+    try:
+        await asyncio.sleep(BEFORE)
+        pipe["calculator"].kill()
+        await asyncio.sleep(3.0)
+        targets = await monitor.targets()
+        restarted = time.monotonic()
+        pipe["calculator"].start()
+        await monitor.wait_caught_up(targets, 60, "catch-up after the long calculator outage")
+        report("calculator down past its horizon", caught_up=time.monotonic() - restarted)
+        await _settle_and_verify(pipe, monitor, database_url)
+    finally:
+        pipe.terminate()

@@ -67,7 +67,9 @@ async def test_rendered_feed_and_calculator_run_and_prices_flow(
 
     # ServiceProcess gives each process its own free metrics port (all pods use 9100; here they share a host).
     procs = {
-        "feed": ServiceProcess(_subcommand(feed_container), _environment(feed_container), tmp_path / "feed.log"),
+        "feed": ServiceProcess(
+            _subcommand(feed_container), _environment(feed_container), tmp_path / "feed.log"
+        ),
         "calculator": ServiceProcess(_subcommand(calc_container), calc_env, tmp_path / "calculator.log"),
         "recorder": ServiceProcess(
             ["recorder"],
@@ -94,10 +96,13 @@ async def test_rendered_feed_and_calculator_run_and_prices_flow(
             logs = "\n".join(f"--- {n}\n{p.log_tail()}" for n, p in procs.items())
             assert zones == set(feed["spec"]["zones"]), logs
             sources = {r["source"] for r in await conn.fetch("SELECT DISTINCT source FROM prices")}
-            assert sources == {"simulator"}
+            # the feed stamps its name (INTHEGRID_FEED_NAME = the MarketFeed's name) on every price
+            assert sources == {feed["metadata"]["name"]}
         finally:
             await conn.close()
-        published = procs["feed"].metric_value("inthegrid_feed_prices_published_total", feed="proof-of-concept")
+        published = procs["feed"].metric_value(
+            "inthegrid_feed_prices_published_total", feed="proof-of-concept"
+        )
         assert published >= len(feed["spec"]["zones"])
         deadline = time.monotonic() + 30
         processed = 0.0

@@ -20,17 +20,36 @@ NAMESPACE = "inthegrid"
 # Values that must all render (and stay secure): the default, and the ways users grow out of it.
 VARIANTS: dict[str, list[str]] = {
     "default": [],
-    "clustered": ["--set", "nats.replicas=3", "--set", "database.bundled.replicas=2",
-                  "--set", "gateway.replicas=3"],
-    "external": ["--set", "nats.external.url=nats://nats.messaging:4222",
-                 "--set", "nats.external.streamReplicas=3",
-                 "--set", "database.external.existingSecret=inthegrid-db-url"],
-    "monitoring": ["--set", "monitoring.serviceMonitor.enabled=true",
-                   "--set", "monitoring.prometheusRule.enabled=true",
-                   "--set", "entsoe.token=not-a-real-token",
-                   "--set", "gateway.apiKeysSecret=inthegrid-api-keys",
-                   "--set-json", 'samples.marketFeeds=[{"name":"sim","spec":{"zones":["DE-LU","FR"]}}]',
-                   "--set-json", 'samples.arbitrageRules=[{"name":"poc","spec":{"zones":["DE-LU","FR"]}}]'],
+    "clustered": [
+        "--set",
+        "nats.replicas=3",
+        "--set",
+        "database.bundled.replicas=2",
+        "--set",
+        "gateway.replicas=3",
+    ],
+    "external": [
+        "--set",
+        "nats.external.url=nats://nats.messaging:4222",
+        "--set",
+        "nats.external.streamReplicas=3",
+        "--set",
+        "database.external.existingSecret=inthegrid-db-url",
+    ],
+    "monitoring": [
+        "--set",
+        "monitoring.serviceMonitor.enabled=true",
+        "--set",
+        "monitoring.prometheusRule.enabled=true",
+        "--set",
+        "entsoe.token=not-a-real-token",
+        "--set",
+        "gateway.apiKeysSecret=inthegrid-api-keys",
+        "--set-json",
+        'samples.marketFeeds=[{"name":"sim","spec":{"zones":["DE-LU","FR"]}}]',
+        "--set-json",
+        'samples.arbitrageRules=[{"name":"poc","spec":{"zones":["DE-LU","FR"]}}]',
+    ],
 }
 
 

@@ -100,7 +100,9 @@ def test_default_install_bundles_nats_and_timescaledb(helm: Path) -> None:
     assert image.startswith("timescale/timescaledb-ha:pg")
     recorder = env_of(by_kind(docs, "Deployment")["inthegrid-recorder"])
     assert recorder["INTHEGRID_NATS_URL"] == "nats://inthegrid-nats:4222"
-    assert recorder["INTHEGRID_DATABASE_URL"] == {"secretKeyRef": {"name": "inthegrid-database", "key": "url"}}
+    assert recorder["INTHEGRID_DATABASE_URL"] == {
+        "secretKeyRef": {"name": "inthegrid-database", "key": "url"}
+    }
     secret = by_kind(docs, "Secret")["inthegrid-database"]
     assert set(secret["data"]) == {"password", "replication-password", "url"}
 
@@ -146,15 +148,29 @@ def test_operator_gets_the_image_it_hands_to_feeds_and_calculators(helm: Path) -
     # The names match the operator's settings (operator/inthegrid_operator/settings.py).
     from inthegrid_operator.settings import OperatorSettings
 
-    settings = OperatorSettings(**{k.removeprefix("INTHEGRID_").lower(): v for k, v in env.items()
-                                   if k.startswith("INTHEGRID_") and isinstance(v, str)})
+    settings = OperatorSettings(
+        **{
+            k.removeprefix("INTHEGRID_").lower(): v
+            for k, v in env.items()
+            if k.startswith("INTHEGRID_") and isinstance(v, str)
+        }
+    )
     assert settings.image == "localhost/ig:abc123"
     assert settings.nats_url == "nats://inthegrid-nats:4222"
-    assert settings.default_resources() == {"requests": {"cpu": "50m", "memory": "128Mi"},
-                                            "limits": {"cpu": "1", "memory": "512Mi"}}
-    unknown = {k for k in env if k.startswith("INTHEGRID_")} - {
-        f"INTHEGRID_{f.upper()}" for f in OperatorSettings.model_fields} - {
-        "INTHEGRID_LOG_LEVEL", "INTHEGRID_LOG_FORMAT", "INTHEGRID_METRICS_PORT", "INTHEGRID_STREAM_REPLICAS"}
+    assert settings.default_resources() == {
+        "requests": {"cpu": "50m", "memory": "128Mi"},
+        "limits": {"cpu": "1", "memory": "512Mi"},
+    }
+    unknown = (
+        {k for k in env if k.startswith("INTHEGRID_")}
+        - {f"INTHEGRID_{f.upper()}" for f in OperatorSettings.model_fields}
+        - {
+            "INTHEGRID_LOG_LEVEL",
+            "INTHEGRID_LOG_FORMAT",
+            "INTHEGRID_METRICS_PORT",
+            "INTHEGRID_STREAM_REPLICAS",
+        }
+    )
     assert not unknown, f"operator env the operator does not read: {unknown}"
 
 
@@ -184,7 +200,9 @@ def test_gateway_has_service_probes_and_disruption_budget(helm: Path) -> None:
 def test_network_policies_let_only_what_must_talk(helm: Path) -> None:
     policies = by_kind(documents(render(helm)), "NetworkPolicy")
     assert policies["inthegrid-default-deny"]["spec"] == {
-        "podSelector": {"matchLabels": {"app.kubernetes.io/part-of": "inthegrid"}}, "policyTypes": ["Ingress"]}
+        "podSelector": {"matchLabels": {"app.kubernetes.io/part-of": "inthegrid"}},
+        "policyTypes": ["Ingress"],
+    }
     db_from = policies["inthegrid-timescaledb"]["spec"]["ingress"][0]["from"][0]["podSelector"]
     components = next(e["values"] for e in db_from["matchExpressions"] if e["key"].endswith("component"))
     assert sorted(components) == ["gateway", "recorder", "timescaledb"]  # feeds, calculators: no database
@@ -213,14 +231,16 @@ def test_dashboards_ship_as_labelled_configmaps(helm: Path) -> None:
     assert sorted(next(iter(m["data"])) for m in maps.values()) == files
     for m in maps.values():
         assert m["metadata"]["labels"]["grafana_dashboard"] == "1"
-        (name, body), = m["data"].items()
+        ((name, body),) = m["data"].items()
         assert body.strip() == (ROOT / "dashboards" / name).read_text().strip()
 
 
 def test_chart_copies_equal_the_canonical_files() -> None:
     """helm reads only inside the chart: scripts/sync-chart-files.sh copies these in."""
     files = CHART / "files"
-    pairs = [(ROOT / "prometheus" / "rules" / "inthegrid.rules.yml", files / "prometheus" / "inthegrid.rules.yml")]
+    pairs = [
+        (ROOT / "prometheus" / "rules" / "inthegrid.rules.yml", files / "prometheus" / "inthegrid.rules.yml")
+    ]
     canonical = sorted((ROOT / "dashboards").glob("*.json"))
     assert sorted(p.name for p in (files / "dashboards").glob("*.json")) == [p.name for p in canonical]
     pairs += [(p, files / "dashboards" / p.name) for p in canonical]
@@ -236,12 +256,18 @@ def test_kustomize_base_is_current(helm: Path, tmp_path: Path) -> None:
     (copy / ".venv" / "bin").mkdir(parents=True)
     (copy / ".venv" / "bin" / "python").symlink_to(ROOT / ".venv" / "bin" / "python")
     env = {**os.environ, "HELM": str(helm)}
-    subprocess.run([str(copy / "scripts" / "render-kustomize-base.sh")], env=env, check=True,
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [str(copy / "scripts" / "render-kustomize-base.sh")],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     cmp = filecmp.dircmp(ROOT / "k8s" / "base", copy / "k8s" / "base")
     assert not (cmp.diff_files or cmp.left_only or cmp.right_only), (
         f"k8s/base is stale (run scripts/render-kustomize-base.sh): {cmp.diff_files} "
-        f"{cmp.left_only} {cmp.right_only}")
+        f"{cmp.left_only} {cmp.right_only}"
+    )
 
 
 def test_kustomize_dev_overlay_builds(helm: Path) -> None:
@@ -253,8 +279,13 @@ def test_kustomize_dev_overlay_builds(helm: Path) -> None:
         if found is None:
             pytest.skip("kubectl not found (scripts/build-k8s-tools.sh kubectl)")
         kubectl = str(found)
-    out = subprocess.run([kubectl, "kustomize", str(ROOT / "k8s" / "overlays" / "dev")],
-                         capture_output=True, text=True, check=True, timeout=60).stdout
+    out = subprocess.run(
+        [kubectl, "kustomize", str(ROOT / "k8s" / "overlays" / "dev")],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
     docs = documents(out)
     operator = by_kind(docs, "Deployment")["inthegrid-operator"]
     assert env_of(operator)["INTHEGRID_IMAGE"] == "inthegrid:dev"

@@ -44,9 +44,21 @@ def test_every_query_uses_a_datasource_variable(path: Path) -> None:
 
 def test_the_issue_s_views_are_there() -> None:
     titles = " | ".join(p["title"].lower() for path in DASHBOARDS for p in load(path)["panels"])
-    for view in ("prices by zone", "spread matrix", "heatmap", "open opportunities", "net spread",
-                 "profit by border", "detection latency", "throughput", "consumer lag", "database write rate",
-                 "errors", "reconciles", "reconcile errors"):
+    for view in (
+        "prices by zone",
+        "spread matrix",
+        "heatmap",
+        "open opportunities",
+        "net spread",
+        "profit by border",
+        "detection latency",
+        "throughput",
+        "consumer lag",
+        "database write rate",
+        "errors",
+        "reconciles",
+        "reconcile errors",
+    ):
         assert view in titles, view
 
 

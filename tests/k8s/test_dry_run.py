@@ -32,7 +32,9 @@ def cluster() -> Iterator[EnvTest]:
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_chart_is_accepted_by_the_api_server(cluster: EnvTest, helm: Path, variant: str) -> None:
     manifests = render(helm, *VARIANTS[variant])
-    out = cluster.kubectl("apply", "--server-side", "--dry-run=server", "-f", "-", input=manifests, check=False)
+    out = cluster.kubectl(
+        "apply", "--server-side", "--dry-run=server", "-f", "-", input=manifests, check=False
+    )
     assert out.returncode == 0, out.stderr
     applied = [line for line in out.stdout.splitlines() if "(server dry run)" in line]
     assert len(applied) == manifests.count("\nkind: ") + manifests.startswith("kind: "), out.stdout
@@ -55,12 +57,21 @@ def test_operator_rbac_is_least_privilege(cluster: EnvTest, helm: Path) -> None:
         out = cluster.kubectl("auth", "can-i", who, *args, check=False)
         return out.stdout.strip() == "yes"
 
-    for allowed in (("watch", "marketfeeds.inthegrid.io"), ("patch", "arbitragerules.inthegrid.io"),
-                    ("patch", "marketfeeds.inthegrid.io", "--subresource=status"),
-                    ("create", "deployments.apps"), ("patch", "configmaps")):
+    for allowed in (
+        ("watch", "marketfeeds.inthegrid.io"),
+        ("patch", "arbitragerules.inthegrid.io"),
+        ("patch", "marketfeeds.inthegrid.io", "--subresource=status"),
+        ("create", "deployments.apps"),
+        ("patch", "configmaps"),
+    ):
         assert can(*allowed, "-n", "anywhere"), allowed
-    for denied in (("get", "secrets"), ("delete", "deployments.apps"), ("create", "pods"),
-                   ("create", "clusterroles.rbac.authorization.k8s.io"), ("delete", "marketfeeds.inthegrid.io")):
+    for denied in (
+        ("get", "secrets"),
+        ("delete", "deployments.apps"),
+        ("create", "pods"),
+        ("create", "clusterroles.rbac.authorization.k8s.io"),
+        ("delete", "marketfeeds.inthegrid.io"),
+    ):
         assert not can(*denied, "-n", NAMESPACE), denied
 
 
@@ -69,13 +80,29 @@ def test_notes_say_where_things_are(cluster: EnvTest, helm: Path) -> None:
     # A release and namespace of their own: the RBAC test created the operator's RBAC for real.
     cluster.kubectl("create", "namespace", "notes")
     out = subprocess.run(
-        [str(helm), "install", "notes", str(CHART), "--dry-run", "--namespace", "notes",
-         "--kubeconfig", str(cluster.admin_kubeconfig)],
-        capture_output=True, text=True, timeout=120, check=False,
+        [
+            str(helm),
+            "install",
+            "notes",
+            str(CHART),
+            "--dry-run",
+            "--namespace",
+            "notes",
+            "--kubeconfig",
+            str(cluster.admin_kubeconfig),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert out.returncode == 0, out.stderr
     notes = out.stdout.split("NOTES:", 1)[1]
-    for text in ("port-forward svc/notes-inthegrid-gateway", "/dashboard",
-                 "svc/notes-inthegrid-recorder-metrics:9100/metrics", "grafana_dashboard",
-                 "nats://notes-inthegrid-nats:4222"):
+    for text in (
+        "port-forward svc/notes-inthegrid-gateway",
+        "/dashboard",
+        "svc/notes-inthegrid-recorder-metrics:9100/metrics",
+        "grafana_dashboard",
+        "nats://notes-inthegrid-nats:4222",
+    ):
         assert text in notes, text

@@ -20,22 +20,34 @@ def alerts() -> list[dict]:
 
 
 def test_promtool_check_rules(promtool: Path) -> None:
-    out = subprocess.run([str(promtool), "check", "rules", str(RULES)], capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        [str(promtool), "check", "rules", str(RULES)], capture_output=True, text=True, check=False
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "SUCCESS" in out.stdout
 
 
 def test_promtool_unit_tests(promtool: Path) -> None:
-    out = subprocess.run([str(promtool), "test", "rules", *map(str, TESTS)], capture_output=True, text=True,
-                         check=False, cwd=ROOT)
+    out = subprocess.run(
+        [str(promtool), "test", "rules", *map(str, TESTS)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.count("SUCCESS") == len(TESTS)
 
 
 def test_the_alerts_the_issue_asks_for_exist() -> None:
     names = {a["alert"] for a in alerts()}
-    assert names >= {"InTheGridFeedStale", "InTheGridConsumerLagGrowing", "InTheGridRecorderWriteErrors",
-                     "InTheGridNoEvaluations", "InTheGridOperatorReconcileErrors"}
+    assert names >= {
+        "InTheGridFeedStale",
+        "InTheGridConsumerLagGrowing",
+        "InTheGridRecorderWriteErrors",
+        "InTheGridNoEvaluations",
+        "InTheGridOperatorReconcileErrors",
+    }
 
 
 def test_every_alert_has_a_firing_unit_test() -> None:

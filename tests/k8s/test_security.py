@@ -61,10 +61,26 @@ def test_every_container_is_restricted(helm: Path, variant: str) -> None:
 
 def test_the_check_catches_an_unsafe_container() -> None:
     """The checker itself: a container with nothing set fails on every rule."""
-    found = violations({"containers": [{"name": "bad", "securityContext": {"capabilities": {"add": ["NET_ADMIN"]}}}],
-                        "hostNetwork": True, "volumes": [{"name": "h", "hostPath": {"path": "/"}}]})
-    for text in ("host namespaces", "hostPath", "runAsNonRoot", "runAsUser", "root filesystem", "escalation",
-                 "capabilities not dropped", "capabilities added", "seccomp", "cpu request", "memory limit"):
+    found = violations(
+        {
+            "containers": [{"name": "bad", "securityContext": {"capabilities": {"add": ["NET_ADMIN"]}}}],
+            "hostNetwork": True,
+            "volumes": [{"name": "h", "hostPath": {"path": "/"}}],
+        }
+    )
+    for text in (
+        "host namespaces",
+        "hostPath",
+        "runAsNonRoot",
+        "runAsUser",
+        "root filesystem",
+        "escalation",
+        "capabilities not dropped",
+        "capabilities added",
+        "seccomp",
+        "cpu request",
+        "memory limit",
+    ):
         assert any(text in f for f in found), text
 
 

@@ -250,9 +250,22 @@ async def verify_nothing_lost(monitor: Monitor, database_url: str, timeout: floa
                                     " WHERE rule = $1", RULE)
             got = {(r["pair_a"], r["pair_b"], r["delivery_start"]):
                    (r["status"], float(r["net_eur_mwh"]) if r["status"] == "open" else 0.0) for r in rows}
-            return got if got == want else None
+            if got == want:
+                return got
+            missing = [k for k in want if k not in got]
+            wrong = [(k, got[k], want[k]) for k in want if k in got and got[k] != want[k]]
+            extra = [k for k in got if k not in want]
+            diff.update(missing=len(missing), wrong=len(wrong), extra=len(extra),
+                        examples=(missing[:3], wrong[:3], extra[:3]))
+            return None
 
-        await wait_for(opportunities_settled, timeout, f"{len(want)} opportunities in their final state", every=0.2)
+        diff: dict[str, object] = {}
+
+        try:
+            await wait_for(opportunities_settled, timeout, f"{len(want)} opportunities in their final state",
+                           every=0.2)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; difference: {diff}") from None
         duplicated = await conn.fetchval(
             "SELECT count(*) FROM (SELECT 1 FROM opportunity_events WHERE rule = $1"
             " GROUP BY pair_a, pair_b, delivery_start, revision HAVING count(*) > 1) d", RULE)

@@ -101,3 +101,15 @@ async def test_redelivered_sequences_are_not_published_twice() -> None:
     channel.publish(price_event(3, price("DE", 1.0)))
     await asyncio.sleep(0)
     assert client.queue.qsize() == 1
+
+
+async def test_after_a_drop_later_events_are_never_queued() -> None:
+    # Sending a later event would move the client's resume point past the dropped one.
+    channel = prices_channel(queue=2)
+    client = channel.new_client(EventFilter())
+    channel.attach(client, None)
+    for seq in (1, 2, 3):
+        channel.publish(price_event(seq, price("DE", float(seq))))
+    assert await drain(client, 2) == [1, 2]
+    channel.publish(price_event(4, price("DE", 4.0)))  # room again, but 3 was dropped
+    assert client.queue.empty() and client.gap

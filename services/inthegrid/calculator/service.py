@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 from prometheus_client import Counter, Gauge, Histogram
 
 from inthegrid.calculator.alerts import WebhookAlerter
@@ -72,7 +73,15 @@ async def restore(bus: Bus, state: CalculatorState, settings: CalculatorSettings
         except DecodeError:
             continue
     since = datetime.now(UTC) - timedelta(hours=settings.calculator_horizon_hours)
-    prices = await _replay(bus, f"{PRICE_SUBJECT_ROOT}.{rule.market.value}.>", since)
+    # Only the prices our durable consumer was already given: the rest it delivers next, in order. Reading
+    # ahead to the stream's end would move the horizon past periods never valued, and a calculator far
+    # behind (a long outage, a replay feed) would silently drop their opportunities.
+    delivered = await _delivered_sequence(bus, durable_name(rule.name))
+    prices = (
+        await _replay(bus, f"{PRICE_SUBJECT_ROOT}.{rule.market.value}.>", since, until=delivered)
+        if delivered
+        else []
+    )
     for data in prices:
         try:
             state.remember(decode_price(data, settings.price_limits))
@@ -82,8 +91,18 @@ async def restore(bus: Bus, state: CalculatorState, settings: CalculatorSettings
     log.info("restored %d events and %d prices for rule %s", len(events), len(prices), rule.name)
 
 
-async def _replay(bus: Bus, subject: str, since: datetime | None) -> list[bytes]:
-    """Every message on subject (since a time) up to the stream's current end, via an ephemeral consumer."""
+async def _delivered_sequence(bus: Bus, durable: str) -> int:
+    """Stream sequence of the last price the durable consumer delivered; 0 before its first start."""
+    try:
+        info = await bus.js.consumer_info(PRICES_STREAM, durable)
+    except NotFoundError:
+        return 0
+    return int(info.delivered.stream_seq or 0) if info.delivered else 0
+
+
+async def _replay(bus: Bus, subject: str, since: datetime | None, until: int | None = None) -> list[bytes]:
+    """Every message on subject (since a time) up to stream sequence ``until`` (default: the stream's
+    current end), via an ephemeral consumer."""
     stream = await bus.js.find_stream_name_by_subject(subject)
     info = await bus.js.stream_info(stream)
     if info.state.messages == 0:
@@ -102,8 +121,9 @@ async def _replay(bus: Bus, subject: str, since: datetime | None) -> list[bytes]
             msgs = await fetch_batch(sub, 1000, 0.5)
             if not msgs:
                 break
-            out.extend(m.data for m in msgs)
-            if msgs[-1].metadata.num_pending == 0:
+            out.extend(m.data for m in msgs if until is None or m.metadata.sequence.stream <= until)
+            last = msgs[-1].metadata
+            if last.num_pending == 0 or (until is not None and last.sequence.stream >= until):
                 break
     finally:
         await sub.unsubscribe()

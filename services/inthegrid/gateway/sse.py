@@ -77,18 +77,21 @@ class SseClient:
     hopeless_seconds: float
     backlog: deque[SseEvent] = field(default_factory=deque)
     full_since: float | None = None
-    gap: bool = False  # an event was dropped: end the response once drained so the client resumes
+    gap: bool = False  # an event was dropped: send what was queued before it, then end (client resumes)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
     close_reason: str | None = None
 
     def offer(self, event: SseEvent, now: float | None = None) -> None:
         if self.closed.is_set() or not self.filter.matches(event):
             return
-        try:
-            self.queue.put_nowait(event)
-            return
-        except asyncio.QueueFull:
-            pass
+        if not self.gap:
+            try:
+                self.queue.put_nowait(event)
+                return
+            except asyncio.QueueFull:
+                pass
+        # After the first drop nothing more is queued: the client must not receive a later event
+        # (its id would become the resume point and the dropped ones would be skipped for good).
         SSE_DROPPED.labels(self.stream).inc()
         self.gap = True
         now = time.monotonic() if now is None else now

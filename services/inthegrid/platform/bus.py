@@ -15,6 +15,7 @@ import logging
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import nats
 from nats.aio.client import Client as NATS
@@ -41,6 +42,10 @@ DEADLETTER_SUBJECT_ROOT = "inthegrid.deadletter"
 # Re-publishing within this window is dropped by JetStream (Nats-Msg-Id). It covers a restart of
 # a feed or calculator; the database's natural keys make older duplicates harmless too.
 DUPLICATE_WINDOW_SECONDS = 3600.0
+# publish_all sends at most this many before waiting on the client's in-flight limit (4000 in nats-py),
+# and gives up with TooManyStalledMsgsError when a chunk cannot be sent within the stall timeout.
+PUBLISH_CHUNK = 1000
+PUBLISH_STALL_SECONDS = 30.0
 
 
 class BusError(InTheGridError):
@@ -170,16 +175,28 @@ async def ensure_streams(bus: Bus, settings: CommonSettings) -> None:
             await bus.js.add_stream(config)
 
 
+async def _publish_chunk(bus: Bus, items: Sequence[tuple[str, bytes, str]]) -> list[asyncio.Future[Any]]:
+    # No wait_stall: with it nats-py wraps every publish in asyncio.wait_for, which yields to the loop
+    # per message so each one leaves in its own socket write (3-4x slower, bench/RESULTS.md). The one
+    # timeout around the chunk still bounds a stall on the client's in-flight limit.
+    return [
+        await bus.js.publish_async(subject, payload, headers={"Nats-Msg-Id": msg_id})
+        for subject, payload, msg_id in items
+    ]
+
+
 async def publish_all(bus: Bus, items: Iterable[tuple[str, bytes, str]]) -> tuple[int, int]:
     """Publish (subject, payload, message id) tuples concurrently; returns (stored, duplicates).
 
     Every publish is acknowledged by JetStream before this returns, so the caller may treat the
     batch as durable. A failure raises after the others finished; re-publishing is safe.
     """
-    futures = [
-        await bus.js.publish_async(subject, payload, headers={"Nats-Msg-Id": msg_id}, wait_stall=30)
-        for subject, payload, msg_id in items
-    ]
+    pending = list(items)
+    futures: list[asyncio.Future[Any]] = []
+    for first in range(0, len(pending), PUBLISH_CHUNK):
+        futures += await asyncio.wait_for(
+            _publish_chunk(bus, pending[first : first + PUBLISH_CHUNK]), PUBLISH_STALL_SECONDS
+        )
     if not futures:
         return 0, 0
     acks = await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), 60)

@@ -6,6 +6,7 @@ Deployments it creates, and a contract test parses a rendered Deployment's env w
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -39,6 +40,16 @@ class CommonSettings(BaseSettings):
     @property
     def price_limits(self) -> PriceLimits:
         return PriceLimits(self.price_min_eur_mwh, self.price_max_eur_mwh)
+
+
+def split_list(value: Any) -> Any:
+    """A list from the environment: a JSON list, or comma-separated text (what people type)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [item.strip() for item in text.split(",") if item.strip()]
+    return value
 
 
 def _split_zones(value: Any) -> Any:
@@ -106,8 +117,17 @@ class GatewaySettings(CommonSettings):
     )
     http_host: str = Field("127.0.0.1", description="address the gateway binds")
     http_port: int = Field(8000, ge=1, le=65535, description="gateway port")
-    api_keys: list[SecretStr] = Field(default_factory=list, description="API keys; empty = no auth (local)")
-    cors_origins: list[str] = Field(default_factory=list, description="origins allowed by CORS")
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, description="API keys, comma-separated or a JSON list; empty = no auth (local)"
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="origins allowed by CORS, comma-separated or a JSON list"
+    )
+
+    @field_validator("api_keys", "cors_origins", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        return split_list(value)
     rate_limit_per_minute: int = Field(0, ge=0, description="requests per minute per client (0 = off)")
     dashboard: bool = Field(True, description="mount the Gradio dashboard at /dashboard")
     gateway_opportunity_max_age_seconds: float = Field(

@@ -1,0 +1,386 @@
+"""The pipeline under load: detection latency, sustained throughput and peak memory per service.
+
+Starts its own nats-server and PostgreSQL, and the services as real processes
+(``python -m inthegrid.cli calculator|recorder|gateway|feed``), then in one run:
+
+1. raw baseline: a bare nats-py JetStream loop (publish_async + pull fetch + ack) of price-sized
+   messages on a stream of its own: the ceiling of any JetStream consumer in Python here;
+2. detection latency: this process publishes prices at ``--latency-rate`` (five zones per period:
+   four at one price, AT 20 EUR/MWh higher, so every AT price opens four opportunities) and reads
+   the gateway's SSE stream /api/stream/opportunities; latency = SSE event arrival - the moment
+   the AT price was handed to the publisher. The gateway updates the state behind
+   GET /api/spreads/opportunities in the same callback, just before the SSE fan-out;
+3. throughput: a real feed (the simulator, its clock sped up to give each ``--rates`` value) ->
+   calculator -> recorder for ``--step-seconds`` each; the backlog (pending + unacked) of every
+   durable consumer is sampled each second and its growth fitted by least squares;
+4. peak RSS of each service process during 2 and 3.
+
+    .venv/bin/python bench/bench_pipeline.py
+    .venv/bin/python bench/bench_pipeline.py --latency-seconds 30 --rates 10000,20000,30000 --step-seconds 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import nats
+import orjson
+from nats.js.api import StreamConfig
+from nats.js.client import JetStreamContext
+
+from _common import PeakMemory, ServiceProcess, machine, percentile, servers, stamp
+from inthegrid.domain.codec import encode_price
+from inthegrid.domain.prices import make_price
+from inthegrid.domain.rules import PROOF_OF_CONCEPT_ZONES
+from inthegrid.platform.bus import PRICES_STREAM, OPPORTUNITIES_STREAM, price_subject
+from inthegrid.platform.embedded import free_port
+
+CALCULATOR_DURABLE = "calculator-proof-of-concept"
+DURABLES = {
+    "calculator": (PRICES_STREAM, CALCULATOR_DURABLE),
+    "recorder-prices": (PRICES_STREAM, "recorder-prices"),
+    "recorder-events": (OPPORTUNITIES_STREAM, "recorder-opportunities"),
+}
+POC_BASELINE_WORST_S = 20.0  # proof of concept: 10 s ingestion interval + 10 s dashboard polling
+POC_BASELINE_MEAN_S = 10.0  # uniform phase of both 10 s cycles: 5 s + 5 s on average
+WARMUP_SECONDS = 2.0
+
+
+# --- 1. raw JetStream baseline ----------------------------------------------------------------
+
+
+async def raw_baseline(nats_url: str, count: int) -> float:
+    """Messages per second of a bare publish_async + fetch + ack loop, both running at once."""
+    nc = await nats.connect(nats_url, pending_size=64 * 1024 * 1024)
+    js = nc.jetstream()
+    await js.add_stream(StreamConfig(name="BENCHRAW", subjects=["benchraw.>"]))
+    payload = encode_price(make_price("DE-LU", datetime(2026, 1, 1, tzinfo=UTC), 61.25, source="bench"))
+    sub = await js.pull_subscribe("benchraw.>", durable="raw", stream="BENCHRAW")
+
+    async def produce() -> None:
+        # Chunks below nats-py's in-flight limit, no wait_stall (see platform.bus.publish_all), message ids
+        # as the feed sends them: the fastest way nats-py offers to get acknowledged publishes.
+        for first in range(0, count, 1000):
+            futures = [
+                await js.publish_async(f"benchraw.{i % 5}", payload, headers={"Nats-Msg-Id": f"raw-{i}"})
+                for i in range(first, min(count, first + 1000))
+            ]
+            await asyncio.gather(*futures)
+
+    async def consume() -> None:
+        done = 0
+        while done < count:
+            with contextlib.suppress(nats.errors.TimeoutError, TimeoutError):
+                for msg in await sub.fetch(256, timeout=1.0):
+                    await msg.ack()
+                    done += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(produce(), consume())
+    elapsed = time.perf_counter() - started
+    await js.delete_stream("BENCHRAW")
+    await nc.close()
+    return count / elapsed
+
+
+# --- 2. detection latency ---------------------------------------------------------------------
+
+
+async def read_sse(client: httpx.AsyncClient, arrivals: dict[str, float], ready: asyncio.Event) -> None:
+    async with client.stream("GET", "/api/stream/opportunities", timeout=None) as response:
+        response.raise_for_status()
+        async for line in response.aiter_lines():
+            if line.startswith("retry:"):
+                ready.set()
+            elif line.startswith("data: "):
+                now = time.perf_counter()
+                item = orjson.loads(line[6:])
+                if item.get("kind") == "opened":
+                    arrivals.setdefault(f"{item['pair'][0]}|{item['pair'][1]}|{item['delivery_start']}", now)
+
+
+async def latency(nats_url: str, http_url: str, rate: int, seconds: float) -> dict[str, float]:
+    """Publish ``rate`` prices/s for ``seconds``; latency of every opportunity an AT price opened."""
+    zones = list(PROOF_OF_CONCEPT_ZONES)
+    high = "AT"
+    nc = await nats.connect(nats_url, pending_size=64 * 1024 * 1024)
+    js = nc.jetstream()
+    arrivals: dict[str, float] = {}
+    published: dict[str, float] = {}  # delivery start (ISO Z) of the period -> when AT was published
+    ready = asyncio.Event()
+    async with httpx.AsyncClient(base_url=http_url) as client:
+        reader = asyncio.create_task(read_sse(client, arrivals, ready))
+        await asyncio.wait_for(ready.wait(), 30)
+        first = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        periods = int(rate * seconds / len(zones))
+        futures = []
+        started = time.perf_counter()
+        for k in range(periods):
+            # Pace by period: the k-th period's prices go out at k * len(zones) / rate seconds.
+            delay = started + k * len(zones) / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            start = first + timedelta(minutes=15 * k)
+            base = 40.0 + (k % 50)
+            for zone in zones:
+                price = make_price(zone, start, base + (20.0 if zone == high else 0.0), resolution="PT15M", source="bench-latency")
+                if zone == high:
+                    published[start.strftime("%Y-%m-%dT%H:%M:%SZ")] = time.perf_counter()
+                futures.append(
+                    await js.publish_async(
+                        price_subject("day_ahead", zone),
+                        encode_price(price),
+                        headers={"Nats-Msg-Id": price.message_id},
+                        wait_stall=30,
+                    )
+                )
+        sent = time.perf_counter() - started
+        await asyncio.gather(*futures)
+        expected = periods * (len(zones) - 1)
+        deadline = time.monotonic() + 30
+        while len(arrivals) < expected and time.monotonic() < deadline:  # noqa: ASYNC110 - SSE reader fills it
+            await asyncio.sleep(0.1)
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
+            await reader
+    await nc.close()
+    samples = []
+    warm = started + WARMUP_SECONDS
+    for key, arrived in arrivals.items():
+        when = published.get(key.rsplit("|", 1)[1])
+        if when is not None and when >= warm:
+            samples.append(arrived - when)
+    if not samples:
+        raise RuntimeError("no opportunity reached the gateway's SSE stream")
+    return {
+        "offered_rate": periods * len(zones) / sent,
+        "opportunities": len(samples),
+        "received": len(arrivals),
+        "expected": expected,
+        "p50": percentile(samples, 50),
+        "p99": percentile(samples, 99),
+        "max": max(samples),
+        "mean": sum(samples) / len(samples),
+    }
+
+
+# --- 3. throughput ----------------------------------------------------------------------------
+
+
+@dataclass
+class Step:
+    target: int
+    offered: float
+    consumed: dict[str, float]
+    growth: dict[str, float]  # backlog growth, messages per second (least-squares slope)
+    final_backlog: dict[str, int]
+    drain_seconds: float
+
+    @property
+    def flat(self) -> bool:
+        # Flat: no consumer's backlog grows by more than 2 % of the offered rate.
+        return all(g <= 0.02 * self.offered for g in self.growth.values())
+
+
+def slope(points: list[tuple[float, float]]) -> float:
+    n = len(points)
+    mx = sum(x for x, _ in points) / n
+    my = sum(y for _, y in points) / n
+    var = sum((x - mx) ** 2 for x, _ in points)
+    return sum((x - mx) * (y - my) for x, y in points) / var if var else 0.0
+
+
+async def backlogs(js: JetStreamContext) -> tuple[int, dict[str, int], dict[str, int]]:
+    """(PRICES last sequence, backlog per consumer, ack floor per consumer)."""
+    last = (await js.stream_info(PRICES_STREAM)).state.last_seq
+    backlog, floor = {}, {}
+    for name, (stream, durable) in DURABLES.items():
+        info = await js.consumer_info(stream, durable)
+        backlog[name] = (info.num_pending or 0) + (info.num_ack_pending or 0)
+        floor[name] = info.ack_floor.stream_seq if info.ack_floor else 0
+    return last, backlog, floor
+
+
+async def throughput_step(
+    nats_url: str, feed: ServiceProcess, target: int, seconds: float, memory: PeakMemory
+) -> Step:
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    feed.start()
+    assert feed.process is not None
+    memory.watch("feed", feed.process.pid)
+    samples: list[tuple[float, int, dict[str, int], dict[str, int]]] = []
+    started = time.perf_counter()
+    while (now := time.perf_counter()) - started < seconds:
+        last, backlog, floor = await backlogs(js)
+        samples.append((now - started, last, backlog, floor))
+        await asyncio.sleep(1.0)
+    feed.terminate()
+    measured = [s for s in samples if s[0] >= WARMUP_SECONDS]
+    (t0, last0, _, floor0), (t1, last1, backlog1, floor1) = measured[0], measured[-1]
+    offered = (last1 - last0) / (t1 - t0)
+    consumed = {name: (floor1[name] - floor0[name]) / (t1 - t0) for name in DURABLES}
+    growth = {name: slope([(s[0], s[2][name]) for s in measured]) for name in DURABLES}
+    drain_started = time.perf_counter()
+    while True:
+        _, backlog, _ = await backlogs(js)
+        if not any(backlog.values()) or time.perf_counter() - drain_started > 120:
+            break
+        await asyncio.sleep(0.5)
+    drain = time.perf_counter() - drain_started
+    await nc.close()
+    return Step(target, offered, consumed, growth, backlog1, drain)
+
+
+def feed_process(nats_url: str, logs: Path, index: int, rate: int) -> ServiceProcess:
+    zones = len(PROOF_OF_CONCEPT_ZONES)
+    speed = rate / zones * 15 * 60  # simulated seconds per second giving `rate` prices/s at PT15M
+    # Each step simulates its own decade, so no step re-publishes another's prices.
+    start = datetime(2030 + 10 * index, 1, 1, tzinfo=UTC).isoformat()
+    env = {
+        "INTHEGRID_NATS_URL": nats_url,
+        "INTHEGRID_FEED_NAME": f"bench{index}",
+        "INTHEGRID_SIMULATOR_SPEED": str(speed),
+        "INTHEGRID_SIMULATOR_TICK_SECONDS": "0.05",
+        "INTHEGRID_SIMULATOR_START": start,
+        "INTHEGRID_LOG_LEVEL": "WARNING",
+    }
+    return ServiceProcess(["feed"], env, logs / f"feed-{index}.log")
+
+
+# --- the run ----------------------------------------------------------------------------------
+
+
+def start_services(nats_url: str, database_url: str, logs: Path, http_port: int) -> dict[str, ServiceProcess]:
+    common = {"INTHEGRID_NATS_URL": nats_url, "INTHEGRID_LOG_LEVEL": "WARNING"}
+    procs = {
+        "calculator": ServiceProcess(["calculator"], common, logs / "calculator.log"),
+        "recorder": ServiceProcess(
+            ["recorder"], {**common, "INTHEGRID_DATABASE_URL": database_url}, logs / "recorder.log"
+        ),
+        "gateway": ServiceProcess(
+            ["gateway"],
+            {
+                **common,
+                "INTHEGRID_DATABASE_URL": database_url,
+                "INTHEGRID_HTTP_PORT": str(http_port),
+                "INTHEGRID_DASHBOARD": "false",
+            },
+            logs / "gateway.log",
+            metrics_port=0,
+        ),
+    }
+    for proc in procs.values():
+        proc.start(wait_ready=0)
+    procs["calculator"].wait_ready()
+    procs["recorder"].wait_ready()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            body = httpx.get(f"http://127.0.0.1:{http_port}/health", timeout=2).json()
+            if body.get("checks", {}).get("nats"):
+                return procs
+        time.sleep(0.2)
+    raise TimeoutError(f"gateway not healthy:\n{procs['gateway'].log_tail()}")
+
+
+def mb(value: int) -> str:
+    return f"{value / 2**20:.0f} MB"
+
+
+async def run(args: argparse.Namespace) -> None:
+    print(f"machine: {machine()}; {stamp()}")
+    durability = "off" if args.fast else "on (PostgreSQL defaults)"
+    print(f"PostgreSQL durability {durability}")
+    with servers(args.fast) as (nats_server, pg), PeakMemory() as memory:
+        logs = Path(nats_server.store_dir).parent / "logs"
+        raw = await raw_baseline(nats_server.url, args.raw_messages)
+        print(f"\n[1] raw nats-py JetStream publish_async + fetch/ack loop: {raw:,.0f} msgs/s")
+        port = free_port()
+        procs = start_services(nats_server.url, pg.url(), logs, port)
+        try:
+            for name, proc in procs.items():
+                assert proc.process is not None
+                memory.watch(name, proc.process.pid)
+            if args.latency_seconds > 0:
+                result = await latency(
+                    nats_server.url, f"http://127.0.0.1:{port}", args.latency_rate, args.latency_seconds
+                )
+                p99 = result["p99"]
+                print(
+                    f"\n[2] detection latency, price published -> opportunity on the gateway's SSE stream, "
+                    f"at {result['offered_rate']:,.0f} prices/s for {args.latency_seconds:.0f} s "
+                    f"({result['opportunities']:,} opportunities measured after {WARMUP_SECONDS:.0f} s warm-up; "
+                    f"{result['received']:,}/{result['expected']:,} received)"
+                )
+                print(
+                    f"    p50 {result['p50'] * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, "
+                    f"mean {result['mean'] * 1000:.1f} ms, max {result['max'] * 1000:.1f} ms "
+                    f"(goal p99 <= 25 ms: {'met' if p99 <= 0.025 else 'MISSED'})"
+                )
+                print(
+                    f"    proof of concept: up to {POC_BASELINE_WORST_S:.0f} s (mean ~{POC_BASELINE_MEAN_S:.0f} s); "
+                    f"ratio {POC_BASELINE_WORST_S / p99:,.0f}x (worst/p99), "
+                    f"{POC_BASELINE_MEAN_S / result['mean']:,.0f}x (mean/mean)"
+                )
+                print(f"    peak RSS: {', '.join(f'{k} {mb(v)}' for k, v in sorted(memory.peaks.items()))}")
+            memory.reset()
+            steps = []
+            for index, rate in enumerate(args.rates):
+                step = await throughput_step(
+                    nats_server.url, feed_process(nats_server.url, logs, index, rate), rate, args.step_seconds,
+                    memory,
+                )
+                steps.append(step)
+            if steps:
+                print(f"\n[3] throughput feed -> calculator -> recorder, {args.step_seconds:.0f} s per step")
+                for s in steps:
+                    print(
+                        f"    target {s.target:>6,}/s: offered {s.offered:>8,.0f}/s; consumed "
+                        + ", ".join(f"{k} {v:,.0f}/s" for k, v in s.consumed.items())
+                        + "; backlog growth "
+                        + ", ".join(f"{k} {v:+,.0f}/s" for k, v in s.growth.items())
+                        + f"; drained in {s.drain_seconds:.1f} s -> {'flat' if s.flat else 'GROWING'}"
+                    )
+                flat = [s.offered for s in steps if s.flat]
+                best = max(flat) if flat else 0.0
+                print(
+                    f"    max sustained rate with flat backlog: {best:,.0f} prices/s "
+                    f"(goal >= 20,000: {'met' if best >= 20_000 else 'MISSED'}); "
+                    f"raw JetStream baseline {raw:,.0f} msgs/s, ratio {best / raw:.2f}"
+                )
+                print(
+                    "\n[4] peak RSS under the throughput load: "
+                    + ", ".join(f"{k} {mb(v)}" for k, v in sorted(memory.peaks.items()))
+                    + f" (goal <= 150 MB each: {'met' if max(memory.peaks.values()) <= 150 * 2**20 else 'MISSED'})"
+                )
+        finally:
+            for proc in procs.values():
+                proc.terminate()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--latency-rate", type=int, default=1000, help="prices/s during the latency run")
+    parser.add_argument("--latency-seconds", type=float, default=20.0, help="0 skips the latency run")
+    parser.add_argument(
+        "--rates",
+        type=lambda s: [int(r) for r in s.split(",") if r],
+        default=[5000, 10000, 20000, 30000],
+        help="comma-separated target prices/s of the throughput steps ('' skips them)",
+    )
+    parser.add_argument("--step-seconds", type=float, default=15.0)
+    parser.add_argument("--raw-messages", type=int, default=100_000)
+    parser.add_argument("--fast", action="store_true", help="turn PostgreSQL durability off")
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
