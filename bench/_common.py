@@ -77,6 +77,11 @@ class PeakMemory:
         with self._lock:
             self._procs[name] = psutil.Process(pid)
 
+    def forget(self, name: str) -> None:
+        with self._lock:
+            self._procs.pop(name, None)
+            self.peaks.pop(name, None)
+
     def reset(self) -> None:
         with self._lock:
             self.peaks.clear()

@@ -110,11 +110,13 @@ class KubeApi:
     def read_resource(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         return self.request("GET", _custom_path(kind, namespace, name))
 
-    def patch_status(self, kind: str, namespace: str, name: str, status: dict[str, Any]) -> None:
-        """Merge-patch a custom resource's status subresource; a deleted resource (404) is fine."""
-        self.request(
-            "PATCH", _custom_path(kind, namespace, name) + "/status", {"status": status}, content_type=_MERGE
-        )
+    def patch_status(
+        self, kind: str, namespace: str, name: str, status: dict[str, Any], resource_version: str
+    ) -> None:
+        """Merge-patch a custom resource's status subresource, only if the resource is still at
+        ``resource_version`` (else HTTP 409: read again). A deleted resource (404) is fine."""
+        body = {"metadata": {"resourceVersion": resource_version}, "status": status}
+        self.request("PATCH", _custom_path(kind, namespace, name) + "/status", body, content_type=_MERGE)
 
 
 def _custom_path(kind: str, namespace: str, name: str) -> str:

@@ -54,17 +54,17 @@ def close(memo: kopf.Memo, **_: Any) -> None:
 @kopf.on.resume(GROUP, VERSION, "marketfeeds")
 @kopf.on.create(GROUP, VERSION, "marketfeeds")
 @kopf.on.update(GROUP, VERSION, "marketfeeds")
-def marketfeed(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
-    reconcile_marketfeed(memo.kube, memo.settings, body, patch)
+def marketfeed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    reconcile_marketfeed(memo.kube, memo.settings, body)
 
 
 @kopf.on.resume(GROUP, VERSION, "arbitragerules")
 @kopf.on.create(GROUP, VERSION, "arbitragerules")
 @kopf.on.update(GROUP, VERSION, "arbitragerules")
-def arbitragerule(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
-    reconcile_arbitragerule(memo.kube, memo.settings, body, patch)
+def arbitragerule(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    reconcile_arbitragerule(memo.kube, memo.settings, body)
 
 
 @kopf.on.event("apps", "v1", "deployments", labels=CHILDREN)
-def child_deployment(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
-    sync_parent_readiness(memo.kube, body, deleted=type == "DELETED")
+def child_deployment(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    sync_parent_readiness(memo.kube, body)

@@ -1,13 +1,18 @@
 """Level-based reconciliation of one MarketFeed or ArbitrageRule: parse, render, adopt, apply, status.
 
 Every call converges the children to the spec, whatever happened before (create, update, operator
-restart), so the same function serves kopf's resume, create and update causes. Status is written
-through kopf's ``patch`` only where it changed, so an unchanged resource is never touched.
+restart), so the same function serves kopf's resume, create and update causes.
+
+Two writers share a resource's status: the reconciler (Reconciled, after applying children) and
+the child-Deployment watcher (Ready). Both read the Deployment and the resource afresh and patch
+with the resource's resourceVersion as a precondition, retrying on 409, so neither overwrites the
+other's newer news; a status that would not change is not written at all (restarts touch nothing).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import kopf
@@ -41,121 +46,136 @@ from inthegrid_operator.status import (
 
 log = logging.getLogger(__name__)
 
+StatusFn = Callable[[dict[str, Any], Readiness], "dict[str, Any] | None"]
+STATUS_ATTEMPTS = 5
 
-def reconcile_marketfeed(api: KubeApi, settings: OperatorSettings, body: Any, patch: Any) -> None:
+
+def reconcile_marketfeed(api: KubeApi, settings: OperatorSettings, body: Any) -> None:
     name, namespace = body["metadata"]["name"], body["metadata"]["namespace"]
-    deployment_name = feed_deployment_name(name)
     with timed_reconcile("MarketFeed"):
         try:
-            spec = parse_feed_spec(dict(body.get("spec") or {}))
+            spec = parse_feed_spec(_plain(body.get("spec") or {}))
         except ValidationError as exc:
-            _invalid("MarketFeed", body, patch, deployment_name, exc)
+            _invalid(api, "MarketFeed", body, feed_deployment_name(name), exc)
             return
 
-        def children() -> tuple[dict[str, Any], str]:
+        def children() -> str:
             deployment = render_feed_deployment(name, namespace, spec, settings)
             kopf.adopt(deployment, owner=body)
-            applied = api.apply(deployment)
-            return applied, f"Deployment {deployment_name} applied"
+            api.apply(deployment)
+            return f"Deployment {deployment['metadata']['name']} applied"
 
-        _converge("MarketFeed", body, patch, deployment_name, children)
+        _converge(api, "MarketFeed", body, feed_deployment_name(name), children)
 
 
-def reconcile_arbitragerule(api: KubeApi, settings: OperatorSettings, body: Any, patch: Any) -> None:
+def reconcile_arbitragerule(api: KubeApi, settings: OperatorSettings, body: Any) -> None:
     name, namespace = body["metadata"]["name"], body["metadata"]["namespace"]
-    deployment_name = calculator_deployment_name(name)
     with timed_reconcile("ArbitrageRule"):
         raw = _plain(body.get("spec") or {})
         try:
             rule = parse_rule_spec(raw)
         except ValidationError as exc:
-            _invalid("ArbitrageRule", body, patch, deployment_name, exc)
+            _invalid(api, "ArbitrageRule", body, calculator_deployment_name(name), exc)
             return
 
-        def children() -> tuple[dict[str, Any], str]:
+        def children() -> str:
             configmap = render_rule_configmap(name, namespace, raw)
             deployment = render_calculator_deployment(name, namespace, rule, configmap, settings)
             kopf.adopt([configmap, deployment], owner=body)
             api.apply(configmap)
-            applied = api.apply(deployment)
+            api.apply(deployment)
             return (
-                applied,
-                f"ConfigMap {configmap['metadata']['name']} and Deployment {deployment_name} applied",
+                f"ConfigMap {configmap['metadata']['name']} and "
+                f"Deployment {deployment['metadata']['name']} applied"
             )
 
-        _converge("ArbitrageRule", body, patch, deployment_name, children)
+        _converge(api, "ArbitrageRule", body, calculator_deployment_name(name), children)
 
 
-def _converge(kind: str, body: Any, patch: Any, deployment_name: str, children: Any) -> None:
-    previous = _plain(body.get("status") or {})
+def _converge(api: KubeApi, kind: str, body: Any, deployment_name: str, children: Callable[[], str]) -> None:
     generation = int(body["metadata"].get("generation") or 0)
     try:
-        deployment, message = children()
+        message = children()
+        outcome = Outcome(True, APPLIED, message)
+        _write_status(api, kind, body, deployment_name, _reconciled(generation, deployment_name, outcome))
     except KubeError as exc:
         error = as_kopf_error(exc)
-        kind_of_error = "permanent" if isinstance(error, kopf.PermanentError) else "temporary"
         RECONCILES.labels(kind, "error").inc()
-        RECONCILE_ERRORS.labels(kind, kind_of_error).inc()
-        outcome = Outcome(False, APPLY_FAILED, str(exc)[:1000])
-        _write_status(
-            patch,
-            previous,
-            build_status(
-                previous,
-                generation=generation,
-                deployment_name=deployment_name,
-                outcome=outcome,
-                readiness=Readiness(False, int(previous.get("readyReplicas") or 0), APPLY_FAILED, str(exc)),
-                now=now_rfc3339(),
-            ),
-        )
-        kopf.warn(body, reason=APPLY_FAILED, message=str(exc)[:1000])
+        RECONCILE_ERRORS.labels(
+            kind, "permanent" if isinstance(error, kopf.PermanentError) else "temporary"
+        ).inc()
+        failed = Outcome(False, APPLY_FAILED, str(exc)[:1000])
+        try:
+            _write_status(api, kind, body, deployment_name, _reconciled(generation, deployment_name, failed))
+        except KubeError:
+            log.warning("%s %s: could not record the failure in status", kind, body["metadata"]["name"])
+        kopf.warn(body, reason=APPLY_FAILED, message=failed.message)
         raise error from exc
-    new = build_status(
-        previous,
-        generation=generation,
-        deployment_name=deployment_name,
-        outcome=Outcome(True, APPLIED, message),
-        readiness=deployment_readiness(deployment),
-        now=now_rfc3339(),
-    )
     # An Event per handled generation, not per resume: a restart of the operator stays silent.
-    if previous.get("observedGeneration") != generation:
+    if (body.get("status") or {}).get("observedGeneration") != generation:
         kopf.event(body, type="Normal", reason=APPLIED, message=message)
-    _write_status(patch, previous, new)
     RECONCILES.labels(kind, "ok").inc()
 
 
-def _invalid(kind: str, body: Any, patch: Any, deployment_name: str, exc: ValidationError) -> None:
+def _invalid(api: KubeApi, kind: str, body: Any, deployment_name: str, exc: ValidationError) -> None:
     """A spec the schema let through but the domain refuses: say so in status, do not retry.
 
     The children keep running the last good spec; the next edit of the spec reconciles again.
     """
-    previous = _plain(body.get("status") or {})
     generation = int(body["metadata"].get("generation") or 0)
-    message = str(exc)[:1000]
-    new = build_status(
-        previous,
-        generation=generation,
-        deployment_name=deployment_name,
-        outcome=Outcome(False, INVALID_SPEC, message),
-        readiness=Readiness(False, int(previous.get("readyReplicas") or 0), INVALID_SPEC, message),
-        now=now_rfc3339(),
-    )
-    if previous.get("observedGeneration") != generation:
-        kopf.warn(body, reason=INVALID_SPEC, message=message)
-    _write_status(patch, previous, new)
+    outcome = Outcome(False, INVALID_SPEC, str(exc)[:1000])
+    try:
+        _write_status(api, kind, body, deployment_name, _reconciled(generation, deployment_name, outcome))
+    except KubeError as error:
+        raise as_kopf_error(error) from error
+    if (body.get("status") or {}).get("observedGeneration") != generation:
+        kopf.warn(body, reason=INVALID_SPEC, message=outcome.message)
     RECONCILES.labels(kind, "invalid").inc()
     RECONCILE_ERRORS.labels(kind, "invalid_spec").inc()
-    log.warning("%s %s/%s: %s", kind, body["metadata"]["namespace"], body["metadata"]["name"], message)
+    log.warning(
+        "%s %s/%s: %s", kind, body["metadata"]["namespace"], body["metadata"]["name"], outcome.message
+    )
 
 
-def _write_status(patch: Any, previous: dict[str, Any], new: dict[str, Any]) -> None:
-    for key, value in status_delta(previous, new).items():
-        patch.status[key] = value
+def _reconciled(generation: int, deployment_name: str, outcome: Outcome) -> StatusFn:
+    def compute(previous: dict[str, Any], readiness: Readiness) -> dict[str, Any]:
+        if not outcome.ok:  # Ready says why nothing new runs; keep the last known ready count
+            readiness = Readiness(False, readiness.ready_replicas, outcome.reason, outcome.message)
+        return build_status(
+            previous,
+            generation=generation,
+            deployment_name=deployment_name,
+            outcome=outcome,
+            readiness=readiness,
+            now=now_rfc3339(),
+        )
+
+    return compute
 
 
-def sync_parent_readiness(api: KubeApi, deployment: Any, deleted: bool) -> None:
+def _write_status(api: KubeApi, kind: str, body: Any, deployment_name: str, compute: StatusFn) -> None:
+    """Read the Deployment and the resource, compute, patch only a change, retry on conflicts."""
+    namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+    for _ in range(STATUS_ATTEMPTS):
+        readiness = deployment_readiness(api.read_deployment(namespace, deployment_name))
+        current = api.read_resource(kind, namespace, name)
+        if current is None or current["metadata"].get("uid") != body["metadata"].get("uid"):
+            return  # deleted (or deleted and re-created: that one has its own reconcile)
+        previous = current.get("status") or {}
+        new = compute(previous, readiness)
+        delta = status_delta(previous, new) if new is not None else {}
+        if not delta:
+            return
+        try:
+            api.patch_status(kind, namespace, name, delta, current["metadata"]["resourceVersion"])
+            return
+        except KubeError as exc:
+            if exc.status != 409:
+                raise
+    raise KubeError(409, f"status of {kind} {namespace}/{name} kept changing; will retry")
+
+
+def sync_parent_readiness(api: KubeApi, deployment: Any) -> None:
     """A child Deployment changed: carry its readiness into its owner's Ready condition."""
     meta = deployment.get("metadata") or {}
     owner = next(
@@ -168,19 +188,15 @@ def sync_parent_readiness(api: KubeApi, deployment: Any, deleted: bool) -> None:
     )
     if owner is None:
         return
-    namespace = meta["namespace"]
+    parent_ref = {
+        "metadata": {"namespace": meta["namespace"], "name": owner["name"], "uid": owner.get("uid")}
+    }
+
+    def compute(previous: dict[str, Any], readiness: Readiness) -> dict[str, Any] | None:
+        return with_readiness(previous, readiness, now_rfc3339())
+
     try:
-        parent = api.read_resource(owner["kind"], namespace, owner["name"])
-        if parent is None or parent["metadata"].get("uid") != owner.get("uid"):
-            return
-        previous = parent.get("status") or {}
-        readiness = deployment_readiness(None if deleted else _plain(deployment))
-        new = with_readiness(previous, readiness, now_rfc3339())
-        if new is None:
-            return
-        delta = status_delta(previous, new)
-        if delta:
-            api.patch_status(owner["kind"], namespace, owner["name"], delta)
+        _write_status(api, owner["kind"], parent_ref, meta["name"], compute)
     except KubeError as exc:
         raise as_kopf_error(exc) from exc
 

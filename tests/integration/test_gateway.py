@@ -27,7 +27,7 @@ from inthegrid.platform.bus import Bus, connect_bus, opportunity_subject, price_
 from inthegrid.platform.db import connect_pool, run_migrations
 from inthegrid.platform.metrics import HealthState
 from inthegrid.platform.settings import GatewaySettings
-from tests.support.servers import free_port
+from tests.support.servers import EmbeddedPostgres, free_port
 
 T0 = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
 PUBLISHED = datetime(2026, 1, 14, 12, tzinfo=UTC)
@@ -36,22 +36,44 @@ RING_SIZE = 20
 
 def prices_for(zone: str, first: int, count: int) -> list[Price]:
     """Distinct 15-minute periods from T0 + first quarter hours (each price is its own message)."""
-    return [make_price(zone, T0 + timedelta(minutes=15 * i), 40.0 + (i % 50), resolution="PT15M",
-                       source="test", published_at=PUBLISHED) for i in range(first, first + count)]
+    return [
+        make_price(
+            zone,
+            T0 + timedelta(minutes=15 * i),
+            40.0 + (i % 50),
+            resolution="PT15M",
+            source="test",
+            published_at=PUBLISHED,
+        )
+        for i in range(first, first + count)
+    ]
 
 
 async def publish_prices(bus: Bus, prices: list[Price]) -> None:
-    await publish_all(bus, [(price_subject(p.market.value, p.zone), encode_price(p), p.message_id) for p in prices])
+    await publish_all(
+        bus, [(price_subject(p.market.value, p.zone), encode_price(p), p.message_id) for p in prices]
+    )
 
 
 def opened(buy: float, sell: float, start: datetime = T0) -> OpportunityEvent:
     rule = proof_of_concept_rule()
     value = value_pair(rule.pairs[("DE-LU", "FR")], buy, sell, 0.25)
-    return OpportunityEvent(EventKind.OPENED, rule.name, Market.DAY_AHEAD, ("DE-LU", "FR"), start,
-                            Resolution.PT15M, 1, value, datetime.now(UTC))
+    return OpportunityEvent(
+        EventKind.OPENED,
+        rule.name,
+        Market.DAY_AHEAD,
+        ("DE-LU", "FR"),
+        start,
+        Resolution.PT15M,
+        1,
+        value,
+        datetime.now(UTC),
+    )
 
 
-async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float = 20.0, what: str = "condition") -> None:
+async def wait_until(
+    check: Callable[[], Awaitable[bool]], timeout: float = 20.0, what: str = "condition"
+) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not await check():
         if asyncio.get_running_loop().time() > deadline:
@@ -68,14 +90,26 @@ class Gateway:
 
 
 @pytest.fixture
-async def gateway(nats_url: str, database_url: str) -> AsyncIterator[Gateway]:
+async def gateway(request: pytest.FixtureRequest, nats_url: str, database_url: str) -> AsyncIterator[Gateway]:
+    overrides = getattr(request, "param", {})
     pool = await connect_pool(database_url, timeout=30)
     await run_migrations(pool)
     await pool.close()
+    values = {
+        "sse_queue_size": 64,
+        "sse_ring_size": RING_SIZE,
+        "sse_hopeless_seconds": 1.0,
+        "sse_heartbeat_seconds": 1.0,
+        **overrides,
+    }
     settings = GatewaySettings(
-        nats_url=nats_url, database_url=database_url, http_port=free_port(), metrics_port=0, dashboard=False,
-        sse_queue_size=64, sse_ring_size=RING_SIZE, sse_hopeless_seconds=1.0, sse_heartbeat_seconds=1.0,
-    )  # type: ignore[arg-type]
+        nats_url=nats_url,
+        database_url=database_url,
+        http_port=free_port(),
+        metrics_port=0,
+        dashboard=False,
+        **values,
+    )
     stop = asyncio.Event()
     task = asyncio.create_task(run_gateway(settings, stop, HealthState(), mount_dashboard=False))
     bus = await connect_bus(settings, "gateway-test")
@@ -94,13 +128,16 @@ async def gateway(nats_url: str, database_url: str) -> AsyncIterator[Gateway]:
     await bus.close()
 
 
-async def sse_events(gw: Gateway, path: str, n: int, last_event_id: int | None = None,
-                     timeout: float = 20.0) -> list[tuple[int, str, dict]]:
+async def sse_events(
+    gw: Gateway, path: str, n: int, last_event_id: int | None = None, timeout: float = 20.0
+) -> list[tuple[int, str, dict]]:
     """Read ``n`` events from one connection."""
     headers = {"Last-Event-ID": str(last_event_id)} if last_event_id is not None else {}
     events: list[tuple[int, str, dict]] = []
     async with asyncio.timeout(timeout), gw.http.stream("GET", path, headers=headers) as response:
-        assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
+        assert response.status_code == 200 and response.headers["content-type"].startswith(
+            "text/event-stream"
+        )
         fields: dict[str, str] = {}
         async for line in response.aiter_lines():
             if line == "":
@@ -132,7 +169,9 @@ async def test_live_prices_spreads_and_opportunities_come_from_the_bus(gateway: 
     spec = {"zones": ["DE-LU", "FR", "NL", "BE", "AT"], "costModel": {"flatCostEurPerMWh": 2.5}}
     await kv.put("proof-of-concept", orjson.dumps({"name": "proof-of-concept", "spec": spec}))
     event = opened(60.0, 80.0)
-    await publish_all(gw.bus, [(opportunity_subject(event.rule, event.pair), encode_event(event), event.message_id)])
+    await publish_all(
+        gw.bus, [(opportunity_subject(event.rule, event.pair), encode_event(event), event.message_id)]
+    )
 
     async def all_live() -> bool:
         prices = (await gw.http.get("/api/prices/latest")).json()
@@ -146,7 +185,9 @@ async def test_live_prices_spreads_and_opportunities_come_from_the_bus(gateway: 
     assert prices["FR"]["price"] == 40.0
     (opp,) = (await gw.http.get("/api/spreads/opportunities")).json()["opportunities"]
     assert (opp["market_pair"], opp["net_opportunity"], opp["low_market"]) == ("DE-LU-FR", 17.5, "DE-LU")
-    de_fr = next(r for r in (await gw.http.get("/api/spreads/latest")).json()["data"] if r["pair"] == ["DE-LU", "FR"])
+    de_fr = next(
+        r for r in (await gw.http.get("/api/spreads/latest")).json()["data"] if r["pair"] == ["DE-LU", "FR"]
+    )
     # Aligned on the newest period both zones have (10:00), not DE-LU's newer 10:15.
     assert de_fr["delivery_start"] == "2026-01-15T10:00:00Z" and de_fr["net_eur_mwh"] == -2.5
     await kv.delete("proof-of-concept")
@@ -172,26 +213,34 @@ async def test_history_from_the_database_with_filters_paging_and_csv(gateway: Ga
             " profit_eur, period_hours, coupled, resolution_minutes, first_detected_at, detected_at, strategy)"
             " VALUES ('proof-of-concept', 'DE-LU', 'FR', 'day_ahead', $1, 'closed', 3, 'DE-LU', 'FR', 60, 80, 20,"
             " 17.5, 2.5, 0, ARRAY['DE-LU','FR'], 1, 4.38, 0.25, false, 15, $2, $2, 'Buy in DE-LU at €60.00, sell')",
-            T0, T0 - timedelta(hours=1),
+            T0,
+            T0 - timedelta(hours=1),
         )
     finally:
         await conn.close()
     body = (await gw.http.get("/api/prices/history/DE", params={"limit": 3})).json()
     assert body["status"] == "success" and body["market"] == "DE-LU" and body["count"] == 3
     assert [p["delivery_start"] for p in body["prices"]] == [
-        "2026-01-15T11:45:00Z", "2026-01-15T11:30:00Z", "2026-01-15T11:15:00Z"]
+        "2026-01-15T11:45:00Z",
+        "2026-01-15T11:30:00Z",
+        "2026-01-15T11:15:00Z",
+    ]
     assert body["prices"][0]["price"] == 47.0 and body["prices"][0]["delivery_end"] == "2026-01-15T12:00:00Z"
     page2 = (await gw.http.get("/api/prices/history/DE-LU", params={"limit": 3, "offset": 3})).json()
     assert page2["prices"][0]["delivery_start"] == "2026-01-15T11:00:00Z"
-    window = (await gw.http.get("/api/prices/history/DE", params={
-        "from": "2026-01-15T10:15:00Z", "to": "2026-01-15T10:45:00Z"})).json()
+    window = (
+        await gw.http.get(
+            "/api/prices/history/DE", params={"from": "2026-01-15T10:15:00Z", "to": "2026-01-15T10:45:00Z"}
+        )
+    ).json()
     assert [p["price"] for p in window["prices"]] == [42.0, 41.0]
     csv_text = (await gw.http.get("/api/prices/history/DE", params={"limit": 2, "format": "csv"})).text
     assert csv_text.splitlines()[0].startswith("zone,market_type,resolution,delivery_start")
     assert csv_text.splitlines()[1].startswith("DE-LU,day_ahead,PT15M,2026-01-15T11:45:00Z")
 
-    opps = (await gw.http.get("/api/opportunities/history", params={"pair": "DE-FR", "rule": "proof-of-concept"})
-            ).json()
+    opps = (
+        await gw.http.get("/api/opportunities/history", params={"pair": "DE-FR", "rule": "proof-of-concept"})
+    ).json()
     (row,) = opps["data"]
     assert row["status"] == "closed" and row["net_opportunity"] == 17.5 and row["path"] == ["DE-LU", "FR"]
     assert row["id"] == "proof-of-concept/DE-LU/FR/day_ahead/20260115T1000Z" and row["revision"] == 3
@@ -200,7 +249,9 @@ async def test_history_from_the_database_with_filters_paging_and_csv(gateway: Ga
     assert "DE-LU/FR" in csv_opps and "DE-LU>FR" in csv_opps
 
 
-async def test_history_answers_503_when_the_database_goes_away(gateway: Gateway, postgres) -> None:  # type: ignore[no-untyped-def]
+async def test_history_answers_503_when_the_database_goes_away(
+    gateway: Gateway, postgres: EmbeddedPostgres
+) -> None:
     gw = gateway
     assert (await gw.http.get("/api/prices/history/FR")).status_code == 200
     name = gw.settings.database_url.get_secret_value().rsplit("/", 1)[1]
@@ -222,7 +273,9 @@ async def test_sse_streams_live_events_with_filters(gateway: Gateway) -> None:
     await wait_until(lambda: _clients(gw, 2), what="two SSE clients")
     await publish_prices(gw.bus, [*prices_for("DE", 0, 3), *prices_for("FR", 0, 3)])
     event = opened(50.0, 90.0)
-    await publish_all(gw.bus, [(opportunity_subject(event.rule, event.pair), encode_event(event), event.message_id)])
+    await publish_all(
+        gw.bus, [(opportunity_subject(event.rule, event.pair), encode_event(event), event.message_id)]
+    )
     got = await reader
     assert [e[2]["zone"] for e in got] == ["FR"] * 3 and all(e[1] == "price" for e in got)
     assert [e[0] for e in got] == sorted(e[0] for e in got)
@@ -250,9 +303,25 @@ async def test_reconnecting_with_last_event_id_misses_nothing(gateway: Gateway, 
     resumed = await sse_events(gw, "/api/stream/prices", missed, last_event_id=last_id)
     assert [e[0] for e in resumed] == list(range(last_id + 1, last_id + 1 + missed))
     assert [e[2]["delivery_start"] for e in resumed][-1] == (
-        T0 + timedelta(minutes=15 * (4 + missed))).strftime("%Y-%m-%dT%H:%M:%SZ")
+        T0 + timedelta(minutes=15 * (4 + missed))
+    ).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+async def test_a_reader_that_falls_behind_is_ended_and_resumes_without_loss(gateway: Gateway) -> None:
+    gw = gateway
+    lagging_before = SSE_DISCONNECTED.labels("prices", "lagging")._value.get()
+    total, burst = 3000, 300  # bursts larger than the 64-event queue
+    reader = asyncio.create_task(follow(gw, "/api/stream/prices", total))
+    await wait_until(lambda: _clients(gw, 1), what="an SSE client")
+    start = (await gw.bus.js.stream_info("PRICES")).state.last_seq
+    for batch in range(total // burst):
+        await publish_prices(gw.bus, prices_for("BE", batch * burst, burst))
+    assert await reader == list(range(start + 1, start + 1 + total))
+    assert SSE_DISCONNECTED.labels("prices", "lagging")._value.get() > lagging_before
+
+
+# A queue large enough for every burst: only a client that stops reading can fill it.
+@pytest.mark.parametrize("gateway", [{"sse_queue_size": 1024}], indirect=True)
 async def test_a_stalled_client_is_dropped_while_another_keeps_receiving(gateway: Gateway) -> None:
     gw = gateway
     port = int(gw.url.rsplit(":", 1)[1])
@@ -261,7 +330,7 @@ async def test_a_stalled_client_is_dropped_while_another_keeps_receiving(gateway
     stalled.connect(("127.0.0.1", port))
     stalled.sendall(b"GET /api/stream/prices HTTP/1.1\r\nHost: test\r\n\r\n")  # and never read again
     hopeless_before = SSE_DISCONNECTED.labels("prices", "hopeless")._value.get()
-    # The stalled client's socket buffers (about 4 MB on loopback) must fill before its queue does.
+    # The stalled client's socket buffers (about 4 MB on loopback) fill first, then its queue.
     total, burst = 14_000, 50
     healthy = asyncio.create_task(follow(gw, "/api/stream/prices", total, timeout=180))
     await wait_until(lambda: _clients(gw, 2), what="two SSE clients")
@@ -277,4 +346,4 @@ async def test_a_stalled_client_is_dropped_while_another_keeps_receiving(gateway
 
 
 async def _no_clients(gw: Gateway) -> bool:
-    return gw is not None and not await _clients(gw, 1)
+    return not await _clients(gw, 1)

@@ -50,25 +50,43 @@ RECORDER_EVENTS = "recorder-opportunities"
 T = TypeVar("T")
 
 
-def feed_process(tmp: Path, nats_url: str, speed: float = DEFAULT_SPEED, env: dict[str, str] | None = None
-                 ) -> ServiceProcess:
-    return ServiceProcess(["feed"], {
-        "INTHEGRID_NATS_URL": nats_url, "INTHEGRID_FEED_NAME": FEED, "INTHEGRID_FEED_SOURCE": "simulator",
-        "INTHEGRID_FEED_ZONES": ",".join(ZONES), "INTHEGRID_FEED_RESOLUTION": RESOLUTION.iso,
-        "INTHEGRID_SIMULATOR_START": SIM_START.isoformat(), "INTHEGRID_SIMULATOR_SEED": str(SEED),
-        "INTHEGRID_SIMULATOR_SPEED": str(speed), "INTHEGRID_SIMULATOR_TICK_SECONDS": "0.1", **(env or {}),
-    }, tmp / "feed.log")
+def feed_process(
+    tmp: Path, nats_url: str, speed: float = DEFAULT_SPEED, env: dict[str, str] | None = None
+) -> ServiceProcess:
+    return ServiceProcess(
+        ["feed"],
+        {
+            "INTHEGRID_NATS_URL": nats_url,
+            "INTHEGRID_FEED_NAME": FEED,
+            "INTHEGRID_FEED_SOURCE": "simulator",
+            "INTHEGRID_FEED_ZONES": ",".join(ZONES),
+            "INTHEGRID_FEED_RESOLUTION": RESOLUTION.iso,
+            "INTHEGRID_SIMULATOR_START": SIM_START.isoformat(),
+            "INTHEGRID_SIMULATOR_SEED": str(SEED),
+            "INTHEGRID_SIMULATOR_SPEED": str(speed),
+            "INTHEGRID_SIMULATOR_TICK_SECONDS": "0.1",
+            **(env or {}),
+        },
+        tmp / "feed.log",
+    )
 
 
 def calculator_process(tmp: Path, nats_url: str, env: dict[str, str] | None = None) -> ServiceProcess:
-    return ServiceProcess(["calculator"], {"INTHEGRID_NATS_URL": nats_url, "INTHEGRID_RULE_NAME": RULE,
-                                           **(env or {})}, tmp / "calculator.log")
+    return ServiceProcess(
+        ["calculator"],
+        {"INTHEGRID_NATS_URL": nats_url, "INTHEGRID_RULE_NAME": RULE, **(env or {})},
+        tmp / "calculator.log",
+    )
 
 
-def recorder_process(tmp: Path, nats_url: str, database_url: str, env: dict[str, str] | None = None
-                     ) -> ServiceProcess:
-    return ServiceProcess(["recorder"], {"INTHEGRID_NATS_URL": nats_url, "INTHEGRID_DATABASE_URL": database_url,
-                                         **(env or {})}, tmp / "recorder.log")
+def recorder_process(
+    tmp: Path, nats_url: str, database_url: str, env: dict[str, str] | None = None
+) -> ServiceProcess:
+    return ServiceProcess(
+        ["recorder"],
+        {"INTHEGRID_NATS_URL": nats_url, "INTHEGRID_DATABASE_URL": database_url, **(env or {})},
+        tmp / "recorder.log",
+    )
 
 
 @dataclass
@@ -80,15 +98,24 @@ class Pipeline:
 
     @classmethod
     def build(cls, tmp: Path, nats_url: str, database_url: str, speed: float = DEFAULT_SPEED) -> Pipeline:
-        return cls({"feed": feed_process(tmp, nats_url, speed), "calculator": calculator_process(tmp, nats_url),
-                    "recorder": recorder_process(tmp, nats_url, database_url)})
+        return cls(
+            {
+                "feed": feed_process(tmp, nats_url, speed),
+                "calculator": calculator_process(tmp, nats_url),
+                "recorder": recorder_process(tmp, nats_url, database_url),
+            }
+        )
 
     def __getitem__(self, name: str) -> ServiceProcess:
         return self.procs[name]
 
-    def start(self, wait_ready: float = 30.0) -> Pipeline:
+    def start(self, wait_ready: float = 60.0) -> Pipeline:
+        """Start all at once (imports take seconds each on a busy machine), then wait for each to be ready."""
         for name in self.order:
-            self.procs[name].start(wait_ready=wait_ready)
+            self.procs[name].start(wait_ready=0)
+        if wait_ready:
+            for name in self.order:
+                self.procs[name].wait_ready(wait_ready)
         return self
 
     def alive(self) -> dict[str, bool]:
@@ -126,7 +153,7 @@ async def wait_for(predicate: Callable[[], Awaitable[T]], timeout: float, what: 
         except (OSError, asyncpg.PostgresError, nats.errors.Error, TimeoutError) as exc:
             last = exc
         if last and not isinstance(last, BaseException):
-            return last  # type: ignore[no-any-return]
+            return last
         await asyncio.sleep(every)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last={last!r}")
 
@@ -134,8 +161,11 @@ async def wait_for(predicate: Callable[[], Awaitable[T]], timeout: float, what: 
 def simulated_prices(periods: int) -> list[Price]:
     """What the fault feed publishes for its first ``periods`` periods (same model, seed and start)."""
     values = PriceModel(ZONES, SIM_START, RESOLUTION, SEED).take(periods)
-    return [make_price(zone, SIM_START + k * RESOLUTION.delta, value, resolution=RESOLUTION, source=FEED)
-            for k, row in enumerate(values.tolist()) for zone, value in zip(ZONES, row, strict=True)]
+    return [
+        make_price(zone, SIM_START + k * RESOLUTION.delta, value, resolution=RESOLUTION, source=FEED)
+        for k, row in enumerate(values.tolist())
+        for zone, value in zip(ZONES, row, strict=True)
+    ]
 
 
 class Monitor:
@@ -147,8 +177,9 @@ class Monitor:
 
     @classmethod
     async def connect(cls, url: str) -> Monitor:
-        nc = await nats.connect(url, allow_reconnect=True, max_reconnect_attempts=-1, reconnect_time_wait=0.2,
-                                connect_timeout=2)
+        nc = await nats.connect(
+            url, allow_reconnect=True, max_reconnect_attempts=-1, reconnect_time_wait=0.2, connect_timeout=2
+        )
         return cls(nc)
 
     async def close(self) -> None:
@@ -172,8 +203,11 @@ class Monitor:
     async def targets(self) -> dict[tuple[str, str], int]:
         """For every durable consumer of the pipeline, the stream end it must reach to have caught up."""
         prices, events = await self.last_seq(PRICES_STREAM), await self.last_seq(OPPORTUNITIES_STREAM)
-        return {(PRICES_STREAM, CALCULATOR_DURABLE): prices, (PRICES_STREAM, RECORDER_PRICES): prices,
-                (OPPORTUNITIES_STREAM, RECORDER_EVENTS): events}
+        return {
+            (PRICES_STREAM, CALCULATOR_DURABLE): prices,
+            (PRICES_STREAM, RECORDER_PRICES): prices,
+            (OPPORTUNITIES_STREAM, RECORDER_EVENTS): events,
+        }
 
     async def wait_caught_up(self, targets: dict[tuple[str, str], int], timeout: float, what: str) -> None:
         async def reached() -> bool:
@@ -186,8 +220,9 @@ class Monitor:
         info = await self.js.stream_info(stream)
         if info.state.messages == 0:
             return []
-        config = ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL,
-                                inactive_threshold=30.0)
+        config = ConsumerConfig(
+            ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL, inactive_threshold=30.0
+        )
         sub = await self.js.pull_subscribe("", stream=stream, config=config)
         out: list[bytes] = []
         try:
@@ -215,8 +250,11 @@ def expected_opportunities(prices: list[Price]) -> dict[tuple[str, str, datetime
     for price in prices:
         for event in state.on_price(price, SIM_START):
             key = (event.pair[0], event.pair[1], event.delivery_start)
-            final[key] = ("closed", 0.0) if event.value is None or event.kind.value == "closed" else (
-                "open", event.value.net_eur_mwh)
+            final[key] = (
+                ("closed", 0.0)
+                if event.value is None or event.kind.value == "closed"
+                else ("open", event.value.net_eur_mwh)
+            )
     return final
 
 
@@ -229,50 +267,73 @@ async def verify_nothing_lost(monitor: Monitor, database_url: str, timeout: floa
     assert stored and len(stored) % len(ZONES) == 0, f"{len(stored)} prices is not whole periods"
     periods = len(stored) // len(ZONES)
     expected = simulated_prices(periods)
-    assert set(ids) == {p.message_id for p in expected}, "the stream is not the feed's first periods, once each"
+    assert set(ids) == {p.message_id for p in expected}, (
+        "the stream is not the feed's first periods, once each"
+    )
 
     conn = await asyncpg.connect(database_url)
     try:
         want_prices = {(p.zone, p.delivery_start): round(p.eur_mwh, 2) for p in expected}
 
         async def prices_stored() -> bool:
-            return int(await conn.fetchval("SELECT count(*) FROM prices WHERE source = $1", FEED)) >= len(expected)
+            return int(await conn.fetchval("SELECT count(*) FROM prices WHERE source = $1", FEED)) >= len(
+                expected
+            )
 
         await wait_for(prices_stored, timeout, f"{len(expected)} prices in PostgreSQL", every=0.2)
-        rows = await conn.fetch("SELECT zone, delivery_start, price_eur_mwh FROM prices WHERE source = $1", FEED)
+        rows = await conn.fetch(
+            "SELECT zone, delivery_start, price_eur_mwh FROM prices WHERE source = $1", FEED
+        )
         got_prices = {(r["zone"], r["delivery_start"]): float(r["price_eur_mwh"]) for r in rows}
         assert len(rows) == len(expected) and got_prices == want_prices, "prices in PostgreSQL differ"
 
         want = expected_opportunities(stored)
 
         async def opportunities_settled() -> dict[tuple[str, str, datetime], tuple[str, float]] | None:
-            rows = await conn.fetch("SELECT pair_a, pair_b, delivery_start, status, net_eur_mwh FROM opportunities"
-                                    " WHERE rule = $1", RULE)
-            got = {(r["pair_a"], r["pair_b"], r["delivery_start"]):
-                   (r["status"], float(r["net_eur_mwh"]) if r["status"] == "open" else 0.0) for r in rows}
+            rows = await conn.fetch(
+                "SELECT pair_a, pair_b, delivery_start, status, net_eur_mwh FROM opportunities"
+                " WHERE rule = $1",
+                RULE,
+            )
+            got = {
+                (r["pair_a"], r["pair_b"], r["delivery_start"]): (
+                    r["status"],
+                    float(r["net_eur_mwh"]) if r["status"] == "open" else 0.0,
+                )
+                for r in rows
+            }
             if got == want:
                 return got
             missing = [k for k in want if k not in got]
             wrong = [(k, got[k], want[k]) for k in want if k in got and got[k] != want[k]]
             extra = [k for k in got if k not in want]
-            diff.update(missing=len(missing), wrong=len(wrong), extra=len(extra),
-                        examples=(missing[:3], wrong[:3], extra[:3]))
+            diff.update(
+                missing=len(missing),
+                wrong=len(wrong),
+                extra=len(extra),
+                examples=(missing[:3], wrong[:3], extra[:3]),
+            )
             return None
 
         diff: dict[str, object] = {}
 
         try:
-            await wait_for(opportunities_settled, timeout, f"{len(want)} opportunities in their final state",
-                           every=0.2)
+            await wait_for(
+                opportunities_settled, timeout, f"{len(want)} opportunities in their final state", every=0.2
+            )
         except AssertionError as exc:
             raise AssertionError(f"{exc}; difference: {diff}") from None
         duplicated = await conn.fetchval(
             "SELECT count(*) FROM (SELECT 1 FROM opportunity_events WHERE rule = $1"
-            " GROUP BY pair_a, pair_b, delivery_start, revision HAVING count(*) > 1) d", RULE)
+            " GROUP BY pair_a, pair_b, delivery_start, revision HAVING count(*) > 1) d",
+            RULE,
+        )
         assert duplicated == 0, f"{duplicated} opportunity events stored twice"
         gaps = await conn.fetchval(
             "SELECT count(*) FROM (SELECT 1 FROM opportunity_events WHERE rule = $1"
-            " GROUP BY pair_a, pair_b, delivery_start HAVING max(revision) <> count(*)) g", RULE)
+            " GROUP BY pair_a, pair_b, delivery_start HAVING max(revision) <> count(*)) g",
+            RULE,
+        )
         assert gaps == 0, f"{gaps} opportunities miss a revision"
         events = int(await conn.fetchval("SELECT count(*) FROM opportunity_events WHERE rule = $1", RULE))
     finally:
@@ -280,9 +341,10 @@ async def verify_nothing_lost(monitor: Monitor, database_url: str, timeout: floa
     return Verdict(len(stored), periods, len(want), events)
 
 
-def report(name: str, **figures: float) -> str:
+def report(name: str, **figures: float | str) -> str:
     """One line per measurement, printed (pytest -s shows it) and kept for bench/RESULTS.md."""
-    line = f"RECOVERY {name}: " + ", ".join(f"{k}={v:.2f}s" if isinstance(v, float) else f"{k}={v}"
-                                            for k, v in figures.items())
+    line = f"RECOVERY {name}: " + ", ".join(
+        f"{k}={v:.2f}s" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items()
+    )
     print(line, flush=True)
     return line

@@ -29,7 +29,7 @@ UNREACHABLE_DB = "postgresql://nobody@127.0.0.1:1/none"
 
 
 def make_client(**settings: object) -> tuple[TestClient, GatewayServices]:
-    config = GatewaySettings(database_url=UNREACHABLE_DB, dashboard=False, **settings)  # type: ignore[arg-type]
+    config = GatewaySettings(database_url=UNREACHABLE_DB, dashboard=False, **settings)
     services = GatewayServices(config)
     return TestClient(create_app(config, services=services, start_services=False)), services
 
@@ -93,7 +93,11 @@ def test_unknown_market_is_404_naming_the_valid_ones(api: tuple[TestClient, Gate
 
 
 def test_history_without_database_is_503_with_a_clear_detail(api: tuple[TestClient, GatewayServices]) -> None:
-    for path in ("/api/prices/history/DE?limit=5", "/api/opportunities/history", "/api/prices/history/FR?format=csv"):
+    for path in (
+        "/api/prices/history/DE?limit=5",
+        "/api/opportunities/history",
+        "/api/prices/history/FR?format=csv",
+    ):
         response = api[0].get(path)
         assert response.status_code == 503
         assert response.json() == {"detail": "database unavailable: not connected yet"}
@@ -117,16 +121,27 @@ def test_open_opportunities_have_the_proof_of_concept_shape(api: tuple[TestClien
     OpportunitiesPublic.model_validate(body)
     (opp,) = body["opportunities"]
     assert opp["market_pair"] == "DE-LU-FR" and opp["spread"] == 20.0 and opp["net_opportunity"] == 17.5
-    assert (opp["low_market"], opp["low_price"], opp["high_market"], opp["high_price"]) == ("DE-LU", 60.0, "FR", 80.0)
-    assert opp["transmission_cost"] == 2.5 and opp["strategy"] == "Buy in DE-LU at €60.00, sell in FR at €80.00"
-    assert opp["id"] == "proof-of-concept/DE-LU/FR/day_ahead/20260115T1000Z" and opp["delivery_end"].endswith("Z")
+    assert (opp["low_market"], opp["low_price"], opp["high_market"], opp["high_price"]) == (
+        "DE-LU",
+        60.0,
+        "FR",
+        80.0,
+    )
+    assert (
+        opp["transmission_cost"] == 2.5 and opp["strategy"] == "Buy in DE-LU at €60.00, sell in FR at €80.00"
+    )
+    assert opp["id"] == "proof-of-concept/DE-LU/FR/day_ahead/20260115T1000Z" and opp["delivery_end"].endswith(
+        "Z"
+    )
     assert client.get("/api/spreads/opportunities", params={"pair": "DE-FR"}).json()["count"] == 1
     assert client.get("/api/spreads/opportunities", params={"pair": "NL/BE"}).json()["count"] == 0
 
 
 def test_old_opportunities_are_not_current() -> None:
     client, services = make_client(gateway_opportunity_max_age_seconds=60)
-    services.live.apply_event(event(EventKind.OPENED, 1, detected=datetime.now(UTC) - timedelta(minutes=2)), 1)
+    services.live.apply_event(
+        event(EventKind.OPENED, 1, detected=datetime.now(UTC) - timedelta(minutes=2)), 1
+    )
     with client:
         assert client.get("/api/spreads/opportunities").json()["count"] == 0
 
@@ -143,9 +158,18 @@ def test_reference_data(api: tuple[TestClient, GatewayServices]) -> None:
 def test_openapi_documents_every_endpoint_with_examples(api: tuple[TestClient, GatewayServices]) -> None:
     doc = api[0].get("/openapi.json").json()
     paths = doc["paths"]
-    for path in ("/health", "/api/prices/latest", "/api/prices/history/{market}", "/api/spreads/latest",
-                 "/api/spreads/opportunities", "/api/opportunities/history", "/api/zones", "/api/borders",
-                 "/api/stream/prices", "/api/stream/opportunities"):
+    for path in (
+        "/health",
+        "/api/prices/latest",
+        "/api/prices/history/{market}",
+        "/api/spreads/latest",
+        "/api/spreads/opportunities",
+        "/api/opportunities/history",
+        "/api/zones",
+        "/api/borders",
+        "/api/stream/prices",
+        "/api/stream/opportunities",
+    ):
         ok = paths[path]["get"]["responses"]["200"]
         content = next(iter(ok["content"].values()))
         schema = content.get("schema", {})
@@ -159,5 +183,8 @@ def test_metrics_count_requests_by_route_template(api: tuple[TestClient, Gateway
     client = api[0]
     client.get("/api/prices/history/XX")
     text = client.get("/metrics").text
-    assert 'inthegrid_gateway_requests_total{method="GET",route="/api/prices/history/{market}",status="404"}' in text
+    assert (
+        'inthegrid_gateway_requests_total{method="GET",route="/api/prices/history/{market}",status="404"}'
+        in text
+    )
     assert "inthegrid_gateway_request_duration_seconds_bucket" in text

@@ -6,26 +6,50 @@ from datetime import UTC, datetime, timedelta
 
 from inthegrid.domain.economics import value_pair
 from inthegrid.domain.opportunities import EventKind, OpportunityEvent
-from inthegrid.domain.prices import Market, Resolution, make_price
-from inthegrid.domain.rules import compile_rule, parse_rule_spec, proof_of_concept_rule
+from inthegrid.domain.prices import Market, Price, Resolution, make_price
+from inthegrid.domain.rules import CompiledRule, compile_rule, parse_rule_spec, proof_of_concept_rule
 from inthegrid.gateway.live import LiveState
 from inthegrid.gateway.views import iso_z, open_opportunity_items, price_item, spread_rows
 
 T0 = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
 
 
-def price(zone: str, eur: float, start: datetime = T0, market: str = "day_ahead"):  # type: ignore[no-untyped-def]
-    return make_price(zone, start, eur, resolution="PT15M", market=market, source="test",
-                      published_at=T0 - timedelta(hours=20))
+def price(zone: str, eur: float, start: datetime = T0, market: str = "day_ahead") -> Price:
+    return make_price(
+        zone,
+        start,
+        eur,
+        resolution="PT15M",
+        market=market,
+        source="test",
+        published_at=T0 - timedelta(hours=20),
+    )
 
 
-def event(kind: EventKind, revision: int, buy: float = 60.0, sell: float = 80.0, *, rule=None,  # type: ignore[no-untyped-def]
-          detected: datetime | None = None, start: datetime = T0) -> OpportunityEvent:
+def event(
+    kind: EventKind,
+    revision: int,
+    buy: float = 60.0,
+    sell: float = 80.0,
+    *,
+    rule: CompiledRule | None = None,
+    detected: datetime | None = None,
+    start: datetime = T0,
+) -> OpportunityEvent:
     compiled = rule or proof_of_concept_rule()
     model = compiled.pairs[("DE-LU", "FR")]
     value = value_pair(model, buy, sell, 0.25) if kind is not EventKind.CLOSED else None
-    return OpportunityEvent(kind, compiled.name, Market.DAY_AHEAD, ("DE-LU", "FR"), start, Resolution.PT15M,
-                            revision, value, detected or datetime.now(UTC))
+    return OpportunityEvent(
+        kind,
+        compiled.name,
+        Market.DAY_AHEAD,
+        ("DE-LU", "FR"),
+        start,
+        Resolution.PT15M,
+        revision,
+        value,
+        detected or datetime.now(UTC),
+    )
 
 
 def test_iso_z_uses_z_suffix_in_utc() -> None:
@@ -38,8 +62,10 @@ def test_latest_price_is_the_newest_delivery_period_per_zone_and_market() -> Non
     live.apply_price(price("DE", 60.0, T0))  # older period arriving late does not replace the newest
     live.apply_price(price("FR", 50.0, T0, market="intraday"))
     latest = live.latest_prices()
-    assert [(p.zone, p.market.value, p.eur_mwh) for p in latest] == [("DE-LU", "day_ahead", 70.0),
-                                                                     ("FR", "intraday", 50.0)]
+    assert [(p.zone, p.market.value, p.eur_mwh) for p in latest] == [
+        ("DE-LU", "day_ahead", 70.0),
+        ("FR", "intraday", 50.0),
+    ]
     assert [p.zone for p in live.latest_prices(Market.INTRADAY)] == ["FR"]
 
 
@@ -68,9 +94,20 @@ def test_spreads_align_pairs_on_the_newest_common_period() -> None:
     assert len(rows) == 10
     de_fr = rows["DE-LU-FR"]
     assert de_fr["delivery_start"] == "2026-01-15T10:00:00Z"
-    assert (de_fr["buy_zone"], de_fr["sell_zone"], de_fr["spread"], de_fr["net_eur_mwh"]) == ("DE-LU", "FR", 20.0, 17.5)
-    assert de_fr["is_opportunity"] is True and de_fr["strategy"] == "Buy in DE-LU at €60.00, sell in FR at €80.00"
-    assert rows["AT-BE"]["net_eur_mwh"] is None and "no day_ahead price yet for AT, BE" in rows["AT-BE"]["reason"]
+    assert (de_fr["buy_zone"], de_fr["sell_zone"], de_fr["spread"], de_fr["net_eur_mwh"]) == (
+        "DE-LU",
+        "FR",
+        20.0,
+        17.5,
+    )
+    assert (
+        de_fr["is_opportunity"] is True
+        and de_fr["strategy"] == "Buy in DE-LU at €60.00, sell in FR at €80.00"
+    )
+    assert (
+        rows["AT-BE"]["net_eur_mwh"] is None
+        and "no day_ahead price yet for AT, BE" in rows["AT-BE"]["reason"]
+    )
 
 
 def test_spreads_without_a_route_give_a_reason() -> None:
@@ -102,8 +139,17 @@ def test_open_opportunities_are_recent_only_and_best_first() -> None:
     now = datetime.now(UTC)
     live.apply_event(event(EventKind.OPENED, 1, 60.0, 70.0, start=T0), 1)
     live.apply_event(event(EventKind.OPENED, 1, 60.0, 90.0, start=T0 + timedelta(minutes=15)), 2)
-    live.apply_event(event(EventKind.OPENED, 1, 0.0, 200.0, start=T0 + timedelta(minutes=30),
-                           detected=now - timedelta(minutes=6)), 3)
+    live.apply_event(
+        event(
+            EventKind.OPENED,
+            1,
+            0.0,
+            200.0,
+            start=T0 + timedelta(minutes=30),
+            detected=now - timedelta(minutes=6),
+        ),
+        3,
+    )
     items = open_opportunity_items(live, now, timedelta(minutes=5))
     assert [i["net_opportunity"] for i in items] == [27.5, 7.5]
     assert open_opportunity_items(live, now, timedelta(minutes=5), rule="other") == []

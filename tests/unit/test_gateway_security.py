@@ -58,4 +58,7 @@ def test_cors_only_for_configured_origins() -> None:
         assert "access-control-allow-origin" not in other.headers
     client, _ = make_client()
     with client:
-        assert "access-control-allow-origin" not in client.get("/api/zones", headers={"Origin": "https://x"}).headers
+        assert (
+            "access-control-allow-origin"
+            not in client.get("/api/zones", headers={"Origin": "https://x"}).headers
+        )

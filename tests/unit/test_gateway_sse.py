@@ -6,7 +6,7 @@ import asyncio
 
 from inthegrid.domain.opportunities import EventKind
 from inthegrid.gateway.metrics import SSE_DROPPED
-from inthegrid.gateway.sse import Channel, EventFilter, opportunity_event, price_event
+from inthegrid.gateway.sse import Channel, EventFilter, SseClient, opportunity_event, price_event
 from tests.unit.test_gateway_live import event, price
 
 
@@ -14,7 +14,7 @@ def prices_channel(ring: int = 100, queue: int = 10, hopeless: float = 5.0) -> C
     return Channel("prices", ring, queue, hopeless)
 
 
-async def drain(client, n: int) -> list[int]:  # type: ignore[no-untyped-def]
+async def drain(client: SseClient, n: int) -> list[int]:
     return [(await client.next_event(0.1)).sequence for _ in range(n)]
 
 

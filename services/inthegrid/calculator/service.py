@@ -59,6 +59,11 @@ DETECTION = Histogram(
 TRACKED_PRICES = Gauge("inthegrid_calculator_tracked_prices", "Prices held in memory", ["rule"])
 
 
+# Pruning and counting open opportunities scan everything held: once a second bounds memory and
+# keeps the gauges fresh, while the small batches of a quiet stream (low latency) stay cheap.
+HOUSEKEEPING_SECONDS = 1.0
+
+
 def durable_name(rule: str) -> str:
     return f"calculator-{token(rule).replace('/', '_')}"
 
@@ -175,11 +180,15 @@ async def run_calculator(settings: CalculatorSettings, stop: asyncio.Event, heal
         health.set("nats", True)
         log.info("calculator %s watching %d pairs of %s", name, len(rule.pairs), ", ".join(rule.zones))
         lag_task = asyncio.create_task(_watch_lag(sub, name, stop))
+        housekept = 0.0
         try:
             while not stop.is_set():
                 msgs = await fetch_batch(sub, settings.calculator_batch, 1.0)
                 if msgs:
                     await _process(bus, state, settings, msgs, alerter)
+                if time.monotonic() - housekept >= HOUSEKEEPING_SECONDS:
+                    housekept = time.monotonic()
+                    _housekeep(state)
         finally:
             lag_task.cancel()
     finally:
@@ -227,6 +236,10 @@ async def _process(
     if alerter is not None:
         for e in events:
             alerter.notify(e)
+
+
+def _housekeep(state: CalculatorState) -> None:
+    name = state.rule.name
     state.prune()
     OPEN.labels(name).set(state.book.open_count())
     TRACKED_PRICES.labels(name).set(len(state.prices))

@@ -109,13 +109,17 @@ async def connect_bus(settings: CommonSettings, service: str, *, stop: asyncio.E
                 password=settings.nats_password.get_secret_value() if settings.nats_password else None,
                 connect_timeout=2,
                 allow_reconnect=True,
-                max_reconnect_attempts=-1,
+                # One retry for the first connection: with -1 nats-py retries a refused first connection
+                # forever inside connect(), every 0.5 s, deaf to stop and to the backoff and timeout
+                # below. Unlimited once connected, so a lost connection is always re-established.
+                max_reconnect_attempts=1,
                 reconnect_time_wait=0.5,
                 disconnected_cb=on_disconnect,
                 reconnected_cb=on_reconnect,
                 error_cb=on_error,
                 pending_size=64 * 1024 * 1024,
             )
+            nc.options["max_reconnect_attempts"] = -1
             BUS_CONNECTED.labels(service).set(1)
             bus = Bus(nc, nc.jetstream(timeout=10))
             await ensure_streams(bus, settings)
