@@ -39,6 +39,11 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({model}), {memory:.0f} GiB RAM, Python {platform.python_version()}"
 
 
+def load() -> str:
+    """The 1-minute load average: other work on this machine skews every figure (2 cores)."""
+    return f"load average {os.getloadavg()[0]:.1f}"
+
+
 def stamp() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
 

@@ -33,7 +33,7 @@ from pathlib import Path
 import httpx
 import nats
 import orjson
-from _common import PeakMemory, ServiceProcess, machine, percentile, servers, stamp
+from _common import PeakMemory, ServiceProcess, load, machine, percentile, servers, stamp
 from nats.aio.msg import Msg
 from nats.js.api import StreamConfig
 from nats.js.client import JetStreamContext
@@ -401,7 +401,7 @@ def report_throughput(steps: list[Step], seconds: float, raw: float, peaks: dict
 
 
 async def run(args: argparse.Namespace) -> None:
-    print(f"machine: {machine()}; {stamp()}")
+    print(f"machine: {machine()}; {stamp()}; {load()} at start")
     print(f"PostgreSQL durability {'off' if args.fast else 'on (PostgreSQL defaults)'}")
     with servers(args.fast) as (nats_server, pg), PeakMemory() as memory:
         logs = Path(nats_server.store_dir).parent / "logs"
@@ -419,6 +419,7 @@ async def run(args: argparse.Namespace) -> None:
                     nats_server.url, url, args.latency_rate, args.latency_seconds, args.opportunity_every
                 )
                 report_latency(result, args.latency_seconds, memory.peaks)
+                print(f"    ({load()} after the latency run)")
             memory.reset()
             if args.stop_gateway:
                 procs.pop("gateway").terminate()
@@ -429,6 +430,7 @@ async def run(args: argparse.Namespace) -> None:
                 steps.append(await throughput_step(nats_server.url, feed, rate, args.step_seconds, memory))
             if steps:
                 report_throughput(steps, args.step_seconds, raw, memory.peaks)
+                print(f"    ({load()} after the throughput steps)")
         finally:
             for proc in procs.values():
                 proc.terminate()
@@ -447,7 +449,7 @@ def main() -> None:
     parser.add_argument(
         "--rates",
         type=lambda s: [int(r) for r in s.split(",") if r],
-        default=[5000, 10000, 20000, 30000],
+        default=[2000, 3000, 5000, 20000],
         help="comma-separated target prices/s of the throughput steps ('' skips them)",
     )
     parser.add_argument("--step-seconds", type=float, default=15.0)

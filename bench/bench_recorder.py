@@ -23,11 +23,13 @@ from inthegrid.domain.codec import encode_price
 from inthegrid.domain.prices import make_price
 from inthegrid.domain.zones import ZONE_CODES
 from inthegrid.platform.bus import connect_bus, price_subject, publish_all
+from inthegrid.platform.db import run_migrations
 from inthegrid.platform.embedded import EmbeddedNats, EmbeddedPostgres
 from inthegrid.platform.metrics import HealthState
 from inthegrid.platform.settings import RecorderSettings
 from inthegrid.recorder.rows import PRICE_COLUMNS, build_price_row
 from inthegrid.recorder.service import run_recorder
+from inthegrid.recorder.store import write_prices
 
 
 def build_prices(n: int) -> list:
@@ -56,6 +58,27 @@ async def raw_copy(url: str, rows: list[tuple]) -> float:
         return time.perf_counter() - started
     finally:
         await conn.close()
+
+
+async def store_run(url: str, rows: list[tuple], batch: int) -> float:
+    """The recorder's insert path alone (store.write_prices: COPY staging + upsert, one transaction
+    per batch) on the same rows into an empty, migrated database: what JetStream costs is the rest."""
+    admin = await asyncpg.connect(url)
+    try:
+        await admin.execute("CREATE DATABASE bench_store")
+    finally:
+        await admin.close()
+    store_url = url.rsplit("/", 1)[0] + "/bench_store"
+    pool = await asyncpg.create_pool(store_url, min_size=1, max_size=1)
+    try:
+        await run_migrations(pool)
+        async with pool.acquire() as conn:
+            started = time.perf_counter()
+            for first in range(0, len(rows), batch):
+                await write_prices(conn, rows[first : first + batch])
+            return time.perf_counter() - started
+    finally:
+        await pool.close()
 
 
 async def recorder_run(nats_url: str, url: str, n: int, batch: int) -> float:
@@ -96,6 +119,7 @@ async def main(n: int, batch: int, fast: bool) -> None:
             recorder_s = await recorder_run(nats_server.url, pg.url(), n, batch)
             rows = [build_price_row(p, i + 1) for i, p in enumerate(prices)]
             raw_s = await raw_copy(pg.url(), rows)
+            store_s = await store_run(pg.url(), rows, batch)
     finally:
         shutil.rmtree(base, ignore_errors=True)
     durability = "off (fsync/synchronous_commit off)" if fast else "on (PostgreSQL defaults)"
@@ -107,7 +131,11 @@ async def main(n: int, batch: int, fast: bool) -> None:
     print(
         f"raw asyncpg copy_records_to_table, one COPY:               {n / raw_s:,.0f} rows/s ({raw_s:.2f} s)"
     )
-    print(f"ratio recorder / raw: {raw_s / recorder_s:.2f}")
+    print(
+        f"recorder insert path alone (write_prices per batch):        {n / store_s:,.0f} rows/s "
+        f"({store_s:.2f} s)"
+    )
+    print(f"ratio recorder / raw: {raw_s / recorder_s:.2f}; insert path / raw: {raw_s / store_s:.2f}")
 
 
 if __name__ == "__main__":

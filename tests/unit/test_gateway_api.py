@@ -29,7 +29,7 @@ UNREACHABLE_DB = "postgresql://nobody@127.0.0.1:1/none"
 
 
 def make_client(**settings: object) -> tuple[TestClient, GatewayServices]:
-    config = GatewaySettings(database_url=UNREACHABLE_DB, dashboard=False, **settings)
+    config = GatewaySettings.model_validate({"database_url": UNREACHABLE_DB, "dashboard": False, **settings})
     services = GatewayServices(config)
     return TestClient(create_app(config, services=services, start_services=False)), services
 

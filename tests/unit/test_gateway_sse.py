@@ -15,7 +15,12 @@ def prices_channel(ring: int = 100, queue: int = 10, hopeless: float = 5.0) -> C
 
 
 async def drain(client: SseClient, n: int) -> list[int]:
-    return [(await client.next_event(0.1)).sequence for _ in range(n)]
+    sequences: list[int] = []
+    for _ in range(n):
+        event = await client.next_event(0.1)
+        assert event is not None, f"expected {n} events, got {len(sequences)}"
+        sequences.append(event.sequence)
+    return sequences
 
 
 def test_frames_carry_the_stream_sequence_as_id() -> None:

@@ -127,6 +127,14 @@ def encode_event(event: OpportunityEvent) -> bytes:
     return orjson.dumps(doc)
 
 
+def _market(text: str) -> Market:
+    return _MARKETS.get(text) or Market.parse(text)
+
+
+def _resolution(text: str) -> Resolution:
+    return _RESOLUTIONS.get(text) or Resolution.parse(text)
+
+
 def decode_event(data: bytes) -> OpportunityEvent:
     doc = _load(data, SCHEMA_OPPORTUNITY)
     try:
@@ -160,10 +168,10 @@ def decode_event(data: bytes) -> OpportunityEvent:
         return OpportunityEvent(
             kind=EventKind(_field(doc, "kind", str)),
             rule=_field(doc, "rule", str),
-            market=Market.parse(_field(doc, "market", str)),
+            market=_market(_field(doc, "market", str)),
             pair=pair,
             delivery_start=as_utc(_field(doc, "delivery_start", str)),
-            resolution=Resolution.parse(_field(doc, "resolution", str)),
+            resolution=_resolution(_field(doc, "resolution", str)),
             revision=revision,
             value=value,
             detected_at=as_utc(_field(doc, "detected_at", str)),

@@ -8,6 +8,8 @@ import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 
+import nats.errors
+
 from inthegrid.gateway.database import Database
 from inthegrid.gateway.feeder import LiveFeeder
 from inthegrid.gateway.live import LiveState
@@ -81,9 +83,16 @@ class GatewayServices:
                 self.live_ready = True
                 self.health.set("nats", True)
                 return
-            except BusError as exc:
-                log.error("cannot follow the bus: %s", exc)
-                await asyncio.sleep(5.0)
+            except asyncio.CancelledError:
+                raise
+            except (BusError, nats.errors.Error, OSError, TimeoutError) as exc:
+                # Follow again from scratch: the live state is rebuilt from the streams.
+                log.error("cannot follow the bus (%s); retrying", exc)
+                await self.feeder.stop()
+                if self.bus is not None:
+                    await self.bus.close()
+                    self.bus = None
+                await asyncio.sleep(2.0)
 
     async def _housekeeping(self) -> None:
         while not self._stop.is_set():

@@ -140,9 +140,6 @@ class Channel:
     def client_count(self) -> int:
         return len(self._clients) + len(self._replaying)
 
-    def _count(self) -> None:
-        SSE_CLIENTS.labels(self.stream).set(self.client_count)
-
     def mark_contiguous(self, sequence: int) -> None:
         """From now on every event with a sequence above ``sequence`` passes through publish()."""
         if self.covered_from is None or sequence > self.covered_from:
@@ -180,17 +177,18 @@ class Channel:
                 return False
             client.backlog.extend(e for e in self._ring if e.sequence > last_id and client.filter.matches(e))
         self._clients.add(client)
-        self._count()
+        SSE_CLIENTS.labels(self.stream).inc()
         return True
 
     def attach_replay(self, client: SseClient) -> None:
         self._replaying.add(client)
-        self._count()
+        SSE_CLIENTS.labels(self.stream).inc()
 
     def detach(self, client: SseClient) -> None:
-        self._clients.discard(client)
-        self._replaying.discard(client)
-        self._count()
+        if client in self._clients or client in self._replaying:
+            self._clients.discard(client)
+            self._replaying.discard(client)
+            SSE_CLIENTS.labels(self.stream).dec()
 
     def close_all(self, reason: str = "shutdown") -> None:
         for client in (*self._clients, *self._replaying):

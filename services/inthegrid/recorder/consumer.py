@@ -41,6 +41,13 @@ Row = tuple[Any, ...]
 Writer = Callable[[asyncpg.Connection, Sequence[Any]], Awaitable[dict[str, int]]]
 
 
+def _retryable(exc: BaseException) -> bool:
+    """A write that may succeed later. asyncpg's InternalClientError ("cannot switch to state ...;
+    another operation is in progress") comes from a connection the server dropped mid-COPY, as when it
+    shuts down: the connection's fault, never the data's, so it must not dead-letter the rows."""
+    return is_transient(exc) or isinstance(exc, asyncpg.InternalClientError)
+
+
 @dataclass(frozen=True, slots=True)
 class Sink:
     """Where one stream's messages go: how to decode one and how to write a batch."""
@@ -120,18 +127,26 @@ class StreamRecorder:
         """Messages whose rows are committed; [] when stopped while the database was down (they are nak'd)."""
         delay = 0.2
         kept_alive = time.monotonic()
+        refused: list[Msg] = []
         while True:
             try:
-                stored = await self._store(rows, msgs)
+                stored = await self._store(rows, msgs, refused)
                 self.health.set("database", True)
                 return stored
             except Exception as exc:
-                if not is_transient(exc):
+                if not _retryable(exc):
                     raise
                 self.health.set("database", False)
                 log.warning(
                     "database write to %s failed (%s); retrying in %.1fs", self.sink.table, exc, delay
                 )
+            if refused:
+                # Rows dead-lettered before the outage cut the attempt short are settled (term'd): retrying
+                # them would store a refused row and ack a message twice.
+                gone = {id(m) for m in refused}
+                kept = [(r, m) for r, m in zip(rows, msgs, strict=True) if id(m) not in gone]
+                rows, msgs = [r for r, _ in kept], [m for _, m in kept]
+                refused.clear()
             if self.stop.is_set():
                 # Hand the batch back at once so the next recorder need not wait for ack_wait.
                 for msg in msgs:
@@ -144,14 +159,14 @@ class StreamRecorder:
             await wait_or_stop(self.stop, delay)
             delay = min(delay * 2, MAX_BACKOFF_SECONDS)
 
-    async def _store(self, rows: list[Row], msgs: list[Msg]) -> list[Msg]:
+    async def _store(self, rows: list[Row], msgs: list[Msg], refused: list[Msg]) -> list[Msg]:
         """Write the batch; if the database refuses it (bad data, not an outage), go row by row and
-        dead-letter the rows it refuses. Transient errors propagate to the retry loop."""
+        dead-letter the rows it refuses (appended to ``refused``). Transient errors go to the retry loop."""
         try:
             await self._write(rows)
             return msgs
         except Exception as exc:
-            if is_transient(exc):
+            if _retryable(exc):
                 raise
             log.error(
                 "database refused a batch of %d for %s (%s); writing row by row",
@@ -165,8 +180,9 @@ class StreamRecorder:
                 await self._write([row])
                 stored.append(msg)
             except Exception as exc:
-                if is_transient(exc):
+                if _retryable(exc):
                     raise
+                refused.append(msg)
                 await dead_letter(
                     self.bus,
                     msg,
