@@ -13,6 +13,7 @@ and headers of a 200 (the body is an endless stream) and the whole body of anyth
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import secrets
 import time
@@ -43,9 +44,10 @@ from tests.integration.conftest import create_database, reset_jetstream
 from tests.support.processes import ServiceProcess
 from tests.support.servers import EmbeddedNats, EmbeddedPostgres, free_port
 
-# Examples per operation and generation mode: 8 operations x 2 modes x 25 stay well under a minute.
-MAX_EXAMPLES = 25
-STREAM_EXAMPLES = 15
+# Examples per operation and generation mode: 8 operations x 2 modes x 25 stay well under a minute;
+# INTHEGRID_FUZZ_EXAMPLES=500 digs deeper when hunting.
+MAX_EXAMPLES = int(os.environ.get("INTHEGRID_FUZZ_EXAMPLES", "25"))
+STREAM_EXAMPLES = max(5, MAX_EXAMPLES * 3 // 5)
 API_KEY = f"fuzz-{secrets.token_hex(12)}"
 AUTH = {"X-API-Key": API_KEY}
 STREAM_PATHS = re.compile(r"^/api/stream/")

@@ -30,15 +30,23 @@ async def _bus(url: str) -> Bus:
 
 
 async def _publish(bus: Bus, prices: list[Price]) -> None:
-    await publish_all(bus, [(price_subject(p.market.value, p.zone), encode_price(p), p.message_id) for p in prices])
+    await publish_all(
+        bus, [(price_subject(p.market.value, p.zone), encode_price(p), p.message_id) for p in prices]
+    )
 
 
 def _services(tmp: Path, nats_url: str, database_url: str) -> dict[str, ServiceProcess]:
     return {
-        "calculator": ServiceProcess(["calculator"], {"INTHEGRID_NATS_URL": nats_url, "INTHEGRID_RULE_NAME": RULE},
-                                     tmp / "calculator.log"),
-        "recorder": ServiceProcess(["recorder"], {"INTHEGRID_NATS_URL": nats_url,
-                                                  "INTHEGRID_DATABASE_URL": database_url}, tmp / "recorder.log"),
+        "calculator": ServiceProcess(
+            ["calculator"],
+            {"INTHEGRID_NATS_URL": nats_url, "INTHEGRID_RULE_NAME": RULE},
+            tmp / "calculator.log",
+        ),
+        "recorder": ServiceProcess(
+            ["recorder"],
+            {"INTHEGRID_NATS_URL": nats_url, "INTHEGRID_DATABASE_URL": database_url},
+            tmp / "recorder.log",
+        ),
     }
 
 
@@ -60,7 +68,9 @@ async def test_price_reaches_calculator_database_and_rest_api(nats_url, database
     gateway = None
     try:
         bus = await _bus(nats_url)
-        await _publish(bus, [make_price("DE", T0, 60.0, source="test"), make_price("FR", T0, 80.0, source="test")])
+        await _publish(
+            bus, [make_price("DE", T0, 60.0, source="test"), make_price("FR", T0, 80.0, source="test")]
+        )
         conn = await asyncpg.connect(database_url)
 
         async def opportunity():
@@ -76,11 +86,20 @@ async def test_price_reaches_calculator_database_and_rest_api(nats_url, database
         from inthegrid.platform.embedded import free_port
 
         port = free_port()
-        gateway = ServiceProcess(["gateway"], {"INTHEGRID_NATS_URL": nats_url, "INTHEGRID_DATABASE_URL": database_url,
-                                               "INTHEGRID_HTTP_PORT": str(port), "INTHEGRID_DASHBOARD": "false"},
-                                 tmp_path / "gateway.log", metrics_port=0)
+        gateway = ServiceProcess(
+            ["gateway"],
+            {
+                "INTHEGRID_NATS_URL": nats_url,
+                "INTHEGRID_DATABASE_URL": database_url,
+                "INTHEGRID_HTTP_PORT": str(port),
+                "INTHEGRID_DASHBOARD": "false",
+            },
+            tmp_path / "gateway.log",
+            metrics_port=0,
+        )
         gateway.start(wait_ready=0)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+
             async def rest():
                 try:
                     body = (await client.get("/api/spreads/opportunities")).json()
@@ -119,8 +138,10 @@ def _scenario(periods: int, seed: int) -> list[Price]:
     for k in range(0, periods, 3):  # corrections: every third period converges (closes), others widen
         start = T0 + timedelta(hours=k)
         if k % 2 == 0:
-            prices.extend(make_price(z, start, bases[k], source="test", published_at=later)
-                          for z in PROOF_OF_CONCEPT_ZONES)
+            prices.extend(
+                make_price(z, start, bases[k], source="test", published_at=later)
+                for z in PROOF_OF_CONCEPT_ZONES
+            )
         else:
             zone = rng.choice(PROOF_OF_CONCEPT_ZONES)
             prices.append(make_price(zone, start, round(bases[k] + 40, 2), source="test", published_at=later))
@@ -133,12 +154,15 @@ def _expected(prices: list[Price]) -> dict[tuple[str, str, datetime], tuple[str,
     for price in prices:
         for event in state.on_price(price, T0):
             key = (event.pair[0], event.pair[1], event.delivery_start)
-            final[key] = ("closed", 0.0) if event.kind.value == "closed" else ("open", event.value.net_eur_mwh)
+            final[key] = (
+                ("closed", 0.0) if event.kind.value == "closed" else ("open", event.value.net_eur_mwh)
+            )
     return final
 
 
 async def test_sigkill_of_calculator_and_recorder_loses_nothing_and_duplicates_nothing(
-        nats_url, database_url, tmp_path):
+    nats_url, database_url, tmp_path
+):
     prices = _scenario(periods=60, seed=11)
     expected = _expected(prices)
     assert any(v[0] == "closed" for v in expected.values()), "the scenario must exercise closes"
@@ -148,7 +172,7 @@ async def test_sigkill_of_calculator_and_recorder_loses_nothing_and_duplicates_n
     bus = await _bus(nats_url)
     conn = await asyncpg.connect(database_url)
     try:
-        chunks = [prices[i:i + 20] for i in range(0, len(prices), 20)]
+        chunks = [prices[i : i + 20] for i in range(0, len(prices), 20)]
         for i, chunk in enumerate(chunks):
             await _publish(bus, chunk)
             await asyncio.sleep(0.05)
@@ -162,9 +186,16 @@ async def test_sigkill_of_calculator_and_recorder_loses_nothing_and_duplicates_n
         await _publish(bus, prices[:40])  # a feed restarting re-publishes: JetStream drops the duplicates
 
         async def settled():
-            rows = await conn.fetch("SELECT pair_a, pair_b, delivery_start, status, net_eur_mwh FROM opportunities")
-            got = {(r["pair_a"], r["pair_b"], r["delivery_start"]):
-                   (r["status"], float(r["net_eur_mwh"]) if r["status"] == "open" else 0.0) for r in rows}
+            rows = await conn.fetch(
+                "SELECT pair_a, pair_b, delivery_start, status, net_eur_mwh FROM opportunities"
+            )
+            got = {
+                (r["pair_a"], r["pair_b"], r["delivery_start"]): (
+                    r["status"],
+                    float(r["net_eur_mwh"]) if r["status"] == "open" else 0.0,
+                )
+                for r in rows
+            }
             return got if got == expected else None
 
         await _wait_for(settled, timeout=60, what="every opportunity stored once with its final state")
@@ -176,7 +207,8 @@ async def test_sigkill_of_calculator_and_recorder_loses_nothing_and_duplicates_n
         await _wait_for(all_prices, what="every price stored")  # corrections replace, duplicates add no rows
         duplicated = await conn.fetchval(
             "SELECT count(*) FROM (SELECT 1 FROM opportunity_events GROUP BY rule, pair_a, pair_b, delivery_start,"
-            " revision HAVING count(*) > 1) d")
+            " revision HAVING count(*) > 1) d"
+        )
         assert duplicated == 0
         latest = {(p.zone, p.delivery_start): p.eur_mwh for p in prices}
         rows = await conn.fetch("SELECT zone, delivery_start, price_eur_mwh FROM prices")
@@ -192,13 +224,20 @@ async def test_malformed_message_is_rejected_counted_and_kept(nats_url, database
     calculator = _services(tmp_path, nats_url, database_url)["calculator"].start()
     bus = await _bus(nats_url)
     try:
-        await bus.js.publish(price_subject("day_ahead", "DE-LU"), b'{"schema": "inthegrid.price.v1", "zone": "XX"}')
+        await bus.js.publish(
+            price_subject("day_ahead", "DE-LU"), b'{"schema": "inthegrid.price.v1", "zone": "XX"}'
+        )
         await bus.js.publish(price_subject("day_ahead", "FR"), b"\x00not json")
-        await _publish(bus, [make_price("DE", T0, 60.0, source="test"), make_price("FR", T0, 80.0, source="test")])
+        await _publish(
+            bus, [make_price("DE", T0, 60.0, source="test"), make_price("FR", T0, 80.0, source="test")]
+        )
 
         async def counted():
-            return calculator.metric_value("inthegrid_bus_messages_rejected_total", stream="PRICES") == 2 and (
-                calculator.metric_value("inthegrid_calculator_events_published_total", kind="opened") == 1)
+            return calculator.metric_value(
+                "inthegrid_bus_messages_rejected_total", stream="PRICES"
+            ) == 2 and (
+                calculator.metric_value("inthegrid_calculator_events_published_total", kind="opened") == 1
+            )
 
         await _wait_for(counted, what="two rejections and the opportunity after them")
         nc = await nats.connect(nats_url)

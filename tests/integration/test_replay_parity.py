@@ -45,7 +45,9 @@ async def _live_opportunities(nats_url: str, rule_name: str, expected_periods: i
     return {k: v for k, v in final.items() if v is not None}
 
 
-@pytest.mark.parametrize("rule_file", ["arbitragerule-interconnected.yaml", "arbitragerule-proof-of-concept.yaml"])
+@pytest.mark.parametrize(
+    "rule_file", ["arbitragerule-interconnected.yaml", "arbitragerule-proof-of-concept.yaml"]
+)
 async def test_replayed_day_equals_backtest(nats_url, tmp_path, rule_file):
     rule_path = ROOT / "k8s" / "examples" / rule_file
     rule = load_rule(rule_path)
@@ -58,12 +60,25 @@ async def test_replayed_day_equals_backtest(nats_url, tmp_path, rule_file):
     assert len(expected) > 10, "the chosen day must have opportunities"
 
     env = {"INTHEGRID_NATS_URL": nats_url}
-    calculator = ServiceProcess(["calculator"], {**env, "INTHEGRID_RULE_NAME": rule.name,
-                                                 "INTHEGRID_RULE_FILE": str(rule_path)}, tmp_path / "calc.log")
-    feed = ServiceProcess(["feed"], {**env, "INTHEGRID_FEED_SOURCE": "replay", "INTHEGRID_FEED_NAME": "replay",
-                                     "INTHEGRID_REPLAY_PATH": str(TABLE), "INTHEGRID_REPLAY_FROM": DAY,
-                                     "INTHEGRID_REPLAY_TO": DAY, "INTHEGRID_REPLAY_SPEED": str(86400 * 4),
-                                     "INTHEGRID_FEED_ZONES": ",".join(rule.zones)}, tmp_path / "feed.log")
+    calculator = ServiceProcess(
+        ["calculator"],
+        {**env, "INTHEGRID_RULE_NAME": rule.name, "INTHEGRID_RULE_FILE": str(rule_path)},
+        tmp_path / "calc.log",
+    )
+    feed = ServiceProcess(
+        ["feed"],
+        {
+            **env,
+            "INTHEGRID_FEED_SOURCE": "replay",
+            "INTHEGRID_FEED_NAME": "replay",
+            "INTHEGRID_REPLAY_PATH": str(TABLE),
+            "INTHEGRID_REPLAY_FROM": DAY,
+            "INTHEGRID_REPLAY_TO": DAY,
+            "INTHEGRID_REPLAY_SPEED": str(86400 * 4),
+            "INTHEGRID_FEED_ZONES": ",".join(rule.zones),
+        },
+        tmp_path / "feed.log",
+    )
     calculator.start()
     feed.start()
     try:

@@ -15,20 +15,31 @@ from inthegrid.platform.embedded import free_port
 
 
 class ServiceProcess:
-    def __init__(self, command: list[str], env: dict[str, str], log_path: Path, metrics_port: int | None = None
-                 ) -> None:
+    def __init__(
+        self, command: list[str], env: dict[str, str], log_path: Path, metrics_port: int | None = None
+    ) -> None:
         self.command = command
         self.metrics_port = metrics_port if metrics_port is not None else free_port()
-        self.env = {**os.environ, **env, "INTHEGRID_METRICS_PORT": str(self.metrics_port),
-                    "INTHEGRID_METRICS_HOST": "127.0.0.1", "INTHEGRID_LOG_FORMAT": "json"}
+        self.env = {
+            **os.environ,
+            **env,
+            "INTHEGRID_METRICS_PORT": str(self.metrics_port),
+            "INTHEGRID_METRICS_HOST": "127.0.0.1",
+            "INTHEGRID_LOG_FORMAT": "json",
+        }
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, wait_ready: float = 30.0) -> ServiceProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen([sys.executable, "-m", "inthegrid.cli", *self.command], env=self.env,
-                                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "inthegrid.cli", *self.command],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
         if wait_ready:
             self.wait_ready(wait_ready)
         return self
@@ -37,7 +48,9 @@ class ServiceProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"{self.command} exited with {self.process.returncode}:\n{self.log_tail()}")
+                raise RuntimeError(
+                    f"{self.command} exited with {self.process.returncode}:\n{self.log_tail()}"
+                )
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/readyz", timeout=1) as r:
                     if r.status == 200:

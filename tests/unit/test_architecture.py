@@ -41,15 +41,24 @@ def test_domain_is_pure():
     for path in _modules(PACKAGE / "domain"):
         imports = _imports(path)
         bad = {i for i in imports if i.split(".")[0] in IO_MODULES}
-        ours = {i for i in imports if i.startswith("inthegrid.") and not i.startswith(("inthegrid.domain",
-                                                                                         "inthegrid.errors"))}
+        ours = {
+            i
+            for i in imports
+            if i.startswith("inthegrid.") and not i.startswith(("inthegrid.domain", "inthegrid.errors"))
+        }
         assert not bad and not ours, f"{path.relative_to(ROOT)} imports {sorted(bad | ours)}"
 
 
 def test_operator_uses_only_domain_and_settings():
     operator = ROOT / "operator" / "inthegrid_operator"
-    allowed = ("inthegrid.domain", "inthegrid.errors", "inthegrid.platform.settings", "inthegrid.platform.logs",
-               "inthegrid_operator", "inthegrid.platform.metrics")
+    allowed = (
+        "inthegrid.domain",
+        "inthegrid.errors",
+        "inthegrid.platform.settings",
+        "inthegrid.platform.logs",
+        "inthegrid_operator",
+        "inthegrid.platform.metrics",
+    )
     for path in _modules(operator):
         bad = {i for i in _imports(path) if i.startswith("inthegrid.") and not i.startswith(allowed)}
         assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"

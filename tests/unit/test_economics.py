@@ -124,3 +124,13 @@ def test_vectorised_gaps_are_never_opportunities():
     model = rule.pairs[("DE-LU", "FR")]
     arrays = value_pair_arrays(model, np.array([np.nan, 10.0]), np.array([100.0, np.nan]))
     assert not opportunity_mask(rule, arrays, 1.0).any()
+
+
+def test_scalar_rounding_matches_numpy_to_the_cent():
+    from inthegrid.domain.economics import round2
+
+    rng = np.random.default_rng(3)
+    values = np.concatenate(
+        [rng.uniform(-5000, 5000, 100_000), np.round(rng.uniform(-500, 500, 100_000), 3) + 0.005]
+    )
+    assert all(round2(float(v)) == r for v, r in zip(values, np.round(values, 2), strict=True))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from inthegrid.domain.economics import value_pair
-from inthegrid.domain.opportunities import EventKind, OpportunityEvent
+from inthegrid.domain.opportunities import EventKind, OpportunityBook, OpportunityEvent
 from inthegrid.domain.prices import Market, Price, Resolution, make_price
 from inthegrid.domain.rules import CompiledRule, compile_rule, parse_rule_spec, proof_of_concept_rule
 from inthegrid.gateway.live import LiveState
@@ -81,7 +81,23 @@ def test_recent_periods_are_bounded() -> None:
     for i in range(10):
         live.apply_price(price("FR", float(i), T0 + timedelta(minutes=15 * i)))
     periods = live.periods(Market.DAY_AHEAD, "FR")
-    assert len(periods) == 3 and min(periods)[0] == T0 + timedelta(minutes=15 * 7)
+    # Trimmed in steps (at most a quarter of the window, at least one period, above the bound).
+    assert 3 <= len(periods) <= 4 and max(periods)[0] == T0 + timedelta(minutes=15 * 9)
+    assert min(periods)[0] >= T0 + timedelta(minutes=15 * 6)
+
+
+def test_open_opportunities_are_bounded_keeping_the_newest_periods() -> None:
+    live = LiveState(max_opportunities=10)
+    rule = proof_of_concept_rule()
+    for i in range(40):
+        start = T0 + timedelta(minutes=15 * i)
+        book = OpportunityBook(rule.name, Market.DAY_AHEAD)
+        value = value_pair(rule.pairs[("DE-LU", "FR")], 60.0, 80.0, 0.25)
+        event = book.observe(("DE-LU", "FR"), start, Resolution.PT15M, value, True, start)
+        live.apply_event(event, i + 1)
+    kept = live.opportunities()
+    assert 10 <= len(kept) <= 11
+    assert max(o.event.delivery_start for o in kept) == T0 + timedelta(minutes=15 * 39)
 
 
 def test_spreads_align_pairs_on_the_newest_common_period() -> None:

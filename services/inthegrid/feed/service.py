@@ -13,6 +13,7 @@ from inthegrid.domain.codec import encode_price
 from inthegrid.domain.prices import Price
 from inthegrid.platform.bus import Bus, BusError, connect_bus, price_subject, publish_all
 from inthegrid.platform.metrics import LATENCY_BUCKETS, HealthState
+from inthegrid.platform.runtime import wait_or_stop
 from inthegrid.platform.settings import FeedSettings
 from inthegrid.sources.base import PriceSource
 
@@ -54,8 +55,14 @@ def build_source(settings: FeedSettings) -> PriceSource:
     return ReplaySource.from_settings(settings)
 
 
-async def publish_prices(bus: Bus, feed: str, prices: list[Price]) -> tuple[int, int]:
-    """Publish one batch, retrying until JetStream acknowledges every price (ids make it safe)."""
+async def publish_prices(
+    bus: Bus, feed: str, prices: list[Price], stop: asyncio.Event | None = None
+) -> tuple[int, int] | None:
+    """Publish one batch, retrying until JetStream acknowledges every price (ids make it safe).
+
+    Returns None when stopped before the batch was acknowledged: the source produces it again
+    after a restart, and the message ids make the second publish harmless.
+    """
     items = [(price_subject(p.market.value, p.zone), encode_price(p), p.message_id) for p in prices]
     delay = 0.2
     while True:
@@ -66,7 +73,13 @@ async def publish_prices(bus: Bus, feed: str, prices: list[Price]) -> tuple[int,
         except (BusError, TimeoutError) as exc:
             PUBLISH_ERRORS.labels(feed).inc()
             log.warning("publish failed (%s); retrying the batch in %.1fs", exc, delay)
-            await asyncio.sleep(delay)
+            if stop is not None and await wait_or_stop(stop, delay):
+                log.warning(
+                    "stopped with %d prices unacknowledged; they are re-published on restart", len(prices)
+                )
+                return None
+            if stop is None:
+                await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
     PUBLISH_SECONDS.labels(feed).observe(time.perf_counter() - started)
     now = time.time()
@@ -94,7 +107,7 @@ async def run_feed(
             return
         async for batch in source.batches(stop):
             if batch:
-                await publish_prices(bus, settings.feed_name, batch)
+                await publish_prices(bus, settings.feed_name, batch, stop)
             if stop.is_set():
                 break
         else:

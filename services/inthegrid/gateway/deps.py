@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated
 
 import orjson
 from fastapi import Depends, HTTPException, Path, Query, Request
 from fastapi.responses import Response
+from pydantic import BeforeValidator
 
 from inthegrid.domain.zones import ZONE_CODES, parse_pair, zone_code
 from inthegrid.errors import InTheGridError
@@ -93,6 +95,20 @@ def optional_zones(
     return frozenset(codes) or None
 
 
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def _iso_only(value: object) -> object:
+    """Numbers are refused: pydantic would read them as Unix seconds or milliseconds, guessing by
+    size, while the API documents ISO-8601 date-times only."""
+    if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+        raise ValueError("expected an ISO-8601 date-time such as 2026-01-15T00:00:00Z, not a number")
+    return value
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_only)]
+
+
 def utc(moment: datetime | None) -> datetime | None:
     """Query times: naive ones are read as UTC (the API's only time zone)."""
     if moment is None:
@@ -102,7 +118,7 @@ def utc(moment: datetime | None) -> datetime | None:
 
 def time_range(
     start: Annotated[
-        datetime | None,
+        IsoDateTime | None,
         Query(
             alias="from",
             description="delivery start >= this (ISO-8601)",
@@ -110,7 +126,7 @@ def time_range(
         ),
     ] = None,
     end: Annotated[
-        datetime | None,
+        IsoDateTime | None,
         Query(
             alias="to",
             description="delivery start < this (ISO-8601)",

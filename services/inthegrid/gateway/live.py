@@ -30,8 +30,16 @@ class LiveOpportunity:
 
 
 class LiveState:
-    def __init__(self, recent_periods: int = 192, window: timedelta = timedelta(hours=24)) -> None:
+    def __init__(
+        self,
+        recent_periods: int = 192,
+        window: timedelta = timedelta(hours=24),
+        max_opportunities: int = 20_000,
+    ) -> None:
         self.recent_periods = recent_periods
+        # A fast simulator or a replay opens thousands of opportunities a second; the live view keeps
+        # the newest ones (by delivery period), history stays in PostgreSQL.
+        self.max_opportunities = max_opportunities
         self.window = window
         self._latest: dict[tuple[Market, str], Price] = {}
         self._periods: dict[tuple[Market, str], dict[PeriodKey, Price]] = {}
@@ -56,7 +64,9 @@ class LiveState:
             self._latest[key] = price
         periods = self._periods.setdefault(key, {})
         periods[(price.delivery_start, price.resolution)] = price
-        if len(periods) > self.recent_periods:
+        # Trim in steps (a quarter of the window at a time), not on every price: sorting the
+        # periods for each new price was the gateway's hottest line under load.
+        if len(periods) > self.recent_periods + max(1, self.recent_periods // 4):
             for old in sorted(periods)[: len(periods) - self.recent_periods]:
                 del periods[old]
         self.price_version += 1
@@ -70,6 +80,10 @@ class LiveState:
             self._opportunities.pop(oid, None)
         else:
             self._opportunities[oid] = LiveOpportunity(event, sequence)
+            limit = self.max_opportunities
+            if len(self._opportunities) > limit + max(1, limit // 10):
+                newest = sorted(self._opportunities.items(), key=lambda kv: kv[1].event.delivery_start)
+                self._opportunities = dict(newest[-limit:])
         self.opportunity_version += 1
 
     def forget_opportunities_before(self, cutoff: datetime) -> int:

@@ -81,6 +81,12 @@ def _example(value: dict[str, Any]) -> ConfigDict:
     return ConfigDict(json_schema_extra={"examples": [value]})
 
 
+# The history endpoints also answer ``format=csv``: documented so clients (and the fuzz test) know it.
+CSV_CONTENT: dict[str, Any] = {
+    "content": {"text/csv": {"schema": {"type": "string"}, "example": "zone,market_type,...\n"}}
+}
+
+
 class ErrorPublic(BaseModel):
     model_config = _example({"detail": "unknown market 'XX'; valid markets: AT, BE, CH, ..."})
     detail: Any

@@ -95,16 +95,11 @@ class SecurityMiddleware:
         if scope["path"].startswith(PROTECTED_PREFIX) and scope["method"] != "OPTIONS":
             headers = dict(scope["headers"])
             key = presented_key(headers)
-            if self.api_keys and not self._known(key):
-                await _reject(
-                    send_with_headers,
-                    401,
-                    "missing or invalid API key (X-API-Key or Bearer token)",
-                    [(b"www-authenticate", b'Bearer realm="inthegrid"')],
-                )
-                return
+            authenticated = bool(self.api_keys) and self._known(key)
             if self.buckets is not None:
-                client = f"key:{key}" if key and self.api_keys else f"ip:{(scope.get('client') or ('?',))[0]}"
+                # Checked before the key: a missing or wrong key counts against the caller's address,
+                # so guessing keys (or flooding with them) is throttled like any other traffic.
+                client = f"key:{key}" if authenticated else f"ip:{(scope.get('client') or ('?',))[0]}"
                 wait = self.buckets.take(client)
                 if wait > 0:
                     retry = str(max(1, math.ceil(wait))).encode()
@@ -112,6 +107,14 @@ class SecurityMiddleware:
                         send_with_headers, 429, "rate limit exceeded; retry later", [(b"retry-after", retry)]
                     )
                     return
+            if self.api_keys and not authenticated:
+                await _reject(
+                    send_with_headers,
+                    401,
+                    "missing or invalid API key (X-API-Key or Bearer token)",
+                    [(b"www-authenticate", b'Bearer realm="inthegrid"')],
+                )
+                return
         await self.app(scope, receive, send_with_headers)
 
     def _known(self, key: str | None) -> bool:

@@ -11,6 +11,7 @@ Stream layout
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Iterable, Sequence
@@ -76,10 +77,8 @@ class Bus:
             # Publishes are awaited for their acks and messages are acked as they are processed,
             # so little is in flight: a short drain, then close (a stuck pull request must not
             # hold a SIGTERM for long).
-            try:
+            with contextlib.suppress(TimeoutError, nats.errors.Error):
                 await asyncio.wait_for(self.nc.drain(), 3)
-            except (TimeoutError, nats.errors.Error):
-                pass
             if not self.nc.is_closed:
                 await self.nc.close()
 

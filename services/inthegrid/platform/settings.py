@@ -124,25 +124,33 @@ class GatewaySettings(CommonSettings):
         default_factory=list, description="origins allowed by CORS, comma-separated or a JSON list"
     )
 
+    rate_limit_per_minute: int = Field(0, ge=0, description="requests per minute per client (0 = off)")
+    dashboard: bool = Field(True, description="mount the Gradio dashboard at /dashboard")
+    gateway_opportunity_max_age_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="/api/spreads/opportunities lists opportunities whose latest event is this recent",
+    )
+    gateway_opportunity_window_minutes: float = Field(
+        1440.0, gt=0, description="opportunity events replayed into memory at start and kept open at most"
+    )
+    gateway_recent_periods: int = Field(
+        192, ge=1, le=5000, description="delivery periods kept in memory per zone to align pairs"
+    )
+    sse_queue_size: int = Field(1024, ge=1, le=100000, description="events buffered per SSE client")
+    sse_hopeless_seconds: float = Field(
+        10.0, gt=0, description="disconnect an SSE client whose queue stays full this long"
+    )
+    sse_heartbeat_seconds: float = Field(15.0, gt=0, description="comment line sent to idle SSE clients")
+    sse_ring_size: int = Field(
+        10000, ge=0, le=1000000, description="recent events kept per stream to resume SSE without NATS"
+    )
+    database_pool_size: int = Field(10, ge=1, le=100, description="gateway connections to PostgreSQL")
+
     @field_validator("api_keys", "cors_origins", mode="before")
     @classmethod
     def _split_list(cls, value: Any) -> Any:
         return split_list(value)
-    rate_limit_per_minute: int = Field(0, ge=0, description="requests per minute per client (0 = off)")
-    dashboard: bool = Field(True, description="mount the Gradio dashboard at /dashboard")
-    gateway_opportunity_max_age_seconds: float = Field(
-        300.0, gt=0, description="/api/spreads/opportunities lists opportunities whose latest event is this recent")
-    gateway_opportunity_window_minutes: float = Field(
-        1440.0, gt=0, description="opportunity events replayed into memory at start and kept open at most")
-    gateway_recent_periods: int = Field(
-        192, ge=1, le=5000, description="delivery periods kept in memory per zone to align pairs")
-    sse_queue_size: int = Field(1024, ge=1, le=100000, description="events buffered per SSE client")
-    sse_hopeless_seconds: float = Field(
-        10.0, gt=0, description="disconnect an SSE client whose queue stays full this long")
-    sse_heartbeat_seconds: float = Field(15.0, gt=0, description="comment line sent to idle SSE clients")
-    sse_ring_size: int = Field(
-        10000, ge=0, le=1000000, description="recent events kept per stream to resume SSE without NATS")
-    database_pool_size: int = Field(10, ge=1, le=100, description="gateway connections to PostgreSQL")
 
 
 class DashboardSettings(BaseSettings):

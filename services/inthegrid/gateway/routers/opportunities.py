@@ -9,7 +9,7 @@ from fastapi.responses import PlainTextResponse, Response
 
 from inthegrid.gateway.deps import Services, json_response, optional_pair, time_range
 from inthegrid.gateway.history import Page, opportunity_history, render_csv
-from inthegrid.gateway.schemas import ErrorPublic, OpportunityHistoryPublic
+from inthegrid.gateway.schemas import CSV_CONTENT, ErrorPublic, OpportunityHistoryPublic
 
 router = APIRouter(prefix="/api/opportunities", tags=["opportunities"])
 
@@ -43,7 +43,7 @@ OPPORTUNITY_COLUMNS = (
 @router.get(
     "/history",
     response_model=OpportunityHistoryPublic,
-    responses={503: {"model": ErrorPublic}},
+    responses={200: CSV_CONTENT, 503: {"model": ErrorPublic}},
     summary="Opportunities by delivery period, newest first",
 )
 async def history(

@@ -10,7 +10,7 @@ from fastapi.responses import PlainTextResponse, Response
 from inthegrid.domain.prices import Market
 from inthegrid.gateway.deps import Services, dump, json_response, market_zone, optional_zones, time_range
 from inthegrid.gateway.history import Page, price_history, render_csv
-from inthegrid.gateway.schemas import ErrorPublic, PriceHistoryPublic, PricesPublic
+from inthegrid.gateway.schemas import CSV_CONTENT, ErrorPublic, PriceHistoryPublic, PricesPublic
 from inthegrid.gateway.views import price_item
 
 router = APIRouter(prefix="/api/prices", tags=["prices"])
@@ -59,7 +59,7 @@ async def latest_prices(
     "/history/{market}",
     response_model=PriceHistoryPublic,
     summary="A zone's prices, newest first",
-    responses={404: {"model": ErrorPublic}, 503: {"model": ErrorPublic}},
+    responses={200: CSV_CONTENT, 404: {"model": ErrorPublic}, 503: {"model": ErrorPublic}},
 )
 async def history(
     services: Services,
