@@ -24,6 +24,7 @@ import pytest
 
 from inthegrid.platform.db import connect_pool, run_migrations
 from tests.integration.conftest import create_database
+from tests.integration.test_api_fuzz import drop_database
 from tests.support.processes import ServiceProcess
 from tests.support.servers import EmbeddedNats, EmbeddedPostgres, free_port
 
@@ -85,6 +86,7 @@ def gateway_url(
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
+        asyncio.run(drop_database(postgres, database_url))
     text = log.read_text(errors="replace")
     for key in KEYS.values():
         assert key not in text, "an API key was written to the gateway log"
@@ -138,7 +140,8 @@ def test_every_api_path_needs_a_key_and_says_how(gateway_url: str) -> None:
 
 def test_both_key_forms_open_every_api_path(gateway_url: str) -> None:
     for path, (header, value) in zip(
-        API_PATHS, itertools.cycle([("X-API-Key", KEYS["header"]), ("Authorization", f"Bearer {KEYS['bearer']}")])
+        API_PATHS,
+        itertools.cycle([("X-API-Key", KEYS["header"]), ("Authorization", f"Bearer {KEYS['bearer']}")]),
     ):
         response = get(gateway_url, path, {**new_client_address(), header: value})
         assert response.status_code == 200, (path, response.status_code, response.text)
@@ -202,13 +205,38 @@ def test_cors_allows_only_the_configured_origin_and_never_a_wildcard(gateway_url
         denied = get(gateway_url, "/api/zones", {**preflight, "Origin": origin}, method="OPTIONS")
         assert denied.status_code == 400, origin
         assert "access-control-allow-origin" not in denied.headers, origin
-        simple = get(gateway_url, "/api/zones", {"Origin": origin, "X-API-Key": KEYS["cors"], **new_client_address()})
+        simple = get(
+            gateway_url, "/api/zones", {"Origin": origin, "X-API-Key": KEYS["cors"], **new_client_address()}
+        )
         assert simple.status_code == 200 and "access-control-allow-origin" not in simple.headers, origin
     # Only GET is offered, whatever the preflight asks for.
     post = get(
         gateway_url, "/api/zones", {**preflight, "Access-Control-Request-Method": "DELETE"}, method="OPTIONS"
     )
     assert post.status_code == 400
-    real = get(gateway_url, "/api/zones", {"Origin": ORIGIN, "X-API-Key": KEYS["cors"], **new_client_address()})
+    real = get(
+        gateway_url, "/api/zones", {"Origin": ORIGIN, "X-API-Key": KEYS["cors"], **new_client_address()}
+    )
     assert real.headers["access-control-allow-origin"] == ORIGIN
     assert real.headers.get("vary", "").lower().count("origin") == 1
+
+
+def test_dashboard_asks_for_an_api_key_when_keys_are_configured(gateway_url: str) -> None:
+    # The dashboard reads the API server-side with a key of its own, so it must not be an open
+    # window onto the data: its login takes an API key as the password.
+    with httpx.Client(base_url=gateway_url, timeout=30) as client:
+        config = client.get("/dashboard/config", headers=new_client_address())
+        assert config.status_code == 401, config.text[:200]
+        wrong = client.post(
+            "/dashboard/login",
+            data={"username": "analyst", "password": "not-a-key"},
+            headers=new_client_address(),
+        )
+        assert wrong.status_code in (400, 401), wrong.text[:200]
+        right = client.post(
+            "/dashboard/login",
+            data={"username": "analyst", "password": KEYS["header"]},
+            headers=new_client_address(),
+        )
+        assert right.status_code == 200, right.text[:200]
+        assert client.get("/dashboard/config", headers=new_client_address()).status_code == 200

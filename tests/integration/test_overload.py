@@ -60,7 +60,7 @@ def _lag_alert_threshold() -> float:
 @pytest.fixture
 async def bus(nats_url: str) -> AsyncIterator[Bus]:
     # pydantic-settings fills the other fields from defaults and the environment; mypy cannot see that.
-    b = await connect_bus(CommonSettings(nats_url=nats_url), "overload-test")  # type: ignore[call-arg]
+    b = await connect_bus(CommonSettings(nats_url=nats_url), "overload-test")  # type: ignore[call-arg,unused-ignore]
     yield b
     await b.close()
 
@@ -157,7 +157,7 @@ async def test_slow_overload_ten_times_the_sustainable_rate(
             "overload",
             sustainable_per_s=round(sustainable),
             offered_per_s=round(achieved),
-            factor=round(achieved / sustainable, 1),
+            factor=f"{achieved / sustainable:.1f}x",
             overload=OVERLOAD_SECONDS,
             drain=drained,
             backlog=backlog_at_end,

@@ -86,7 +86,9 @@ FORBIDDEN: dict[Grant, str] = {
     ("", "serviceaccounts/token", "create"): "minting tokens for other identities",
 }
 
-LINE = re.compile(r"^(?P<resource>\S*)\s+\[(?P<urls>[^\]]*)\]\s+\[(?P<names>[^\]]*)\]\s+\[(?P<verbs>[^\]]*)\]\s*$")
+LINE = re.compile(
+    r"^(?P<resource>\S*)\s+\[(?P<urls>[^\]]*)\]\s+\[(?P<names>[^\]]*)\]\s+\[(?P<verbs>[^\]]*)\]\s*$"
+)
 
 
 def parse_can_i_list(text: str) -> tuple[set[Grant], set[tuple[str, str]]]:
@@ -131,7 +133,9 @@ def assert_exactly(granted: set[Grant], urls: set[tuple[str, str]], allowed: set
     assert not dangerous, f"{where}: dangerous rights: {dangerous}"
     assert not wildcards, f"{where}: wildcard grants: {wildcards}"
     assert not extra, f"{where}: rights beyond the allow-list: {extra}"
-    assert not missing, f"{where}: allow-list entries not granted (update the allow-list or the chart): {missing}"
+    assert not missing, (
+        f"{where}: allow-list entries not granted (update the allow-list or the chart): {missing}"
+    )
     assert urls == BUILT_IN_URLS, f"{where}: non-resource URLs differ: {sorted(urls ^ BUILT_IN_URLS)}"
 
 

@@ -150,7 +150,7 @@ async def run_calculator(settings: CalculatorSettings, stop: asyncio.Event, heal
     state = CalculatorState(rule, timedelta(hours=settings.calculator_horizon_hours))
     name = rule.name
     health.set("nats", False)
-    bus = await connect_bus(settings, f"calculator-{name}", stop=stop)
+    bus = await connect_bus(settings, f"calculator-{name}", stop=stop, health=health)
     alerter = (
         WebhookAlerter(settings.alert_webhook_url.get_secret_value()) if settings.alert_webhook_url else None
     )
@@ -172,7 +172,9 @@ async def run_calculator(settings: CalculatorSettings, stop: asyncio.Event, heal
             stream=PRICES_STREAM,
             config=ConsumerConfig(
                 ack_policy=AckPolicy.EXPLICIT,
-                ack_wait=30,
+                # Short: a calculator acks within milliseconds, and after a crash its unacked prices
+                # are redelivered once this expires (the restart's recovery time).
+                ack_wait=10,
                 max_ack_pending=50_000,
                 deliver_policy=DeliverPolicy.ALL,
             ),

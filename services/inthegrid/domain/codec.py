@@ -77,12 +77,17 @@ def _field(doc: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any
 def decode_price(data: bytes, limits: PriceLimits = DEFAULT_LIMITS) -> Price:
     doc = _load(data, SCHEMA_PRICE)
     try:
+        # Fields are read in the order a person reads a price, so the first problem reported is
+        # the most telling one (an unknown zone before a missing resolution).
+        zone: str = _field(doc, "zone", str)
+        start: str = _field(doc, "delivery_start", str)
+        value: float = _field(doc, "price_eur_mwh", (int, float))
         resolution: str = _field(doc, "resolution", str)
         market: str = _field(doc, "market", str)
         return make_price(
-            _field(doc, "zone", str),
-            _field(doc, "delivery_start", str),
-            _field(doc, "price_eur_mwh", (int, float)),
+            zone,
+            start,
+            value,
             resolution=_RESOLUTIONS.get(resolution, resolution),
             market=_MARKETS.get(market, market),
             source=_field(doc, "source", str),

@@ -96,7 +96,7 @@ async def run_feed(
     settings: FeedSettings, stop: asyncio.Event, health: HealthState, source: PriceSource | None = None
 ) -> None:
     health.set("nats", False)
-    bus = await connect_bus(settings, f"feed-{settings.feed_name}", stop=stop)
+    bus = await connect_bus(settings, f"feed-{settings.feed_name}", stop=stop, health=health)
     health.set("nats", True)
     source = source or build_source(settings)
     log.info("feed %s publishing %s from %s", settings.feed_name, ",".join(settings.feed_zones), source.name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import importlib
 import importlib.util
 import logging
@@ -98,5 +99,20 @@ def _mount_dashboard(app: FastAPI, settings: GatewaySettings) -> None:
     blocks = module.build_dashboard(api_base_url(settings), api_key=key)
     import gradio
 
-    gradio.mount_gradio_app(app, blocks, path=DASHBOARD_PATH)
+    # With API keys configured the dashboard is not an open window onto the data: its login asks
+    # for an API key as the password (any user name).
+    keys = [k.get_secret_value() for k in settings.api_keys]
+
+    def check_key(_user: str, password: str) -> bool:
+        return any(hmac.compare_digest(password.encode(), k.encode()) for k in keys)
+
+    gradio.mount_gradio_app(
+        app,
+        blocks,
+        path=DASHBOARD_PATH,
+        auth=check_key if keys else None,
+        auth_message="InTheGrid: sign in with any user name and an API key as the password."
+        if keys
+        else None,
+    )
     log.info("dashboard mounted at %s", DASHBOARD_PATH)

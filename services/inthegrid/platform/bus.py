@@ -26,7 +26,7 @@ from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfi
 from nats.js.errors import NotFoundError
 
 from inthegrid.errors import InTheGridError
-from inthegrid.platform.metrics import BUS_CONNECTED, MESSAGES_REJECTED
+from inthegrid.platform.metrics import BUS_CONNECTED, MESSAGES_REJECTED, HealthState
 from inthegrid.platform.settings import CommonSettings
 
 log = logging.getLogger(__name__)
@@ -83,17 +83,30 @@ class Bus:
                 await self.nc.close()
 
 
-async def connect_bus(settings: CommonSettings, service: str, *, stop: asyncio.Event | None = None) -> Bus:
-    """Connect, retrying with capped exponential backoff until connected, stopped or timed out."""
+async def connect_bus(
+    settings: CommonSettings,
+    service: str,
+    *,
+    stop: asyncio.Event | None = None,
+    health: HealthState | None = None,
+) -> Bus:
+    """Connect, retrying with capped exponential backoff until connected, stopped or timed out.
+
+    With ``health``, readiness follows the connection: /readyz says "nats=down" while disconnected.
+    """
     servers = [s.strip() for s in settings.nats_url.split(",") if s.strip()]
     delay, waited = 0.2, 0.0
 
     async def on_disconnect() -> None:
         BUS_CONNECTED.labels(service).set(0)
+        if health is not None:
+            health.set("nats", False)
         log.warning("disconnected from NATS")
 
     async def on_reconnect() -> None:
         BUS_CONNECTED.labels(service).set(1)
+        if health is not None:
+            health.set("nats", True)
         log.info("reconnected to NATS")
 
     async def on_error(exc: Exception) -> None:

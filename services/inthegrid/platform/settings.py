@@ -152,6 +152,13 @@ class GatewaySettings(CommonSettings):
     def _split_list(cls, value: Any) -> Any:
         return split_list(value)
 
+    @field_validator("cors_origins")
+    @classmethod
+    def _no_wildcard(cls, value: list[str]) -> list[str]:
+        if any(origin.strip() == "*" for origin in value):
+            raise ValueError("a wildcard origin would let any site read the API; list the origins")
+        return value
+
 
 class DashboardSettings(BaseSettings):
     """The stand-alone dashboard (``inthegrid dashboard``); mounted in the gateway it needs none of these."""

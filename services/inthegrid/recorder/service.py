@@ -142,10 +142,12 @@ async def run_recorder(settings: RecorderSettings, stop: asyncio.Event, health: 
                 for sink in sinks
             ]
             log.info("recording %s", ", ".join(f"{s.stream} as {s.durable}" for s in sinks))
-            await asyncio.gather(
-                *(r.run(subs[r.sink.durable]) for r in recorders),
-                report_pending(bus, subs, stop, health),
-            )
+            # A task group: if one consumer fails for good, the others stop too and the process
+            # exits for its supervisor to restart, instead of half a recorder carrying on.
+            async with asyncio.TaskGroup() as group:
+                for r in recorders:
+                    group.create_task(r.run(subs[r.sink.durable]))
+                group.create_task(report_pending(bus, subs, stop, health))
             # Pull subscriptions hold no messages once the loops ended (all acked or nak'd); dropping
             # them first lets the drain below finish at once instead of waiting out its timeout.
             for sub in subs.values():
