@@ -37,8 +37,16 @@ test-deps: venv
 k8s-tools:
 	@bash scripts/build-k8s-tools.sh
 
+# One pytest process per tier: the browser tier's Playwright (sync API) keeps an event loop
+# running in its process, which must not leak into the asyncio tests of the other tiers.
+TIERS := unit integration operator k8s browser
+
 test: lint typecheck test-deps
-	$(BIN)/pytest -q -ra tests
+	@failed=""; for tier in $(TIERS); do \
+	  echo "== tests/$$tier"; \
+	  $(BIN)/pytest -q -ra -p no:cacheprovider tests/$$tier || failed="$$failed $$tier"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "FAILED tiers:$$failed"; exit 1; fi; echo "all tiers passed"
 
 test-unit: venv
 	$(BIN)/pytest -q tests/unit
