@@ -11,7 +11,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic import ValidationError as PydanticError
 
-from inthegrid.domain.zones import zone_code
+from inthegrid.domain.rules import describe_spec_errors
+from inthegrid.domain.zones import distinct_zone_codes
 from inthegrid.errors import ValidationError
 from inthegrid.platform.settings import FeedSettings
 
@@ -76,10 +77,7 @@ class MarketFeedSpec(_Spec):
     @field_validator("zones")
     @classmethod
     def _zones(cls, v: list[str]) -> list[str]:
-        codes = [zone_code(z) for z in v]
-        if len(set(codes)) != len(codes):
-            raise ValueError(f"zones lists a zone twice: {codes}")
-        return codes
+        return distinct_zone_codes(v)
 
     @model_validator(mode="after")
     def _source_settings(self) -> MarketFeedSpec:
@@ -95,8 +93,4 @@ def parse_feed_spec(data: dict[str, Any]) -> MarketFeedSpec:
     try:
         return MarketFeedSpec.model_validate(data)
     except PydanticError as exc:
-        problems = "; ".join(
-            f"spec.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}".replace("spec.: ", "spec: ")
-            for err in exc.errors()
-        )
-        raise ValidationError(f"invalid MarketFeed: {problems}") from None
+        raise ValidationError(f"invalid MarketFeed: {describe_spec_errors(exc)}") from None

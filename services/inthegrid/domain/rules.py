@@ -13,10 +13,11 @@ from itertools import combinations
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ValidationError as PydanticError
 
 from inthegrid.domain.grid import DEFAULT_GRID, BorderOverride, Grid, Route
 from inthegrid.domain.prices import Market
-from inthegrid.domain.zones import pair_key, pair_label, zone_code
+from inthegrid.domain.zones import distinct_zone_codes, pair_key, pair_label, zone_code
 from inthegrid.errors import NoPathError, ValidationError
 
 
@@ -91,10 +92,7 @@ class RuleSpec(_Spec):
     @field_validator("zones")
     @classmethod
     def _zones(cls, v: list[str]) -> list[str]:
-        codes = [zone_code(z) for z in v]
-        if len(set(codes)) != len(codes):
-            raise ValueError(f"zones lists a zone twice: {codes}")
-        return codes
+        return distinct_zone_codes(v)
 
     @model_validator(mode="after")
     def _something_to_watch(self) -> RuleSpec:
@@ -121,17 +119,20 @@ def _distinct(zones: list[str]) -> list[str]:
     return codes
 
 
+def describe_spec_errors(exc: PydanticError) -> str:
+    """pydantic's errors as 'spec.<field path>: <reason>', the way the API server names fields."""
+    return "; ".join(
+        f"spec.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}".replace("spec.: ", "spec: ")
+        for err in exc.errors()
+    )
+
+
 def parse_rule_spec(data: dict[str, Any]) -> RuleSpec:
     """Validate a rule spec; errors name the field (pydantic's loc) and the reason."""
-    from pydantic import ValidationError as PydanticError
-
     try:
         return RuleSpec.model_validate(data)
     except PydanticError as exc:
-        problems = "; ".join(
-            f"spec.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        raise ValidationError(f"invalid ArbitrageRule: {problems}") from None
+        raise ValidationError(f"invalid ArbitrageRule: {describe_spec_errors(exc)}") from None
 
 
 def rule_from_manifest(manifest: dict[str, Any]) -> tuple[str, RuleSpec]:

@@ -82,6 +82,14 @@ def zone_code(value: str) -> str:
     raise UnknownZoneError(value, list(ZONE_CODES))
 
 
+def distinct_zone_codes(values: list[str]) -> list[str]:
+    """Canonical codes of a list of zones, refusing one zone named twice (also as an alias: DE, DE-LU)."""
+    codes = [zone_code(v) for v in values]
+    if len(set(codes)) != len(codes):
+        raise ValueError(f"zones lists a zone twice: {codes}")
+    return codes
+
+
 def get_zone(value: str) -> Zone:
     return ZONES[zone_code(value)]
 

@@ -150,38 +150,28 @@ async def connect_bus(
 
 
 async def ensure_streams(bus: Bus, settings: CommonSettings) -> None:
+    def stream(name: str, root: str, **limits: Any) -> StreamConfig:
+        return StreamConfig(
+            name=name,
+            subjects=[f"{root}.>"],
+            storage=StorageType.FILE,
+            retention=RetentionPolicy.LIMITS,
+            num_replicas=settings.stream_replicas,
+            discard=DiscardPolicy.OLD,
+            **limits,
+        )
+
     max_age = settings.stream_max_age_hours * 3600
     configs = [
-        StreamConfig(
-            name=PRICES_STREAM,
-            subjects=[f"{PRICE_SUBJECT_ROOT}.>"],
-            storage=StorageType.FILE,
-            retention=RetentionPolicy.LIMITS,
+        stream(PRICES_STREAM, PRICE_SUBJECT_ROOT, max_age=max_age, duplicate_window=DUPLICATE_WINDOW_SECONDS),
+        stream(
+            OPPORTUNITIES_STREAM,
+            OPPORTUNITY_SUBJECT_ROOT,
             max_age=max_age,
             duplicate_window=DUPLICATE_WINDOW_SECONDS,
-            num_replicas=settings.stream_replicas,
-            discard=DiscardPolicy.OLD,
         ),
-        StreamConfig(
-            name=OPPORTUNITIES_STREAM,
-            subjects=[f"{OPPORTUNITY_SUBJECT_ROOT}.>"],
-            storage=StorageType.FILE,
-            retention=RetentionPolicy.LIMITS,
-            max_age=max_age,
-            duplicate_window=DUPLICATE_WINDOW_SECONDS,
-            num_replicas=settings.stream_replicas,
-            discard=DiscardPolicy.OLD,
-        ),
-        StreamConfig(
-            name=DEADLETTER_STREAM,
-            subjects=[f"{DEADLETTER_SUBJECT_ROOT}.>"],
-            storage=StorageType.FILE,
-            retention=RetentionPolicy.LIMITS,
-            max_age=30 * 86400.0,
-            max_msgs=100_000,
-            num_replicas=settings.stream_replicas,
-            discard=DiscardPolicy.OLD,
-        ),
+        # Rejected messages are kept a month for inspection, whatever the price retention.
+        stream(DEADLETTER_STREAM, DEADLETTER_SUBJECT_ROOT, max_age=30 * 86400.0, max_msgs=100_000),
     ]
     for config in configs:
         try:

@@ -23,14 +23,8 @@ PRICE_COLUMNS = (
     "stream_seq",
 )
 
-EVENT_COLUMNS = (
-    "rule",
-    "pair_a",
-    "pair_b",
-    "market",
-    "delivery_start",
-    "revision",
-    "kind",
+# What an event says about the opportunity's value: copied into `opportunities` on a newer revision.
+VALUE_COLUMNS = (
     "buy_zone",
     "sell_zone",
     "buy_price",
@@ -44,6 +38,17 @@ EVENT_COLUMNS = (
     "profit_eur",
     "period_hours",
     "coupled",
+)
+
+EVENT_COLUMNS = (
+    "rule",
+    "pair_a",
+    "pair_b",
+    "market",
+    "delivery_start",
+    "revision",
+    "kind",
+    *VALUE_COLUMNS,
     "resolution_minutes",
     "detected_at",
     "strategy",

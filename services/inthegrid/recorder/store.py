@@ -15,26 +15,11 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from inthegrid.recorder.rows import EVENT_COLUMNS, PRICE_COLUMNS, EventRow, PriceRow
+from inthegrid.recorder.rows import EVENT_COLUMNS, PRICE_COLUMNS, VALUE_COLUMNS, EventRow, PriceRow
 
 _PRICE_KEY = "zone, market, resolution_minutes, delivery_start, source"
 _OPPORTUNITY_KEY = "rule, pair_a, pair_b, market, delivery_start"
-_VALUE_COLUMNS = (
-    "buy_zone",
-    "sell_zone",
-    "buy_price",
-    "sell_price",
-    "spread",
-    "net_eur_mwh",
-    "cost_eur_mwh",
-    "loss_factor",
-    "path",
-    "capacity_mw",
-    "profit_eur",
-    "period_hours",
-    "coupled",
-    "strategy",
-)
+_VALUE_COLUMNS = (*VALUE_COLUMNS, "strategy")
 
 _STAGE_PRICES = "recorder_stage_prices"
 _STAGE_EVENTS = "recorder_stage_events"
