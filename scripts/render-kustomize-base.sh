@@ -18,9 +18,13 @@ mkdir -p "$BASE"
 rm -f "$BASE"/*.yaml
 # CRDs come from the chart's crds/ unchanged; everything else from `helm template`.
 cp "$ROOT"/charts/inthegrid/crds/*.yaml "$BASE/" 2>/dev/null || true
-# The database Secret is not rendered (it would hold generated passwords): overlays supply
-# `inthegrid-database` (keys password, replication-password, url), as k8s/overlays/dev does.
+# The generated Secrets are not rendered (they would hold random passwords and a random API key, new
+# on every render): overlays supply `inthegrid-database` (keys password, replication-password, url) and
+# `inthegrid-api-keys` (key apiKeys: comma-separated API keys), as k8s/overlays/dev does. API keys stay
+# required in the base, so an overlay that forgets the Secret leaves the gateway not starting rather
+# than open.
 "$HELM" template inthegrid "$ROOT/charts/inthegrid" --namespace inthegrid \
     --set database.bundled.existingSecret=inthegrid-database \
+    --set gateway.apiKeysSecret=inthegrid-api-keys \
     | "$ROOT/.venv/bin/python" "$ROOT/scripts/split_manifests.py" "$BASE"
 echo "render-kustomize-base: wrote $(ls "$BASE" | wc -l) files to $BASE"

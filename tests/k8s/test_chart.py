@@ -292,3 +292,7 @@ def test_kustomize_dev_overlay_builds(helm: Path) -> None:
     secret = next(n for n in by_kind(docs, "Secret") if n.startswith("inthegrid-database-"))
     recorder = env_of(by_kind(docs, "Deployment")["inthegrid-recorder"])
     assert recorder["INTHEGRID_DATABASE_URL"] == {"secretKeyRef": {"name": secret, "key": "url"}}
+    # The dev overlay keeps API keys on, with its own development key.
+    keys = next(n for n in by_kind(docs, "Secret") if n.startswith("inthegrid-api-keys-"))
+    gateway = env_of(by_kind(docs, "Deployment")["inthegrid-gateway"])
+    assert gateway["INTHEGRID_API_KEYS"] == {"secretKeyRef": {"name": keys, "key": "apiKeys"}}

@@ -122,6 +122,15 @@ url
 {{- end }}
 {{- end }}
 
+{{/* Secret whose key `apiKeys` holds the gateway's API keys: the user's, else the generated one. */}}
+{{- define "inthegrid.gateway.apiKeysSecretName" -}}
+{{- if .Values.gateway.apiKeysSecret }}
+{{- .Values.gateway.apiKeysSecret }}
+{{- else }}
+{{- printf "%s-api-keys" (include "inthegrid.fullname" .) }}
+{{- end }}
+{{- end }}
+
 {{/* Environment every InTheGrid process shares. */}}
 {{- define "inthegrid.commonEnv" -}}
 - name: INTHEGRID_NATS_URL
