@@ -31,10 +31,7 @@ Environment:
 from __future__ import annotations
 
 import atexit
-import base64
 import contextlib
-import datetime as _dt
-import ipaddress
 import json
 import os
 import secrets
@@ -52,6 +49,8 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
+
+from tests.support.envtest_pki import kubeconfig_yaml, make_pki, write_private
 
 __all__ = [
     "DEFAULT_CONTROLLERS",
@@ -89,7 +88,6 @@ DEFAULT_CONTROLLERS = (
 )
 
 SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
-_SERVICE_IP = "10.0.0.1"
 _ISSUER = "https://kubernetes.default.svc.cluster.local"
 
 T = TypeVar("T")
@@ -199,157 +197,12 @@ def _tail(path: Path, lines: int = 40) -> str:
     return "\n".join(data.splitlines()[-lines:])
 
 
-def _q(s: str) -> str:
-    """A YAML double-quoted scalar (JSON strings are valid YAML)."""
-    return json.dumps(s)
-
-
-def _kubeconfig_yaml(server: str, ca_pem: bytes, user: str, token: str, namespace: str | None = None) -> str:
-    ns = f"\n    namespace: {_q(namespace)}" if namespace else ""
-    return f"""apiVersion: v1
-kind: Config
-clusters:
-- name: envtest
-  cluster:
-    server: {_q(server)}
-    certificate-authority-data: {_q(base64.b64encode(ca_pem).decode())}
-users:
-- name: {_q(user)}
-  user:
-    token: {_q(token)}
-contexts:
-- name: envtest
-  context:
-    cluster: envtest
-    user: {_q(user)}{ns}
-current-context: envtest
-preferences: {{}}
-"""
-
-
-def _write_private(path: Path, data: str | bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data.encode() if isinstance(data, str) else data)
-
-
 def _set_pdeathsig() -> None:  # runs in the child between fork and exec (Linux only)
     with contextlib.suppress(Exception):  # best effort
         import ctypes
 
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
-# --------------------------------------------------------------------------------------------
-# Certificates
-
-
-def _make_pki(d: Path) -> dict[str, Path]:
-    """CA, API server serving cert, ServiceAccount signing key. Returns the paths."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    now = _dt.datetime.now(_dt.UTC)
-    not_before, not_after = now - _dt.timedelta(hours=1), now + _dt.timedelta(days=7)
-    pem = serialization.Encoding.PEM
-    trad = serialization.PrivateFormat.TraditionalOpenSSL
-    noenc = serialization.NoEncryption()
-
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "inthegrid-envtest-ca")])
-    ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(ca_ski, critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-
-    srv_key = ec.generate_private_key(ec.SECP256R1())
-    sans: list[x509.GeneralName] = [
-        x509.DNSName(n)
-        for n in (
-            "localhost",
-            "kubernetes",
-            "kubernetes.default",
-            "kubernetes.default.svc",
-            "kubernetes.default.svc.cluster.local",
-        )
-    ]
-    sans += [x509.IPAddress(ipaddress.ip_address(a)) for a in ("127.0.0.1", "::1", _SERVICE_IP)]
-    srv_cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]))
-        .issuer_name(ca_name)
-        .public_key(srv_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-
-    sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-    paths = {
-        "ca": d / "ca.crt",
-        "serving_cert": d / "serving.crt",
-        "serving_key": d / "serving.key",
-        "sa_key": d / "sa.key",
-        "sa_pub": d / "sa.pub",
-    }
-    paths["ca"].write_bytes(ca_cert.public_bytes(pem))
-    paths["serving_cert"].write_bytes(srv_cert.public_bytes(pem) + ca_cert.public_bytes(pem))
-    _write_private(paths["serving_key"], srv_key.private_bytes(pem, trad, noenc))
-    _write_private(paths["sa_key"], sa_key.private_bytes(pem, trad, noenc))
-    paths["sa_pub"].write_bytes(
-        sa_key.public_key().public_bytes(pem, serialization.PublicFormat.SubjectPublicKeyInfo)
-    )
-    return paths
-
-
-# --------------------------------------------------------------------------------------------
-# The control plane
 
 
 class EnvTest:
@@ -476,13 +329,13 @@ class EnvTest:
         (d / "logs").mkdir()
         deadline = time.monotonic() + self.start_timeout
 
-        pki = _make_pki(d)
+        pki = make_pki(d)
         self.ca_path = pki["ca"]
         ca_pem = self.ca_path.read_bytes()
         self._ssl = ssl.create_default_context(cafile=str(self.ca_path))
         self.admin_token = secrets.token_hex(24)
         tokens = d / "tokens.csv"
-        _write_private(tokens, f'{self.admin_token},admin,admin-uid,"system:masters"\n')
+        write_private(tokens, f'{self.admin_token},admin,admin-uid,"system:masters"\n')
 
         etcd_port, peer_port, api_port = _free_ports(3)
         self.etcd_url = f"http://127.0.0.1:{etcd_port}"
@@ -537,9 +390,7 @@ class EnvTest:
         self._wait(self._apiserver_ready, deadline, "kube-apiserver /readyz")
 
         self.admin_kubeconfig = d / "admin.kubeconfig"
-        _write_private(
-            self.admin_kubeconfig, _kubeconfig_yaml(self.server, ca_pem, "admin", self.admin_token)
-        )
+        write_private(self.admin_kubeconfig, kubeconfig_yaml(self.server, ca_pem, "admin", self.admin_token))
 
         if self.controller_manager:
             self._spawn(
@@ -698,9 +549,9 @@ class EnvTest:
             raise EnvTestError("EnvTest not started")
         token = self.create_token(namespace, name, duration=duration)
         out = Path(path) if path is not None else self.dir / f"sa-{namespace}-{name}.kubeconfig"
-        _write_private(
+        write_private(
             out,
-            _kubeconfig_yaml(
+            kubeconfig_yaml(
                 self.server,
                 self.ca_path.read_bytes(),
                 f"system:serviceaccount:{namespace}:{name}",
