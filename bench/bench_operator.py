@@ -27,10 +27,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.operator.harness import (  # noqa: E402
-    CRDS,
     OPERATOR_NAMESPACE,
     OPERATOR_SA,
     OperatorProcess,
+    install_crds,
     render_rbac,
 )
 from tests.support.envtest import EnvTest, find_tools_bin_dir, wait_until  # noqa: E402
@@ -159,14 +159,7 @@ def main() -> int:
         return 2
     helm = bin_dir / "helm"
     with EnvTest(bin_dir) as env:
-        env.kubectl("apply", "-f", str(CRDS))
-        env.kubectl(
-            "wait",
-            "--for=condition=Established",
-            "--timeout=60s",
-            "crd/marketfeeds.inthegrid.io",
-            "crd/arbitragerules.inthegrid.io",
-        )
+        install_crds(env)
         env.kubectl("create", "namespace", OPERATOR_NAMESPACE)
         env.kubectl("apply", "-f", "-", input=render_rbac(helm, OPERATOR_NAMESPACE, OPERATOR_SA))
         env.kubectl("create", "namespace", NS)

@@ -25,7 +25,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.k8s.chart import ROOT
-from tests.operator.harness import CRDS, EXAMPLES, OperatorProcess
+from tests.operator.harness import EXAMPLES, OperatorProcess, install_crds
 from tests.support.envtest import EnvTest, find_tools_bin_dir, wait_until
 
 if TYPE_CHECKING:  # imported by pytest_plugins below, so that pytest rewrites its asserts
@@ -151,14 +151,7 @@ def operator_scrape() -> Iterator[Scrape]:
         pytest.skip(reason)
     with EnvTest(bin_dir) as env, tempfile.TemporaryDirectory(prefix="inthegrid-operator-") as tmp:
         assert env.admin_kubeconfig is not None
-        env.kubectl("apply", "-f", str(CRDS))
-        env.kubectl(
-            "wait",
-            "--for=condition=Established",
-            "--timeout=60s",
-            "crd/marketfeeds.inthegrid.io",
-            "crd/arbitragerules.inthegrid.io",
-        )
+        install_crds(env)
         for example in ("marketfeed-proof-of-concept.yaml", "arbitragerule-proof-of-concept.yaml"):
             env.kubectl("apply", "-f", str(EXAMPLES / example))
         operator = OperatorProcess(env.admin_kubeconfig, Path(tmp) / "operator.log").start()

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from tests.operator.harness import (
-    CRDS,
     OPERATOR_NAMESPACE,
     OPERATOR_SA,
     OperatorProcess,
+    install_crds,
     render_rbac,
 )
 from tests.support.envtest import EnvTest, find_tools_bin_dir
@@ -45,14 +45,7 @@ def operator_kubeconfig(envtest: EnvTest) -> Path:
     helm = _helm(envtest.bin_dir)
     if helm is None:
         pytest.skip("helm not found (PATH or tools dir); to enable: scripts/build-k8s-tools.sh helm")
-    envtest.kubectl("apply", "-f", str(CRDS))
-    envtest.kubectl(
-        "wait",
-        "--for=condition=Established",
-        "--timeout=60s",
-        "crd/marketfeeds.inthegrid.io",
-        "crd/arbitragerules.inthegrid.io",
-    )
+    install_crds(envtest)
     envtest.kubectl("create", "namespace", OPERATOR_NAMESPACE)
     envtest.kubectl("apply", "-f", "-", input=render_rbac(helm, OPERATOR_NAMESPACE, OPERATOR_SA))
     return envtest.kubeconfig_for_serviceaccount(OPERATOR_NAMESPACE, OPERATOR_SA)

@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,6 +18,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from inthegrid.platform.embedded import free_port
 from tests.support.envtest import EnvTest, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,10 +31,16 @@ IMAGE = "registry.test/inthegrid:0.0.0-test"
 NATS_URL = "nats://nats.inthegrid-system:4222"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def install_crds(env: EnvTest) -> None:
+    """Apply the chart's CRDs and wait until the API server serves them."""
+    env.kubectl("apply", "-f", str(CRDS))
+    env.kubectl(
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd/marketfeeds.inthegrid.io",
+        "crd/arbitragerules.inthegrid.io",
+    )
 
 
 def render_rbac(helm: Path, namespace: str, service_account: str) -> str:
