@@ -1,6 +1,6 @@
 """The gateway against a real nats-server and PostgreSQL: live answers fed by JetStream, history
-from the database, SSE with resume (ring and stream replay) and a stalled client that is dropped
-while another keeps receiving everything."""
+from the database, SSE with resume (ring and stream replay) and a client that stops reading without holding up
+another."""
 
 from __future__ import annotations
 
@@ -332,7 +332,11 @@ async def test_a_reader_that_falls_behind_is_ended_and_resumes_without_loss(gate
 
 # A queue large enough for every burst: only a client that stops reading can fill it.
 @pytest.mark.parametrize("gateway", [{"sse_queue_size": 1024}], indirect=True)
-async def test_a_stalled_client_is_dropped_while_another_keeps_receiving(gateway: Gateway) -> None:
+async def test_a_client_that_stops_reading_never_holds_up_another(gateway: Gateway) -> None:
+    """Through real sockets: a connection that never reads does not slow or thin out another's stream,
+    and is gone once it closes. Whether it is cut off as hopeless depends on when this machine's
+    socket buffers fill, so that is tested on a blocked ASGI send with a controlled clock
+    (tests/unit/gateway/test_sse_response.py), not here."""
     gw = gateway
     port = int(gw.url.rsplit(":", 1)[1])
     baseline = sse_clients()
@@ -340,32 +344,20 @@ async def test_a_stalled_client_is_dropped_while_another_keeps_receiving(gateway
     stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     stalled.connect(("127.0.0.1", port))
     stalled.sendall(b"GET /api/stream/prices HTTP/1.1\r\nHost: test\r\n\r\n")  # and never read again
-    hopeless_before = SSE_DISCONNECTED.labels("prices", "hopeless")._value.get()
-    # The stalled client's socket buffers (about 4 MB on loopback) fill first, then its queue.
-    total, burst = 14_000, 50
-    healthy = asyncio.create_task(follow(gw, "/api/stream/prices", total, timeout=180))
-    await wait_until(clients_at_least(baseline + 2), what="two SSE clients")
-    start = (await gw.bus.js.stream_info("PRICES")).state.last_seq
-    for batch in range(total // burst):
-        await publish_prices(gw.bus, prices_for("BE", batch * burst, burst))
-        await asyncio.sleep(0.01)
-    received = await healthy
-    assert received == list(range(start + 1, start + 1 + total))  # every event, in order, none twice
-
-    async def stalled_dropped() -> bool:
-        return SSE_DISCONNECTED.labels("prices", "hopeless")._value.get() > hopeless_before
-
-    # On a busy machine the socket buffers may not be full yet: keep events coming until they are.
-    for batch in range(400):
-        if await stalled_dropped():
-            break
-        await publish_prices(gw.bus, prices_for("AT", batch * burst, burst))
-        await asyncio.sleep(0.01)
-    lagging = SSE_DISCONNECTED.labels("prices", "lagging")._value.get()
-    assert SSE_DISCONNECTED.labels("prices", "hopeless")._value.get() == hopeless_before + 1, lagging
+    try:
+        total, burst = 6_000, 50
+        healthy = asyncio.create_task(follow(gw, "/api/stream/prices", total, timeout=180))
+        await wait_until(clients_at_least(baseline + 2), what="two SSE clients")
+        start = (await gw.bus.js.stream_info("PRICES")).state.last_seq
+        for batch in range(total // burst):
+            await publish_prices(gw.bus, prices_for("BE", batch * burst, burst))
+            await asyncio.sleep(0.01)
+        received = await healthy
+        assert received == list(range(start + 1, start + 1 + total))  # every event, in order, none twice
+    finally:
+        stalled.close()
 
     async def all_gone() -> bool:
         return sse_clients() <= baseline
 
-    await wait_until(all_gone, what="the stalled client to be gone")
-    stalled.close()
+    await wait_until(all_gone, what="the stalled client to be gone once its socket closed")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import orjson
@@ -125,8 +125,16 @@ class Channel:
     every message after its start-up snapshot (``mark_contiguous``), and eviction raises the bar.
     """
 
-    def __init__(self, stream: str, ring_size: int, queue_size: int, hopeless_seconds: float) -> None:
+    def __init__(
+        self,
+        stream: str,
+        ring_size: int,
+        queue_size: int,
+        hopeless_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.stream = stream
+        self._clock = clock  # injectable, so the hopeless timer is tested on a clock the test controls
         self.queue_size = queue_size
         self.hopeless_seconds = hopeless_seconds
         self._ring: deque[SseEvent] = deque()
@@ -158,7 +166,7 @@ class Channel:
                 evicted = self._ring.popleft()
                 if self.covered_from is not None:
                     self.covered_from = max(self.covered_from, evicted.sequence)
-        now = time.monotonic()
+        now = self._clock()
         for client in tuple(self._clients):
             client.offer(event, now)
 
