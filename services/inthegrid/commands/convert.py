@@ -6,9 +6,18 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from inthegrid.commands import described
+
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("convert", help="turn ENTSO-E A44 price documents into a price table")
+    p = sub.add_parser(
+        "convert",
+        help="turn ENTSO-E A44 price documents into a price table",
+        **described(
+            "Turn ENTSO-E A44 day-ahead price documents (XML) into a price table (CSV or Parquet).",
+            "inthegrid convert tests/fixtures/entsoe/openhab_CH_A44_day_ahead_2025-11-26_27.xml --out ch.csv",
+        ),
+    )
     p.add_argument("files", nargs="+", metavar="FILE.xml", help="A44 documents (several zones/days allowed)")
     p.add_argument("--out", required=True, help="output table: .csv, .csv.gz or .parquet")
     p.add_argument(
