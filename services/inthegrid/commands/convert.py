@@ -38,7 +38,7 @@ def convert_documents(
     files: list[str | Path], out: str | Path, *, period: str | None = None, sequence: int = 1
 ) -> Path:
     from inthegrid.domain.prices import Price
-    from inthegrid.errors import SourceError
+    from inthegrid.errors import SourceError, ValidationError
     from inthegrid.sources.entsoe.parse import parse_prices
     from inthegrid.sources.table import prices_to_table, write_table
 
@@ -48,11 +48,11 @@ def convert_documents(
         try:
             document = path.read_bytes()
         except OSError as exc:
-            raise SourceError(f"{path}: cannot be read ({exc.strerror})") from None
+            raise ValidationError(f"{path}: cannot be read ({exc.strerror})") from None
         try:
             prices.extend(parse_prices(document, source="entsoe", sequence=sequence))
-        except SourceError as exc:
-            raise SourceError(f"{path}: {exc}") from None
+        except SourceError as exc:  # the file the user gave holds no usable prices: their input
+            raise ValidationError(f"{path}: {exc}") from None
     return write_table(prices_to_table(prices, period), out)
 
 
