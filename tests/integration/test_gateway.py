@@ -5,54 +5,39 @@ another."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-import httpx
 import orjson
 import pytest
 
-from inthegrid.domain.codec import encode_event, encode_price
+from inthegrid.domain.codec import encode_event
 from inthegrid.domain.economics import value_pair
 from inthegrid.domain.opportunities import EventKind, OpportunityEvent
-from inthegrid.domain.prices import Market, Price, Resolution, make_price
+from inthegrid.domain.prices import Market, Resolution
 from inthegrid.domain.rules import proof_of_concept_rule
-from inthegrid.gateway.metrics import SSE_CLIENTS, SSE_DISCONNECTED
-from inthegrid.gateway.server import run_gateway
-from inthegrid.platform.bus import Bus, connect_bus, opportunity_subject, price_subject, publish_all
-from inthegrid.platform.db import connect_pool, run_migrations
-from inthegrid.platform.metrics import HealthState
-from inthegrid.platform.settings import GatewaySettings
-from tests.support.servers import EmbeddedPostgres, free_port
-
-T0 = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
-PUBLISHED = datetime(2026, 1, 14, 12, tzinfo=UTC)
-RING_SIZE = 20
-
-
-def prices_for(zone: str, first: int, count: int) -> list[Price]:
-    """Distinct 15-minute periods from T0 + first quarter hours (each price is its own message)."""
-    return [
-        make_price(
-            zone,
-            T0 + timedelta(minutes=15 * i),
-            40.0 + (i % 50),
-            resolution="PT15M",
-            source="test",
-            published_at=PUBLISHED,
-        )
-        for i in range(first, first + count)
-    ]
+from inthegrid.gateway.metrics import SSE_DISCONNECTED
+from inthegrid.platform.bus import opportunity_subject, publish_all
+from tests.support.gateway import (
+    RING_SIZE,
+    T0,
+    Gateway,
+    clients_at_least,
+    prices_for,
+    publish_prices,
+    running_gateway,
+    sse_clients,
+    wait_until,
+)
+from tests.support.servers import EmbeddedPostgres
 
 
-async def publish_prices(bus: Bus, prices: list[Price]) -> None:
-    await publish_all(
-        bus, [(price_subject(p.market.value, p.zone), encode_price(p), p.message_id) for p in prices]
-    )
+@pytest.fixture
+async def gateway(request: pytest.FixtureRequest, nats_url: str, database_url: str) -> AsyncIterator[Gateway]:
+    async with running_gateway(nats_url, database_url, getattr(request, "param", None)) as running:
+        yield running
 
 
 def opened(buy: float, sell: float, start: datetime = T0) -> OpportunityEvent:
@@ -69,65 +54,6 @@ def opened(buy: float, sell: float, start: datetime = T0) -> OpportunityEvent:
         value,
         datetime.now(UTC),
     )
-
-
-async def wait_until(
-    check: Callable[[], Awaitable[bool]], timeout: float = 20.0, what: str = "condition"
-) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
-@dataclass
-class Gateway:
-    url: str
-    settings: GatewaySettings
-    bus: Bus
-    http: httpx.AsyncClient
-
-
-@pytest.fixture
-async def gateway(request: pytest.FixtureRequest, nats_url: str, database_url: str) -> AsyncIterator[Gateway]:
-    overrides = getattr(request, "param", {})
-    pool = await connect_pool(database_url, timeout=30)
-    await run_migrations(pool)
-    await pool.close()
-    values = {
-        "sse_queue_size": 64,
-        "sse_ring_size": RING_SIZE,
-        "sse_hopeless_seconds": 1.0,
-        "sse_heartbeat_seconds": 1.0,
-        **overrides,
-    }
-    settings = GatewaySettings.model_validate(
-        {
-            "nats_url": nats_url,
-            "database_url": database_url,
-            "http_port": free_port(),
-            "metrics_port": 0,
-            "dashboard": False,
-            **values,
-        }
-    )
-    stop = asyncio.Event()
-    task = asyncio.create_task(run_gateway(settings, stop, HealthState(), mount_dashboard=False))
-    bus = await connect_bus(settings, "gateway-test")
-    url = f"http://127.0.0.1:{settings.http_port}"
-    async with httpx.AsyncClient(base_url=url, timeout=10) as http:
-
-        async def ready() -> bool:
-            with contextlib.suppress(httpx.HTTPError):
-                return (await http.get("/health")).json()["checks"] == {"nats": True, "database": True}
-            return False
-
-        await wait_until(ready, what="gateway health")
-        yield Gateway(url, settings, bus, http)
-    stop.set()
-    await asyncio.wait_for(task, 30)
-    await bus.close()
 
 
 async def sse_events(
@@ -284,18 +210,6 @@ async def test_sse_streams_live_events_with_filters(gateway: Gateway) -> None:
     assert [e[0] for e in got] == sorted(e[0] for e in got)
     ((seq, kind, data),) = await opp_reader
     assert kind == "opportunity" and data["sequence"] == seq and data["net_opportunity"] == 37.5
-
-
-def sse_clients() -> float:
-    """Connected SSE clients of this process (the gauge other tests may have moved: compare deltas)."""
-    return sum(SSE_CLIENTS.labels(s)._value.get() for s in ("prices", "opportunities"))
-
-
-def clients_at_least(n: float) -> Callable[[], Awaitable[bool]]:
-    async def check() -> bool:
-        return sse_clients() >= n
-
-    return check
 
 
 @pytest.mark.parametrize("missed", [5, 3 * RING_SIZE], ids=["from-ring", "from-stream"])
