@@ -210,10 +210,17 @@ class Monitor:
         }
 
     async def wait_caught_up(self, targets: dict[tuple[str, str], int], timeout: float, what: str) -> None:
-        async def reached() -> bool:
-            return all([await self.ack_floor(s, d) >= seq for (s, d), seq in targets.items()])
+        floors: dict[tuple[str, str], int] = {}
 
-        await wait_for(reached, timeout, f"{what}: every consumer past {targets}", every=0.05)
+        async def reached() -> bool:
+            for stream, durable in targets:
+                floors[(stream, durable)] = await self.ack_floor(stream, durable)
+            return all(floors[key] >= seq for key, seq in targets.items())
+
+        try:
+            await wait_for(reached, timeout, f"{what}: every consumer past {targets}", every=0.05)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; acknowledged up to {floors}") from None
 
     async def stored(self, stream: str) -> list[bytes]:
         """Every message the stream holds, in stream order (an ephemeral consumer that acks nothing)."""
