@@ -1,5 +1,6 @@
 import pytest
 
+from inthegrid.domain.capture import capture_of
 from inthegrid.domain.grid import DEFAULT_GRID, Allocation, Border, BorderOverride, Grid, Technology
 from inthegrid.errors import NoPathError, ValidationError
 
@@ -54,7 +55,7 @@ def test_non_neighbours_need_a_path_with_narrowest_capacity():
     best = routes[0]
     assert best.path == ("FR", "DE-LU", "AT")
     assert best.capacity_mw == min(5400, 4900)
-    assert best.coupled
+    assert capture_of(best.path).coupled
 
 
 def test_losses_compound_along_a_path():

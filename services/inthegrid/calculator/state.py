@@ -65,7 +65,7 @@ class CalculatorState:
         b = self.prices.get((model.pair[1], start, resolution))
         if a is None or b is None:
             return None
-        return value_pair(model, a.eur_mwh, b.eur_mwh, resolution.hours)
+        return value_pair(model, a.eur_mwh, b.eur_mwh, resolution.hours, start)
 
     def _revalue(
         self, model: PairModel, start: datetime, resolution: Resolution, now: datetime
@@ -75,7 +75,7 @@ class CalculatorState:
         if a is None or b is None:
             return None  # the other zone's price for this period is not known yet
         self.evaluations += 1
-        value = value_pair(model, a.eur_mwh, b.eur_mwh, resolution.hours)
+        value = value_pair(model, a.eur_mwh, b.eur_mwh, resolution.hours, start)
         return self.book.observe(model.pair, start, resolution, value, is_opportunity(self.rule, value), now)
 
     def reconcile(self, now: datetime) -> list[OpportunityEvent]:

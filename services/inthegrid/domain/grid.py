@@ -148,6 +148,7 @@ class Route:
     cost_eur_mwh: float  # fees and capacity prices summed over the hops, per MWh sent
     capacity_mw: float  # the narrowest hop
     allocations: tuple[Allocation, ...]
+    capacity_price_eur_mwh: float = 0.0  # the part of ``cost_eur_mwh`` paid for capacity in auctions
 
     @property
     def loss_factor(self) -> float:
@@ -157,14 +158,13 @@ class Route:
     def hops(self) -> int:
         return len(self.path) - 1
 
-    @property
-    def coupled(self) -> bool:
-        """Every hop is allocated implicitly by market coupling (see Allocation.IMPLICIT)."""
-        return bool(self.allocations) and all(a is Allocation.IMPLICIT for a in self.allocations)
-
     def net(self, p_from, p_to):
         """Net value of 1 MWh bought at ``p_from`` and sold at ``p_to``; floats or numpy arrays."""
         return self.retention * p_to - p_from - self.cost_eur_mwh
+
+    def energy_net(self, p_from, p_to):
+        """Net value of 1 MWh for someone already holding the capacity (auction price paid before)."""
+        return self.retention * p_to - p_from - (self.cost_eur_mwh - self.capacity_price_eur_mwh)
 
 
 class Grid:
@@ -231,15 +231,16 @@ class Grid:
         return self._route((zone_code(source), zone_code(target)))
 
     def _route(self, path: tuple[str, ...]) -> Route:
-        retention, cost, capacity = 1.0, 0.0, float("inf")
+        retention, cost, capacity, capacity_price = 1.0, 0.0, float("inf"), 0.0
         allocations = []
         for a, b in pairwise(path):
             border = self._borders[pair_key(a, b)]
             retention *= 1.0 - border.loss_factor
             cost += border.cost_eur_mwh
+            capacity_price += border.capacity_price_eur_mwh
             capacity = min(capacity, border.capacity_mw)
             allocations.append(border.allocation)
-        return Route(path, retention, cost, capacity, tuple(allocations))
+        return Route(path, retention, cost, capacity, tuple(allocations), capacity_price)
 
     def _find_routes(self, source: str, target: str, max_hops: int) -> tuple[Route, ...]:
         if source == target:

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from inthegrid.domain.capture import capture_fields, empty_capture_fields
 from inthegrid.domain.economics import PairValue, is_opportunity, value_pair
 from inthegrid.domain.grid import Border
 from inthegrid.domain.opportunities import OpportunityEvent
@@ -64,7 +65,21 @@ def _value_fields(value: PairValue) -> dict[str, Any]:
         "profit_eur": value.profit_eur,
         "loss_factor": value.loss_factor,
         "coupled": value.coupled,
+        **valuation_fields(value),
     }
+
+
+def valuation_fields(value: PairValue) -> dict[str, Any]:
+    """What a value is and how it could be captured (docs/economics.md)."""
+    return {
+        "value_eur": value.value_eur,
+        "congestion_value_eur": value.congestion_value_eur,
+        **capture_fields(value.capture),
+    }
+
+
+def empty_valuation_fields() -> dict[str, Any]:
+    return {"value_eur": None, "congestion_value_eur": None, **empty_capture_fields()}
 
 
 def opportunity_item(event: OpportunityEvent, sequence: int | None = None) -> dict[str, Any]:
@@ -96,6 +111,7 @@ def opportunity_item(event: OpportunityEvent, sequence: int | None = None) -> di
         "status": "closed" if event.kind.value == "closed" else "open",
         "detected_at": iso_z(event.detected_at),
         "sequence": sequence,
+        **empty_valuation_fields(),
     }
     if event.value is not None:
         item.update(_value_fields(event.value))
@@ -158,6 +174,7 @@ def spread_row(rule: CompiledRule, model: PairModel, live: LiveState) -> dict[st
         "is_opportunity": False,
         "strategy": None,
         "reason": None,
+        **empty_valuation_fields(),
     }
     periods_a, periods_b = live.periods(rule.market, a), live.periods(rule.market, b)
     missing = [z for z, periods in ((a, periods_a), (b, periods_b)) if not periods]
@@ -170,7 +187,7 @@ def spread_row(rule: CompiledRule, model: PairModel, live: LiveState) -> dict[st
         return row
     start, resolution = key
     row["delivery_start"], row["delivery_end"] = iso_z(start), iso_z(start + resolution.delta)
-    value = value_pair(model, periods_a[key].eur_mwh, periods_b[key].eur_mwh, resolution.hours)
+    value = value_pair(model, periods_a[key].eur_mwh, periods_b[key].eur_mwh, resolution.hours, start)
     if value is None:
         row["reason"] = model.unreachable_reason or f"no route between {a} and {b}"
         return row
@@ -190,6 +207,7 @@ def spread_row(rule: CompiledRule, model: PairModel, live: LiveState) -> dict[st
             "coupled": value.coupled,
             "is_opportunity": is_opportunity(rule, value),
             "strategy": value.strategy,
+            **valuation_fields(value),
         }
     )
     return row
