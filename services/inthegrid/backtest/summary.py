@@ -9,7 +9,10 @@ import numpy as np
 from inthegrid.backtest.borders import PAIR_CAVEAT, borders_summary
 from inthegrid.backtest.engine import BacktestResult, PairEvaluation
 from inthegrid.backtest.labels import eras_of, row_captures
+from inthegrid.backtest.strategies import strategies_summary
 from inthegrid.domain.capture import era_of
+from inthegrid.domain.rights import Signal
+from inthegrid.sources.jao import AuctionPrices
 
 
 def _r(value: float, digits: int) -> float:
@@ -68,7 +71,9 @@ def pair_summary(ev: PairEvaluation, period_hours: float, eras: np.ndarray | Non
     return out
 
 
-def build_summary(result: BacktestResult) -> dict[str, Any]:
+def build_summary(
+    result: BacktestResult, auctions: AuctionPrices | None = None, signal: Signal | None = None
+) -> dict[str, Any]:
     table = result.table
     hours = table.period_hours
     index = result.index
@@ -91,6 +96,7 @@ def build_summary(result: BacktestResult) -> dict[str, Any]:
         "pairs_caveat": PAIR_CAVEAT,
         "pairs": pairs,
         "borders": borders,
+        "strategies": strategies_summary(result, auctions, signal),
         "totals": {
             # Each border once per period: safe to add up (pair values are not).
             "congestion_value_eur": _r(sum(b["congestion_value_eur"] for b in borders), 2),
