@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from inthegrid.domain.economics import PairValue, is_opportunity, value_pair
 from inthegrid.domain.opportunities import OpportunityBook, OpportunityEvent
+from inthegrid.domain.periods import pair_prices, periods_touched
 from inthegrid.domain.prices import Price, Resolution
 from inthegrid.domain.rules import CompiledRule, PairModel
 
@@ -52,30 +53,39 @@ class CalculatorState:
     def on_price(self, price: Price, now: datetime) -> list[OpportunityEvent]:
         if not self.remember(price):
             return []
-        current = self.prices[(price.zone, price.delivery_start, price.resolution)]
         events = []
-        for model in self.rule.by_zone[price.zone]:
-            event = self._revalue(model, current.delivery_start, current.resolution, now)
-            if event is not None:
-                events.append(event)
+        # An hourly price also pairs with each quarter-hour of its hour where the other zone is
+        # quarter-hourly (domain.periods), exactly as the backtest's table pairs them.
+        for start, resolution in periods_touched(price.delivery_start, price.resolution):
+            for model in self.rule.by_zone[price.zone]:
+                event = self._revalue(model, start, resolution, now)
+                if event is not None:
+                    events.append(event)
         return events
 
+    def _pair(self, model: PairModel, start: datetime, resolution: Resolution) -> tuple[Price, Price] | None:
+        a, b = model.pair
+        return pair_prices(
+            lambda s, r: self.prices.get((a, s, r)),
+            lambda s, r: self.prices.get((b, s, r)),
+            start,
+            resolution,
+        )
+
     def value_of(self, model: PairModel, start: datetime, resolution: Resolution) -> PairValue | None:
-        a = self.prices.get((model.pair[0], start, resolution))
-        b = self.prices.get((model.pair[1], start, resolution))
-        if a is None or b is None:
+        both = self._pair(model, start, resolution)
+        if both is None:
             return None
-        return value_pair(model, a.eur_mwh, b.eur_mwh, resolution.hours, start)
+        return value_pair(model, both[0].eur_mwh, both[1].eur_mwh, resolution.hours, start)
 
     def _revalue(
         self, model: PairModel, start: datetime, resolution: Resolution, now: datetime
     ) -> OpportunityEvent | None:
-        a = self.prices.get((model.pair[0], start, resolution))
-        b = self.prices.get((model.pair[1], start, resolution))
-        if a is None or b is None:
+        both = self._pair(model, start, resolution)
+        if both is None:
             return None  # the other zone's price for this period is not known yet
         self.evaluations += 1
-        value = value_pair(model, a.eur_mwh, b.eur_mwh, resolution.hours, start)
+        value = value_pair(model, both[0].eur_mwh, both[1].eur_mwh, resolution.hours, start)
         return self.book.observe(model.pair, start, resolution, value, is_opportunity(self.rule, value), now)
 
     def reconcile(self, now: datetime) -> list[OpportunityEvent]:

@@ -14,6 +14,7 @@ from inthegrid.domain.capture import capture_fields, empty_capture_fields
 from inthegrid.domain.economics import PairValue, is_opportunity, value_pair
 from inthegrid.domain.grid import Border
 from inthegrid.domain.opportunities import OpportunityEvent
+from inthegrid.domain.periods import pair_prices
 from inthegrid.domain.prices import Price, Resolution
 from inthegrid.domain.rules import CompiledRule, PairModel
 from inthegrid.domain.zones import ZONES, Zone, pair_label
@@ -143,9 +144,14 @@ def open_opportunity_items(
 
 def _newest_common_period(
     a: Mapping[tuple[datetime, Resolution], Price], b: Mapping[tuple[datetime, Resolution], Price]
-) -> tuple[datetime, Resolution] | None:
-    common = a.keys() & b.keys()
-    return max(common) if common else None
+) -> tuple[tuple[datetime, Resolution], Price, Price] | None:
+    """The newest period both zones have a price for, pairing an hourly price with the quarter-hours
+    of its hour exactly as the calculator does (domain.periods)."""
+    for key in sorted(a.keys() | b.keys(), reverse=True):
+        both = pair_prices(lambda s, r: a.get((s, r)), lambda s, r: b.get((s, r)), *key)
+        if both is not None:
+            return key, both[0], both[1]
+    return None
 
 
 def spread_row(rule: CompiledRule, model: PairModel, live: LiveState) -> dict[str, Any]:
@@ -181,13 +187,13 @@ def spread_row(rule: CompiledRule, model: PairModel, live: LiveState) -> dict[st
     if missing:
         row["reason"] = f"no {rule.market.value} price yet for {', '.join(missing)}"
         return row
-    key = _newest_common_period(periods_a, periods_b)
-    if key is None:
+    common = _newest_common_period(periods_a, periods_b)
+    if common is None:
         row["reason"] = f"{a} and {b} have no delivery period in common yet"
         return row
-    start, resolution = key
+    (start, resolution), price_a, price_b = common
     row["delivery_start"], row["delivery_end"] = iso_z(start), iso_z(start + resolution.delta)
-    value = value_pair(model, periods_a[key].eur_mwh, periods_b[key].eur_mwh, resolution.hours, start)
+    value = value_pair(model, price_a.eur_mwh, price_b.eur_mwh, resolution.hours, start)
     if value is None:
         row["reason"] = model.unreachable_reason or f"no route between {a} and {b}"
         return row
