@@ -102,3 +102,10 @@ def test_invalid_borders_are_rejected():
         Grid([Border("FR", "BE", Technology.AC, 100, 1.5)])
     with pytest.raises(ValidationError, match="capacity"):
         Grid([Border("FR", "BE", Technology.AC, 0)])
+
+
+def test_the_real_borders_among_known_zones_are_in_the_grid():
+    for a, b in (("NO2", "GB"), ("HU", "SK"), ("HU", "SI"), ("SI", "IT-NORD")):
+        assert DEFAULT_GRID.border(a, b) is not None, f"{a}-{b}"
+    assert DEFAULT_GRID.border("NO2", "GB").name == "North Sea Link"
+    assert DEFAULT_GRID.border("NO2", "GB").technology.value == "DC"

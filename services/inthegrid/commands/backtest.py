@@ -20,7 +20,7 @@ def register(sub: Any) -> None:
     p.add_argument("--rule-name", help="which ArbitrageRule, when the file holds several")
     p.add_argument("--from", dest="first", help="first day (YYYY-MM-DD, UTC) or ISO time")
     p.add_argument("--to", dest="last", help="last day (YYYY-MM-DD, UTC, inclusive) or ISO time (exclusive)")
-    p.add_argument("--period", choices=["PT15M", "PT60M"], help="period length (default: inferred)")
+    p.add_argument("--period", choices=["PT15M", "PT30M", "PT60M"], help="period length (default: inferred)")
     p.add_argument("--out", required=True, help="directory for summary.json, opportunities.csv, report.html")
     p.add_argument("--no-report", action="store_true", help="skip report.html")
     p.add_argument(

@@ -103,6 +103,9 @@ DEFAULT_BORDERS: tuple[Border, ...] = (
     _b("AT", "HU", "AC", 800),
     _b("AT", "IT-NORD", "AC", 300),
     _b("AT", "SI", "AC", 950),
+    _b("HU", "SK", "AC", 1300),  # indicative (check)
+    _b("HU", "SI", "AC", 1200),  # Cirkovce-Pince, in service since 2022 (check)
+    _b("SI", "IT-NORD", "AC", 680),  # indicative (check)
     _b("CH", "IT-NORD", "AC", 4200, alloc="explicit", cap_price=_CH_CAPACITY_PRICE),
     _b("PL", "CZ", "AC", 600),
     _b("PL", "SE4", "DC", 600, 0.025, name="SwePol"),
@@ -111,6 +114,8 @@ DEFAULT_BORDERS: tuple[Border, ...] = (
     _b("DK1", "DK2", "DC", 600, 0.02, name="Great Belt"),
     _b("DK1", "GB", "DC", 1400, 0.03, "explicit", _GB_CAPACITY_PRICE, "Viking Link"),
     _b("DK1", "NO2", "DC", 1632, 0.038, name="Skagerrak"),
+    # North Sea Link, since 2021: explicit like every GB link; loss factor indicative (check).
+    _b("NO2", "GB", "DC", 1400, 0.03, "explicit", _GB_CAPACITY_PRICE, "North Sea Link"),
     _b("DK2", "SE4", "AC", 1300),
     _b("ES", "PT", "AC", 4200),
 )
