@@ -66,8 +66,8 @@ def test_exact_summary_on_a_hand_made_table() -> None:
         "capture_periods": {"congestion_income": 2},
         "weakest_hops": ["DE-LU>FR", "FR>DE-LU"],
         "flow_based_approximation_periods": 2,
-        "profit_eur_per_mw": 0.0,
-        "congestion_value_eur_per_mw": 30.0,
+        "ex_post_profit_eur_per_mw": 0.0,
+        "ex_post_congestion_value_eur_per_mw": 30.0,
     }
     opps = opportunities_frame(result)
     assert list(opps["buy_zone"]) == ["DE-LU", "FR"]

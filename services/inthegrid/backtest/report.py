@@ -142,8 +142,8 @@ def convergence_figure(result: BacktestResult, pairs: list[PairEvaluation]) -> g
 def _pairs_table(summary: dict[str, Any]) -> str:
     head = (
         "<tr><th>pair</th><th>periods</th><th>opportunity periods</th><th>mean net</th>"
-        "<th>max net</th><th>value EUR/MW</th><th>profit EUR/MW (capturable)</th>"
-        "<th>congestion value EUR/MW (not profit)</th><th>capture</th><th>equal-price share</th>"
+        "<th>max net</th><th>value EUR/MW</th><th>ex-post profit EUR/MW (capturable, hindsight)</th>"
+        "<th>ex-post congestion value EUR/MW (not profit)</th><th>capture</th><th>equal-price share</th>"
         "<th>note</th></tr>"
     )
     rows = []
@@ -164,8 +164,8 @@ def _pairs_table(summary: dict[str, Any]) -> str:
             fmt(p["mean_net_spread"]),
             fmt(p["max_net_spread"]),
             fmt(p["value_eur_per_mw"]),
-            fmt(p["profit_eur_per_mw"]),
-            fmt(p["congestion_value_eur_per_mw"]),
+            fmt(p["ex_post_profit_eur_per_mw"]),
+            fmt(p["ex_post_congestion_value_eur_per_mw"]),
             ", ".join(f"{k} {v:,}" for k, v in p["capture_periods"].items()),
             fmt(p["equal_price_share"]),
             note,

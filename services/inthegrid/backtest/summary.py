@@ -23,7 +23,11 @@ def _capture_summary(ev: PairEvaluation, eras: np.ndarray, period_hours: float) 
     """How the opportunity periods' value could be captured, per MW of the route's capacity."""
     sel = ev.opportunity
     if not sel.any():
-        return {"capture_periods": {}, "profit_eur_per_mw": 0.0, "congestion_value_eur_per_mw": 0.0}
+        return {
+            "capture_periods": {},
+            "ex_post_profit_eur_per_mw": 0.0,
+            "ex_post_congestion_value_eur_per_mw": 0.0,
+        }
     caps = row_captures(
         ev.model.forward, ev.model.backward, ev.values.buy_is_first[sel], ev.values.route_index[sel], eras
     )
@@ -35,9 +39,10 @@ def _capture_summary(ev: PairEvaluation, eras: np.ndarray, period_hours: float) 
         "capture_periods": {str(k): int(v) for k, v in zip(names, counts, strict=True)},
         "weakest_hops": sorted({c.weakest_hop_label for c in caps.labels}),
         "flow_based_approximation_periods": int(caps.column(lambda c: bool(c.flow_based)).astype(bool).sum()),
-        # Only capturable periods are profit; coupled ones are the operators' congestion income.
-        "profit_eur_per_mw": _r(np.sum(net[caps.capturable]) * period_hours, 2),
-        "congestion_value_eur_per_mw": _r(np.sum(spread[caps.congestion]) * period_hours, 2),
+        # Ex post (hindsight: only the periods that turned out in the money, an upper bound). Only
+        # capturable periods are profit; coupled ones are the operators' congestion income.
+        "ex_post_profit_eur_per_mw": _r(np.sum(net[caps.capturable]) * period_hours, 2),
+        "ex_post_congestion_value_eur_per_mw": _r(np.sum(spread[caps.congestion]) * period_hours, 2),
     }
 
 
