@@ -101,6 +101,8 @@ def test_rights_per_product_with_auction_prices_where_known():
     day = rights[("DE-LU->CH", "day")]  # no daily auction data: the grid's CH price (10.33), assumed
     assert day["price"] == "assumed" and day["products"] == 3 and day["winning_products"] == 3
     assert day["pnl_eur_per_mw"] == pytest.approx(66.0 - 6 * 10.33)
+    # Two hours of each day are in the table: every product is only partly covered, and says so.
+    assert (day["partial_products"], month["partial_products"]) == (3, 1)
 
 
 def test_a_coupled_border_without_a_price_reports_payoff_and_break_even_only():

@@ -36,6 +36,23 @@ from inthegrid.sources.jao import AuctionPrices
 MARKET_TZ = "Europe/Brussels"
 PRODUCTS = {"year": "Yearly", "month": "Monthly", "day": "Daily"}
 _PRODUCT_FORMAT = {"year": "%Y", "month": "%Y-%m", "day": "%Y-%m-%d"}
+_PRODUCT_LENGTH = {
+    "year": pd.DateOffset(years=1),
+    "month": pd.DateOffset(months=1),
+    "day": pd.DateOffset(days=1),
+}
+
+
+def _partial_products(products: np.ndarray, product: str, period_hours: float) -> int:
+    """Products the table does not cover whole (cut by the date range, or prices missing): a right is
+    held for its whole product, so their P&L is only the covered part."""
+    names, counts = np.unique(products, return_counts=True)
+    partial = 0
+    for name, count in zip(names.tolist(), counts.tolist(), strict=True):
+        start = pd.Timestamp(name).tz_localize(MARKET_TZ)
+        hours = ((start + _PRODUCT_LENGTH[product]) - start).total_seconds() / 3600
+        partial += count * period_hours < hours
+    return partial
 
 
 def _r(value: float) -> float:
@@ -163,6 +180,7 @@ def strategies_summary(
                 rights.append(
                     {"border": f"{a}/{b}", "direction": f"{direction[0]}->{direction[1]}", "product": product}
                     | _right(payoff, price, known, products, hours)
+                    | {"partial_products": _partial_products(products, product, hours)}
                 )
             if mask.any():
                 explicit += _explicit(
