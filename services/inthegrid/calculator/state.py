@@ -27,6 +27,8 @@ class CalculatorState:
     prices: dict[PriceKey, Price] = field(default_factory=dict)
     newest_start: datetime | None = None
     evaluations: int = 0
+    # Resolutions each zone has published: an hourly-only pair never looks for quarter-hours.
+    resolutions: dict[str, set[Resolution]] = field(default_factory=dict)
     book: OpportunityBook = field(init=False)
 
     def __post_init__(self) -> None:
@@ -46,6 +48,7 @@ class CalculatorState:
         # A correction replaces the price; an older publication never overwrites a newer one.
         if known is None or price.published_at >= known.published_at:
             self.prices[key] = price
+        self.resolutions.setdefault(price.zone, set()).add(price.resolution)
         if self.newest_start is None or price.delivery_start > self.newest_start:
             self.newest_start = price.delivery_start
         return True
@@ -65,6 +68,10 @@ class CalculatorState:
 
     def _pair(self, model: PairModel, start: datetime, resolution: Resolution) -> tuple[Price, Price] | None:
         a, b = model.pair
+        own_a = self.prices.get((a, start, resolution))
+        own_b = self.prices.get((b, start, resolution))
+        if own_a is not None and own_b is not None:
+            return own_a, own_b  # the common case: both zones at this resolution
         return pair_prices(
             lambda s, r: self.prices.get((a, s, r)),
             lambda s, r: self.prices.get((b, s, r)),
