@@ -289,6 +289,9 @@ BORDER_EXAMPLE: dict[str, Any] = {
     "transmission_cost_eur_mwh": 0.0,
     "capacity_price_eur_mwh": 0.0,
     "name": "",
+    "capture": "congestion_income",
+    "long_term_right": "FTR",
+    "flow_based": "Core",
 }
 
 
@@ -302,6 +305,9 @@ class BorderPublic(BaseModel):
     transmission_cost_eur_mwh: float
     capacity_price_eur_mwh: float
     name: str
+    capture: Literal["congestion_income", "explicit_capacity", "none"] | None = None
+    long_term_right: Literal["PTR", "FTR"] | None = None
+    flow_based: str | None = None
 
 
 class BordersPublic(BaseModel):

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from inthegrid.domain.capture import capture_fields, empty_capture_fields
+from inthegrid.domain.capture import capture_fields, capture_of, empty_capture_fields
 from inthegrid.domain.economics import PairValue, is_opportunity, value_pair
 from inthegrid.domain.grid import Border
 from inthegrid.domain.opportunities import OpportunityEvent
@@ -243,4 +243,15 @@ def border_item(border: Border) -> dict[str, Any]:
         "transmission_cost_eur_mwh": border.transmission_cost_eur_mwh,
         "capacity_price_eur_mwh": border.capacity_price_eur_mwh,
         "name": border.name,
+        # Today's market facts for the border (docs/economics.md): how its day-ahead spread is captured.
+        **_border_facts(border),
+    }
+
+
+def _border_facts(border: Border) -> dict[str, Any]:
+    (hop,) = capture_of(border.key).hops
+    return {
+        "capture": hop.capture.label,
+        "long_term_right": hop.long_term_right.value if hop.long_term_right else None,
+        "flow_based": hop.flow_based,
     }
