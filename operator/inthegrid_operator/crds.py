@@ -326,6 +326,10 @@ def arbitragerule_spec_schema() -> dict[str, Any]:
                         "flat model: MW per opportunity (default 1)", minimum=0, exclusive=True
                     ),
                     "borders": {"type": "array", "items": border, "description": "border model overrides"},
+                    "allowUnpricedBorders": {
+                        "type": "boolean",
+                        "description": "border model: routes may also use borders not listed (default false)",
+                    },
                 },
             },
             "paths": {

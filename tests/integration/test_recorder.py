@@ -18,6 +18,7 @@ import asyncpg
 import pytest
 from prometheus_client import REGISTRY
 
+from inthegrid.domain.capture import capture_of
 from inthegrid.domain.codec import encode_event, encode_price
 from inthegrid.domain.economics import PairValue
 from inthegrid.domain.opportunities import EventKind, OpportunityEvent
@@ -228,7 +229,7 @@ def _event(kind: EventKind, revision: int, sell: float | None, minute: int = 0) 
             path=("DE-LU", "FR"),
             capacity_mw=100.0,
             period_hours=1.0,
-            coupled=False,
+            capture=capture_of(("DE-LU", "FR"), T0),
         )
     return OpportunityEvent(
         kind=kind,
@@ -268,7 +269,8 @@ async def test_an_opportunity_keeps_its_newest_revision_and_every_event(
     assert [(e["kind"], e["revision"]) for e in events] == [("opened", 1), ("updated", 2), ("closed", 3)]
     assert updated.value is not None
     assert events[1]["strategy"] == updated.value.strategy
-    assert float(events[1]["profit_eur"]) == pytest.approx(updated.value.profit_eur)
+    # DE-LU/FR is coupled day-ahead: congestion income, so no profit is stored.
+    assert events[1]["profit_eur"] is None and updated.value.profit_eur is None
     assert row["status"] == "closed" and row["revision"] == 3
     assert (row["pair_a"], row["pair_b"], row["rule"], row["market"]) == ("DE-LU", "FR", "poc", "day_ahead")
     # A close without a value keeps what the opportunity last looked like.

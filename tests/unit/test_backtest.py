@@ -62,10 +62,39 @@ def test_exact_summary_on_a_hand_made_table() -> None:
         "value_eur_per_mw": 28.0,
         "equal_price_share": 0.25,
         "direction_periods": {"DE-LU->FR": 1, "FR->DE-LU": 1},
+        # DE-LU/FR is a coupled Core border: the spreads (10 + 20) are congestion income, not profit.
+        "capture_periods": {"congestion_income": 2},
+        "weakest_hops": ["DE-LU>FR", "FR>DE-LU"],
+        "flow_based_approximation_periods": 2,
+        "ex_post_profit_eur_per_mw": 0.0,
+        "ex_post_congestion_value_eur_per_mw": 30.0,
     }
     opps = opportunities_frame(result)
     assert list(opps["buy_zone"]) == ["DE-LU", "FR"]
-    assert list(opps["profit_eur"]) == [900.0, 1900.0]
+    assert list(opps["value_eur"]) == [900.0, 1900.0]
+    assert opps["profit_eur"].isna().all()
+    assert list(opps["congestion_value_eur"]) == [1000.0, 2000.0]  # spread x 100 MW x 1 h
+    assert list(opps["capture"]) == ["congestion_income"] * 2
+    assert list(opps["hops"]) == ["DE-LU>FR:coupled", "FR>DE-LU:coupled"]
+
+
+def test_border_summary_counts_each_border_once_with_direction() -> None:
+    table = small_table(
+        [
+            ("2024-01-01T00:00Z", 50.0, 60.0),  # FR dearer by 10: DE-LU->FR congestion
+            ("2024-01-01T01:00Z", 40.0, 40.0),  # converged
+            ("2024-01-01T02:00Z", 80.0, 60.0),  # DE-LU dearer by 20: FR->DE-LU
+        ]
+    )
+    result = run_backtest(table, load_rule(RULES / "de-fr-threshold.yaml"))
+    summary = build_summary(result)
+    (border,) = summary["borders"]
+    # The flat rule has no border figures: the real border's capacity (5,400 MW) values the congestion.
+    assert border["border"] == "DE-LU/FR" and border["capacity_mw"] == 5400
+    assert border["allocation_periods"] == {"coupled": 3}
+    assert border["congested_periods"] == 2 and border["flow_based_periods"] == 3
+    assert border["congestion_value_by_direction_eur"] == {"DE-LU->FR": 54000.0, "FR->DE-LU": 108000.0}
+    assert summary["totals"]["congestion_value_eur"] == 162000.0
 
 
 def test_quarter_hour_value_uses_the_period_length() -> None:

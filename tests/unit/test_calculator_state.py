@@ -31,11 +31,37 @@ def test_zones_and_markets_outside_the_rule_are_ignored():
     assert not state.prices
 
 
-def test_periods_do_not_mix():
+def test_different_periods_do_not_pair():
     state = CalculatorState(proof_of_concept_rule())
     state.on_price(_price("DE", 60), NOW)
     assert state.on_price(_price("FR", 80, "2025-01-01T13:00Z"), NOW) == []
-    assert state.on_price(_price("FR", 80, T, resolution=15), NOW) == []
+    assert state.on_price(_price("FR", 80, "2025-01-01T13:15Z", resolution=15), NOW) == []
+
+
+def test_an_hourly_price_pairs_with_each_quarter_hour_of_its_hour():
+    state = CalculatorState(proof_of_concept_rule())
+    state.on_price(_price("DE", 60), NOW)  # hourly 12:00-13:00
+    quarter = state.on_price(_price("FR", 80, "2025-01-01T12:30Z", resolution=15), NOW)
+    (event,) = quarter
+    assert (event.delivery_start.isoformat(), event.resolution.iso) == ("2025-01-01T12:30:00+00:00", "PT15M")
+    assert event.value is not None and (event.value.net_eur_mwh, event.value.period_hours) == (17.5, 0.25)
+
+
+def test_an_hourly_price_arriving_last_values_every_quarter_hour_already_known():
+    state = CalculatorState(proof_of_concept_rule())
+    for minute, value in ((0, 70.0), (15, 80.0), (30, 90.0), (45, 100.0)):
+        state.on_price(_price("FR", value, f"2025-01-01T12:{minute:02d}Z", resolution=15), NOW)
+    events = state.on_price(_price("DE", 60), NOW)
+    nets = {e.delivery_start.minute: e.value.net_eur_mwh for e in events if e.pair == ("DE-LU", "FR")}
+    assert nets == {0: 7.5, 15: 17.5, 30: 27.5, 45: 37.5}
+    assert all(e.resolution.iso == "PT15M" for e in events)
+
+
+def test_two_hourly_prices_are_valued_once_at_their_hour():
+    state = CalculatorState(proof_of_concept_rule())
+    state.on_price(_price("DE", 60), NOW)
+    events = state.on_price(_price("FR", 80), NOW)
+    assert [(e.resolution.iso, e.delivery_start.minute) for e in events] == [("PT60M", 0)]
 
 
 def test_restart_reconcile_rederives_only_what_was_lost():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from inthegrid.domain.capture import capture_of
 from inthegrid.domain.economics import PairValue
 from inthegrid.domain.opportunities import EventKind, OpportunityEvent
 from inthegrid.domain.prices import Market, Resolution, make_price
@@ -62,15 +63,16 @@ def test_an_event_row_carries_the_pair_value_and_its_derived_figures() -> None:
         path=("FR", "CH", "DE-LU"),
         capacity_mw=250.0,
         period_hours=1.0,
-        coupled=True,
+        capture=capture_of(("FR", "CH", "DE-LU"), T0),
     )
     row = dict(zip(EVENT_COLUMNS, build_event_row(_event(value), 7), strict=True))
     assert row["pair_a"] == "DE-LU" and row["pair_b"] == "FR" and row["kind"] == "opened"
     assert row["spread"] == value.spread_eur_mwh == 55.5
-    assert row["profit_eur"] == value.profit_eur
+    # Both hops are explicit Swiss borders: a capturable value, so the profit is stored.
+    assert row["profit_eur"] == value.profit_eur == 12530.75  # 50.123 x 250
     assert row["strategy"] == value.strategy and "via CH" in row["strategy"]
     assert row["net_eur_mwh"] == 50.12 and row["cost_eur_mwh"] == 2.3457
-    assert row["path"] == ["FR", "CH", "DE-LU"] and row["coupled"] is True
+    assert row["path"] == ["FR", "CH", "DE-LU"] and row["coupled"] is False
     assert row["resolution_minutes"] == 60 and row["stream_seq"] == 7
 
 

@@ -52,15 +52,20 @@ def test_losses_are_proportional_to_the_selling_price():
     value = value_pair(rule.pairs[("NL", "NO2")], 100.0, 20.0, 1.0)  # buy NO2 at 20, sell NL at 100
     assert value.path == ("NO2", "NL")
     assert value.net_eur_mwh == pytest.approx(round((1 - 0.032) * 100 - 20, 2))
-    assert value.profit_eur == pytest.approx(round(value.net_eur_mwh * 700, 2))
+    assert value.value_eur == pytest.approx(round(value.net_eur_mwh * 700, 2))
+    # NorNed is coupled day-ahead: the value is congestion income, not a profit.
+    assert value.profit_eur is None
+    assert value.congestion_value_eur == pytest.approx(80.0 * 700)
 
 
-def test_graph_prefers_the_less_lossy_path():
-    # NordLink (3 %) plus the AC DE-LU-NL border loses less than NorNed (3.2 %).
+def test_graph_chooses_the_route_worth_most_not_the_best_margin():
+    # Per MWh, NordLink + DE-LU>NL (3 % loss, 1,400 MW) beats Skagerrak + DK1>DE-LU>NL (3.8 %, 1,632 MW):
+    # 77.00 vs 76.20. Per hour, the wider route is worth more: 76.20 x 1,632 > 77.00 x 1,400.
     value = value_pair(_border_rule().pairs[("NL", "NO2")], 100.0, 20.0, 1.0)
-    assert value.path == ("NO2", "DE-LU", "NL")
-    assert value.net_eur_mwh == pytest.approx(round(0.97 * 100 - 20, 2))
-    assert value.capacity_mw == 1400
+    assert value.path == ("NO2", "DK1", "DE-LU", "NL")
+    assert value.net_eur_mwh == pytest.approx(round(0.962 * 100 - 20, 2))
+    assert value.capacity_mw == 1632
+    assert value.value_eur == pytest.approx(76.2 * 1632)
 
 
 def test_negative_prices_flip_the_better_direction():
@@ -76,7 +81,9 @@ def test_non_neighbours_go_through_the_graph_with_narrowest_capacity_and_quarter
     value = value_pair(rule.pairs[("AT", "FR")], 50.0, 90.0, 0.25)
     assert value.path == ("AT", "DE-LU", "FR")
     assert value.capacity_mw == 4900
-    assert value.profit_eur == pytest.approx(40.0 * 4900 * 0.25)
+    assert value.value_eur == pytest.approx(40.0 * 4900 * 0.25)
+    assert value.profit_eur is None
+    assert value.congestion_value_eur == pytest.approx(40.0 * 4900 * 0.25)
     assert value.coupled
     assert "via DE-LU" in value.strategy
 

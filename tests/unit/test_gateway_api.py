@@ -153,6 +153,9 @@ def test_reference_data(api: tuple[TestClient, GatewayServices]) -> None:
     borders = BordersPublic.model_validate(client.get("/api/borders").json())
     alegro = next(b for b in borders.data if b.name == "ALEGrO")
     assert alegro.zones == ["BE", "DE-LU"] and alegro.technology == "DC" and alegro.loss_factor == 0.01
+    assert (alegro.capture, alegro.long_term_right, alegro.flow_based) == ("congestion_income", "FTR", "Core")
+    swiss = next(b for b in borders.data if b.zones == ["CH", "DE-LU"])
+    assert (swiss.capture, swiss.long_term_right, swiss.flow_based) == ("explicit_capacity", "PTR", None)
 
 
 def test_openapi_documents_every_endpoint_with_examples(api: tuple[TestClient, GatewayServices]) -> None:

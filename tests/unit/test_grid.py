@@ -1,5 +1,6 @@
 import pytest
 
+from inthegrid.domain.capture import capture_of
 from inthegrid.domain.grid import DEFAULT_GRID, Allocation, Border, BorderOverride, Grid, Technology
 from inthegrid.errors import NoPathError, ValidationError
 
@@ -54,7 +55,7 @@ def test_non_neighbours_need_a_path_with_narrowest_capacity():
     best = routes[0]
     assert best.path == ("FR", "DE-LU", "AT")
     assert best.capacity_mw == min(5400, 4900)
-    assert best.coupled
+    assert capture_of(best.path).coupled
 
 
 def test_losses_compound_along_a_path():
@@ -101,3 +102,10 @@ def test_invalid_borders_are_rejected():
         Grid([Border("FR", "BE", Technology.AC, 100, 1.5)])
     with pytest.raises(ValidationError, match="capacity"):
         Grid([Border("FR", "BE", Technology.AC, 0)])
+
+
+def test_the_real_borders_among_known_zones_are_in_the_grid():
+    for a, b in (("NO2", "GB"), ("HU", "SK"), ("HU", "SI"), ("SI", "IT-NORD")):
+        assert DEFAULT_GRID.border(a, b) is not None, f"{a}-{b}"
+    assert DEFAULT_GRID.border("NO2", "GB").name == "North Sea Link"
+    assert DEFAULT_GRID.border("NO2", "GB").technology.value == "DC"

@@ -50,8 +50,9 @@ def test_misaligned_or_naive_times_are_rejected():
 def test_resolution_and_market_parsing():
     assert Resolution.parse("PT60M") is Resolution.PT60M
     assert Resolution.parse(15).hours == 0.25
-    with pytest.raises(ValidationError, match="PT15M, PT60M"):
-        Resolution.parse("PT30M")
+    assert Resolution.parse("PT30M").hours == 0.5
+    with pytest.raises(ValidationError, match="PT15M, PT30M, PT60M"):
+        Resolution.parse("PT45M")
     assert Market.parse("day-ahead") is Market.DAY_AHEAD
     with pytest.raises(ValidationError):
         Market.parse("futures")
@@ -68,3 +69,26 @@ def test_message_id_is_stable_and_changes_with_a_correction():
     b = make_price("FR", T0, 10, resolution=15, source="entsoe", published_at="2025-09-30T12:00Z")
     c = make_price("FR", T0, 11, resolution=15, source="entsoe")
     assert a.message_id == b.message_id != c.message_id
+
+
+def test_price_limits_are_per_market():
+    with pytest.raises(ValidationError, match=r"\[-500, 4000\] EUR/MWh of the day_ahead market"):
+        make_price("DE", "2025-01-01T00:00Z", 5000)
+    # Intraday has its own, wider limits: a valid intraday price is not refused with day-ahead's.
+    assert make_price("DE", "2025-01-01T00:00Z", 5000, market="intraday").eur_mwh == 5000.0
+    assert make_price("DE", "2025-01-01T00:00Z", -1000, market="intraday").eur_mwh == -1000.0
+    with pytest.raises(ValidationError, match="intraday market"):
+        make_price("DE", "2025-01-01T00:00Z", 10000, market="intraday")
+
+
+def test_de_at_lu_is_accepted_for_the_dates_it_existed():
+    assert make_price("DE-AT-LU", "2018-09-30T21:00Z", 50).zone == "DE-AT-LU"
+    assert make_price("10Y1001A1001A63L", "2017-01-01T00:00Z", 50).zone == "DE-AT-LU"
+    with pytest.raises(ValidationError, match="existed until 2018-09-30"):
+        make_price("DE-AT-LU", "2018-09-30T22:00Z", 50)
+
+
+def test_half_hour_prices_align_to_half_hours():
+    assert make_price("GB", "2025-01-01T00:30Z", 50, resolution="PT30M").resolution is Resolution.PT30M
+    with pytest.raises(ValidationError, match="not aligned"):
+        make_price("GB", "2025-01-01T00:15Z", 50, resolution="PT30M")

@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from inthegrid.backtest.labels import eras_of, row_captures
 from inthegrid.domain.economics import PairValues, opportunity_mask, value_pair_arrays
 from inthegrid.domain.rules import CompiledRule, PairModel
 from inthegrid.sources.table import PriceTable
@@ -114,7 +115,14 @@ COLUMNS = [
     "spread_eur_mwh",
     "net_eur_mwh",
     "capacity_mw",
+    "value_eur",
     "profit_eur",
+    "congestion_value_eur",
+    "capture",
+    "capturable",
+    "weakest_hop",
+    "hops",
+    "flow_based_approximation",
     "path",
 ]
 
@@ -138,10 +146,10 @@ def opportunities_frame(result: BacktestResult, time_format: str | None = None) 
     With ``time_format`` the period start is text, formatted once per table row (fast for millions).
     """
     hours = result.table.period_hours
-    zones, pairs, paths = _Labels(), _Labels(), _Labels()
-    cols: dict[str, list[np.ndarray]] = {
-        k: [] for k in ("row", "pair", "buy", "sell", "pb", "ps", "net", "cap", "path")
-    }
+    zones, pairs, paths, texts = _Labels(), _Labels(), _Labels(), _Labels()
+    eras = eras_of(result.index)
+    names = "row pair buy sell pb ps net cap path capture capturable congestion weakest hops flow_based"
+    cols: dict[str, list[np.ndarray]] = {k: [] for k in names.split()}
     for ev in result.pairs:
         if not ev.opportunity_periods:
             continue
@@ -165,6 +173,13 @@ def opportunities_frame(result: BacktestResult, time_format: str | None = None) 
                 first, fwd[np.clip(route_idx, 0, len(fwd) - 1)], bwd[np.clip(route_idx, 0, len(bwd) - 1)]
             )
         )
+        caps = row_captures(ev.model.forward, ev.model.backward, first, route_idx, eras[ev.rows[sel]])
+        cols["capture"].append(caps.column(lambda c: texts.code(c.capture.label)).astype(np.int64))
+        cols["capturable"].append(caps.capturable)
+        cols["congestion"].append(caps.congestion)
+        cols["weakest"].append(caps.column(lambda c: texts.code(c.weakest_hop_label)).astype(np.int64))
+        cols["hops"].append(caps.column(lambda c: texts.code(c.hops_label)).astype(np.int64))
+        cols["flow_based"].append(caps.column(lambda c: bool(c.flow_based)).astype(bool))
     if not cols["row"]:
         return pd.DataFrame(columns=COLUMNS)
     # Pairs are added in sorted order, so a stable sort by row keeps pairs sorted within a period.
@@ -173,6 +188,8 @@ def opportunities_frame(result: BacktestResult, time_format: str | None = None) 
     flat = {k: np.concatenate(v)[order] for k, v in cols.items()}
     starts: pd.Index = result.index if time_format is None else result.index.strftime(time_format)
     net, cap = flat["net"], flat["cap"]
+    value = np.round(net * cap * hours, 2)
+    spread = np.round(flat["ps"] - flat["pb"], 2)
     return pd.DataFrame(
         {
             "delivery_start": starts[flat["row"]],
@@ -181,10 +198,18 @@ def opportunities_frame(result: BacktestResult, time_format: str | None = None) 
             "sell_zone": zones.categorical(flat["sell"]),
             "buy_price": flat["pb"],
             "sell_price": flat["ps"],
-            "spread_eur_mwh": np.round(flat["ps"] - flat["pb"], 2),
+            "spread_eur_mwh": spread,
             "net_eur_mwh": net,
             "capacity_mw": cap,
-            "profit_eur": np.round(net * cap * hours, 2),
+            "value_eur": value,
+            # Profit only where a trader can capture it; congestion value where a coupled hop limits it.
+            "profit_eur": np.where(flat["capturable"], value, np.nan),
+            "congestion_value_eur": np.where(flat["congestion"], np.round(spread * cap * hours, 2), np.nan),
+            "capture": texts.categorical(flat["capture"]),
+            "capturable": flat["capturable"],
+            "weakest_hop": texts.categorical(flat["weakest"]),
+            "hops": texts.categorical(flat["hops"]),
+            "flow_based_approximation": flat["flow_based"],
             "path": paths.categorical(flat["path"]),
         }
     )

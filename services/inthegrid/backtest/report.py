@@ -20,6 +20,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from inthegrid.backtest.engine import BacktestResult, PairEvaluation
+from inthegrid.backtest.report_tables import borders_section, strategies_section
 
 MARKET_TZ = "Europe/Brussels"
 TOP_PAIRS = 8  # pairs drawn in the per-pair charts (by value); the table lists them all
@@ -141,7 +142,9 @@ def convergence_figure(result: BacktestResult, pairs: list[PairEvaluation]) -> g
 def _pairs_table(summary: dict[str, Any]) -> str:
     head = (
         "<tr><th>pair</th><th>periods</th><th>opportunity periods</th><th>mean net</th>"
-        "<th>max net</th><th>value EUR/MW</th><th>equal-price share</th><th>note</th></tr>"
+        "<th>max net</th><th>value EUR/MW</th><th>ex-post profit EUR/MW (capturable, hindsight)</th>"
+        "<th>ex-post congestion value EUR/MW (not profit)</th><th>capture</th><th>equal-price share</th>"
+        "<th>note</th></tr>"
     )
     rows = []
     for p in sorted(summary["pairs"], key=lambda p: -p["value_eur_per_mw"]):
@@ -161,6 +164,9 @@ def _pairs_table(summary: dict[str, Any]) -> str:
             fmt(p["mean_net_spread"]),
             fmt(p["max_net_spread"]),
             fmt(p["value_eur_per_mw"]),
+            fmt(p["ex_post_profit_eur_per_mw"]),
+            fmt(p["ex_post_congestion_value_eur_per_mw"]),
+            ", ".join(f"{k} {v:,}" for k, v in p["capture_periods"].items()),
             fmt(p["equal_price_share"]),
             note,
         ]
@@ -183,7 +189,9 @@ def render_report(result: BacktestResult, summary: dict[str, Any]) -> str:
         f"<h1>Backtest of rule {html.escape(summary['rule'])}</h1>",
         f"<p>{html.escape(str(summary['from']))} to {html.escape(str(summary['to']))}, period "
         f"{summary['period']}, {totals['pairs']} pairs, {totals['opportunity_hours']:,} opportunity periods, "
-        f"value {totals['value_eur_per_mw']:,.2f} EUR per MW.</p>",
+        f"value {totals['value_eur_per_mw']:,.2f} EUR per MW summed over pairs "
+        f"({html.escape(summary['pairs_caveat'])}); congestion value on coupled borders "
+        f"{totals['congestion_value_eur']:,.2f} EUR (collected by grid operators, not profit).</p>",
     ]
     if summary["missing_zones"]:
         parts.append(
@@ -204,5 +212,6 @@ def render_report(result: BacktestResult, summary: dict[str, Any]) -> str:
         parts.append(fig.to_html(full_html=False, include_plotlyjs=(i == 0)))
     if not figures:
         parts.append("<p class='note'>No pair had periods with both prices: nothing to plot.</p>")
-    parts += ["<h2>All pairs</h2>", _pairs_table(summary), "</body></html>"]
+    parts += ["<h2>All pairs</h2>", _pairs_table(summary)]
+    parts += [borders_section(summary), strategies_section(summary), "</body></html>"]
     return "\n".join(parts)

@@ -6,16 +6,52 @@ from typing import Any
 
 import numpy as np
 
+from inthegrid.backtest.borders import PAIR_CAVEAT, borders_summary
 from inthegrid.backtest.engine import BacktestResult, PairEvaluation
+from inthegrid.backtest.labels import eras_of, row_captures
+from inthegrid.backtest.strategies import strategies_summary
+from inthegrid.domain.capture import era_of
+from inthegrid.domain.rights import Signal
+from inthegrid.sources.jao import AuctionPrices
 
 
 def _r(value: float, digits: int) -> float:
     return round(float(value), digits)
 
 
-def pair_summary(ev: PairEvaluation, period_hours: float) -> dict[str, Any]:
+def _capture_summary(ev: PairEvaluation, eras: np.ndarray, period_hours: float) -> dict[str, Any]:
+    """How the opportunity periods' value could be captured, per MW of the route's capacity."""
+    sel = ev.opportunity
+    if not sel.any():
+        return {
+            "capture_periods": {},
+            "ex_post_profit_eur_per_mw": 0.0,
+            "ex_post_congestion_value_eur_per_mw": 0.0,
+        }
+    caps = row_captures(
+        ev.model.forward, ev.model.backward, ev.values.buy_is_first[sel], ev.values.route_index[sel], eras
+    )
+    labels = caps.column(lambda c: c.capture.label)
+    names, counts = np.unique(labels.astype(str), return_counts=True)
+    spread = np.abs(ev.price_a[sel] - ev.price_b[sel])
+    net = ev.values.net_eur_mwh[sel]
+    return {
+        "capture_periods": {str(k): int(v) for k, v in zip(names, counts, strict=True)},
+        "weakest_hops": sorted({c.weakest_hop_label for c in caps.labels}),
+        "flow_based_approximation_periods": int(caps.column(lambda c: bool(c.flow_based)).astype(bool).sum()),
+        # Ex post (hindsight: only the periods that turned out in the money, an upper bound). Only
+        # capturable periods are profit; coupled ones are the operators' congestion income.
+        "ex_post_profit_eur_per_mw": _r(np.sum(net[caps.capturable]) * period_hours, 2),
+        "ex_post_congestion_value_eur_per_mw": _r(np.sum(spread[caps.congestion]) * period_hours, 2),
+    }
+
+
+def pair_summary(ev: PairEvaluation, period_hours: float, eras: np.ndarray | None = None) -> dict[str, Any]:
     """The issue's fields; ``hours`` counts periods (hours in an hourly table) where both prices exist."""
     net = ev.opportunity_net
+    if eras is None:
+        eras = np.zeros(0, dtype=np.int64)
+    eras = eras[ev.rows[ev.opportunity]] if len(eras) else np.full(ev.opportunity_periods, era_of(None))
     out: dict[str, Any] = {
         "zones": sorted(ev.pair),
         "hours": ev.periods,
@@ -29,6 +65,7 @@ def pair_summary(ev: PairEvaluation, period_hours: float) -> dict[str, Any]:
         out["missing_zones"] = list(ev.missing_zones)
     if ev.model.unreachable_reason:
         out["unreachable"] = ev.model.unreachable_reason
+    out.update(_capture_summary(ev, eras, period_hours))
     if ev.opportunity_periods:
         first = ev.values.buy_is_first[ev.opportunity]
         buy_first = int(first.sum())
@@ -39,11 +76,15 @@ def pair_summary(ev: PairEvaluation, period_hours: float) -> dict[str, Any]:
     return out
 
 
-def build_summary(result: BacktestResult) -> dict[str, Any]:
+def build_summary(
+    result: BacktestResult, auctions: AuctionPrices | None = None, signal: Signal | None = None
+) -> dict[str, Any]:
     table = result.table
     hours = table.period_hours
-    pairs = [pair_summary(ev, hours) for ev in result.pairs]
     index = result.index
+    eras = eras_of(index)
+    pairs = [pair_summary(ev, hours, eras) for ev in result.pairs]
+    borders = borders_summary(result)
     total_value = sum(p["value_eur_per_mw"] for p in pairs)
     best = max(pairs, key=lambda p: p["value_eur_per_mw"], default=None)
     return {
@@ -57,8 +98,13 @@ def build_summary(result: BacktestResult) -> dict[str, Any]:
         "missing_zones": list(result.missing_zones),
         "min_net_spread_eur_per_mwh": result.rule.min_net,
         "min_profit_eur": result.rule.min_profit,
+        "pairs_caveat": PAIR_CAVEAT,
         "pairs": pairs,
+        "borders": borders,
+        "strategies": strategies_summary(result, auctions, signal),
         "totals": {
+            # Each border once per period: safe to add up (pair values are not).
+            "congestion_value_eur": _r(sum(b["congestion_value_eur"] for b in borders), 2),
             "pairs": len(pairs),
             "pairs_evaluated": sum(1 for ev in result.pairs if ev.periods),
             "hours": sum(p["hours"] for p in pairs),

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from inthegrid.domain.economics import PairValue, is_opportunity, value_pair
 from inthegrid.domain.opportunities import OpportunityBook, OpportunityEvent
+from inthegrid.domain.periods import pair_prices, periods_touched
 from inthegrid.domain.prices import Price, Resolution
 from inthegrid.domain.rules import CompiledRule, PairModel
 
@@ -26,6 +27,8 @@ class CalculatorState:
     prices: dict[PriceKey, Price] = field(default_factory=dict)
     newest_start: datetime | None = None
     evaluations: int = 0
+    # Resolutions each zone has published: an hourly-only pair never looks for quarter-hours.
+    resolutions: dict[str, set[Resolution]] = field(default_factory=dict)
     book: OpportunityBook = field(init=False)
 
     def __post_init__(self) -> None:
@@ -45,6 +48,7 @@ class CalculatorState:
         # A correction replaces the price; an older publication never overwrites a newer one.
         if known is None or price.published_at >= known.published_at:
             self.prices[key] = price
+        self.resolutions.setdefault(price.zone, set()).add(price.resolution)
         if self.newest_start is None or price.delivery_start > self.newest_start:
             self.newest_start = price.delivery_start
         return True
@@ -52,30 +56,43 @@ class CalculatorState:
     def on_price(self, price: Price, now: datetime) -> list[OpportunityEvent]:
         if not self.remember(price):
             return []
-        current = self.prices[(price.zone, price.delivery_start, price.resolution)]
         events = []
-        for model in self.rule.by_zone[price.zone]:
-            event = self._revalue(model, current.delivery_start, current.resolution, now)
-            if event is not None:
-                events.append(event)
+        # An hourly price also pairs with each quarter-hour of its hour where the other zone is
+        # quarter-hourly (domain.periods), exactly as the backtest's table pairs them.
+        for start, resolution in periods_touched(price.delivery_start, price.resolution):
+            for model in self.rule.by_zone[price.zone]:
+                event = self._revalue(model, start, resolution, now)
+                if event is not None:
+                    events.append(event)
         return events
 
+    def _pair(self, model: PairModel, start: datetime, resolution: Resolution) -> tuple[Price, Price] | None:
+        a, b = model.pair
+        own_a = self.prices.get((a, start, resolution))
+        own_b = self.prices.get((b, start, resolution))
+        if own_a is not None and own_b is not None:
+            return own_a, own_b  # the common case: both zones at this resolution
+        return pair_prices(
+            lambda s, r: self.prices.get((a, s, r)),
+            lambda s, r: self.prices.get((b, s, r)),
+            start,
+            resolution,
+        )
+
     def value_of(self, model: PairModel, start: datetime, resolution: Resolution) -> PairValue | None:
-        a = self.prices.get((model.pair[0], start, resolution))
-        b = self.prices.get((model.pair[1], start, resolution))
-        if a is None or b is None:
+        both = self._pair(model, start, resolution)
+        if both is None:
             return None
-        return value_pair(model, a.eur_mwh, b.eur_mwh, resolution.hours)
+        return value_pair(model, both[0].eur_mwh, both[1].eur_mwh, resolution.hours, start)
 
     def _revalue(
         self, model: PairModel, start: datetime, resolution: Resolution, now: datetime
     ) -> OpportunityEvent | None:
-        a = self.prices.get((model.pair[0], start, resolution))
-        b = self.prices.get((model.pair[1], start, resolution))
-        if a is None or b is None:
+        both = self._pair(model, start, resolution)
+        if both is None:
             return None  # the other zone's price for this period is not known yet
         self.evaluations += 1
-        value = value_pair(model, a.eur_mwh, b.eur_mwh, resolution.hours)
+        value = value_pair(model, both[0].eur_mwh, both[1].eur_mwh, resolution.hours, start)
         return self.book.observe(model.pair, start, resolution, value, is_opportunity(self.rule, value), now)
 
     def reconcile(self, now: datetime) -> list[OpportunityEvent]:

@@ -32,9 +32,16 @@ def register(sub: Any) -> None:
     p.add_argument("--rule-name", help="which ArbitrageRule, when the file holds several")
     p.add_argument("--from", dest="first", help="first day (YYYY-MM-DD, UTC) or ISO time")
     p.add_argument("--to", dest="last", help="last day (YYYY-MM-DD, UTC, inclusive) or ISO time (exclusive)")
-    p.add_argument("--period", choices=["PT15M", "PT60M"], help="period length (default: inferred)")
+    p.add_argument("--period", choices=["PT15M", "PT30M", "PT60M"], help="period length (default: inferred)")
     p.add_argument("--out", required=True, help="directory for summary.json, opportunities.csv, report.html")
     p.add_argument("--no-report", action="store_true", help="skip report.html")
+    p.add_argument(
+        "--auctions",
+        action="append",
+        default=[],
+        help="JAO auction results export (CSV, as the JAO API gives it); repeatable. Periods no export "
+        "covers use the rule's capacity price, marked assumed",
+    )
     p.set_defaults(handler=_run)
 
 
@@ -48,19 +55,22 @@ def run_backtest_files(
     last: str | None = None,
     period: str | None = None,
     report: bool = True,
+    auctions: list[str | Path] | None = None,
 ) -> dict[str, Any]:
     """Run a backtest from files and write its three outputs; returns the summary."""
     from inthegrid.backtest.engine import ISO_UTC, opportunities_frame, run_backtest, write_opportunities_csv
     from inthegrid.backtest.manifest import load_rule
     from inthegrid.backtest.report import render_report
     from inthegrid.backtest.summary import build_summary
+    from inthegrid.sources.jao import AuctionPrices, read_jao_auctions
     from inthegrid.sources.table import read_table
 
     rule = load_rule(rule_path, rule_name)
     table = read_table(prices, period).between(first, last)
     started = time.perf_counter()
     result = run_backtest(table, rule)
-    summary = build_summary(result)
+    prices_of_auctions = AuctionPrices(tuple(r for path in auctions or () for r in read_jao_auctions(path)))
+    summary = build_summary(result, prices_of_auctions)
     summary["evaluation_seconds"] = round(time.perf_counter() - started, 4)
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -85,12 +95,14 @@ def _run(args: argparse.Namespace) -> int:
         last=args.last,
         period=args.period,
         report=not args.no_report,
+        auctions=args.auctions,
     )
     totals = summary["totals"]
     print(
         f"rule {summary['rule']}: {totals['pairs']} pairs, "
         f"{totals['opportunity_hours']} opportunity periods, "
-        f"value {totals['value_eur_per_mw']:.2f} EUR/MW; wrote {args.out}/summary.json, opportunities.csv"
+        f"value {totals['value_eur_per_mw']:.2f} EUR/MW, congestion value (coupled borders, not profit) "
+        f"{totals['congestion_value_eur']:.2f} EUR; wrote {args.out}/summary.json, opportunities.csv"
         + ("" if args.no_report else ", report.html")
     )
     if summary["missing_zones"]:

@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from inthegrid.domain.capture import capture_fields, capture_of
 from inthegrid.domain.economics import PairValue
 from inthegrid.domain.opportunities import EventKind, OpportunityEvent
 from inthegrid.domain.prices import DEFAULT_LIMITS, Market, Price, PriceLimits, Resolution, as_utc, make_price
@@ -128,6 +129,11 @@ def encode_event(event: OpportunityEvent) -> bytes:
             "capacity_mw": v.capacity_mw,
             "period_hours": v.period_hours,
             "coupled": v.coupled,
+            # Derived from the path and the date (decoders recompute them); sent for consumers.
+            "value_eur": v.value_eur,
+            "profit_eur": v.profit_eur,
+            "congestion_value_eur": v.congestion_value_eur,
+            **capture_fields(v.capture),
         }
     return orjson.dumps(doc)
 
@@ -151,6 +157,7 @@ def decode_event(data: bytes) -> OpportunityEvent:
         if revision < 1:
             raise DecodeError("field 'revision' must be >= 1")
         value = None
+        delivery_start = as_utc(_field(doc, "delivery_start", str))
         raw = doc.get("value")
         if raw is not None:
             if not isinstance(raw, dict):
@@ -168,14 +175,15 @@ def decode_event(data: bytes) -> OpportunityEvent:
                 path=tuple(str(z) for z in path),
                 capacity_mw=float(_field(raw, "capacity_mw", (int, float))),
                 period_hours=float(_field(raw, "period_hours", (int, float))),
-                coupled=bool(raw.get("coupled", False)),
+                # Facts, not the sender's word: the label follows from the path and the date.
+                capture=capture_of(tuple(str(z) for z in path), delivery_start),
             )
         return OpportunityEvent(
             kind=EventKind(_field(doc, "kind", str)),
             rule=_field(doc, "rule", str),
             market=_market(_field(doc, "market", str)),
             pair=pair,
-            delivery_start=as_utc(_field(doc, "delivery_start", str)),
+            delivery_start=delivery_start,
             resolution=_resolution(_field(doc, "resolution", str)),
             revision=revision,
             value=value,

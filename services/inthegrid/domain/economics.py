@@ -9,9 +9,11 @@ arrays by the backtest, so the two cannot disagree.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 
+from inthegrid.domain.capture import Capture, PathCapture, capture_of
 from inthegrid.domain.grid import Route
 from inthegrid.domain.rules import CompiledRule, PairModel
 
@@ -41,7 +43,7 @@ class PairValue:
     path: tuple[str, ...]
     capacity_mw: float
     period_hours: float
-    coupled: bool
+    capture: PathCapture  # how the value could be captured, from the path's real borders and the date
 
     @property
     def spread_eur_mwh(self) -> float:
@@ -49,9 +51,27 @@ class PairValue:
         return round2(self.sell_price - self.buy_price)
 
     @property
-    def profit_eur(self) -> float:
-        """Net value times the narrowest capacity times the period length."""
+    def value_eur(self) -> float:
+        """Net value times the narrowest capacity times the period length, whoever could earn it."""
         return round2(self.net_eur_mwh * self.capacity_mw * self.period_hours)
+
+    @property
+    def profit_eur(self) -> float | None:
+        """``value_eur`` where a trader can capture it (explicit capacity on every hop), else None."""
+        return self.value_eur if self.capture.capturable else None
+
+    @property
+    def congestion_value_eur(self) -> float | None:
+        """Ex-post spread x capacity x period on a path limited by a coupled border: congestion income
+        the grid operators collect (an upper bound for a right holder), not a trader's profit."""
+        if self.capture.capture is not Capture.CONGESTION_INCOME:
+            return None
+        return round2(self.spread_eur_mwh * self.capacity_mw * self.period_hours)
+
+    @property
+    def coupled(self) -> bool:
+        """At least one hop is allocated by day-ahead market coupling (from the real borders)."""
+        return self.capture.coupled
 
     @property
     def strategy(self) -> str:
@@ -64,19 +84,25 @@ class PairValue:
         return text
 
 
-def best_route(routes: tuple[Route, ...], p_from: float, p_to: float) -> tuple[Route, float] | None:
-    """The route with the highest net value; the first (fewest hops) wins a tie."""
-    best: tuple[Route, float] | None = None
+def best_route(routes: tuple[Route, ...], p_from: float, p_to: float) -> tuple[Route, float, float] | None:
+    """(route, net per MWh, value per hour) of the route worth most (net x capacity): a trader moves
+    megawatts, so a wide border at a slightly lower margin beats a narrow one. The first (fewest
+    hops) wins a tie."""
+    best: tuple[Route, float, float] | None = None
     for route in routes:
         net = route.net(p_from, p_to)
-        if best is None or net > best[1]:
-            best = (route, net)
+        value = net * route.capacity_mw
+        if best is None or value > best[2]:
+            best = (route, net, value)
     return best
 
 
-def value_pair(model: PairModel, price_a: float, price_b: float, period_hours: float) -> PairValue | None:
+def value_pair(
+    model: PairModel, price_a: float, price_b: float, period_hours: float, at: datetime | None = None
+) -> PairValue | None:
     """Value of a pair given the prices of ``model.pair[0]`` and ``model.pair[1]``.
 
+    ``at`` is the delivery start: the capture label depends on the date (None: today's facts).
     None when the rule cannot move power between the two zones (no route).
     """
     a, b = model.pair
@@ -85,12 +111,12 @@ def value_pair(model: PairModel, price_a: float, price_b: float, period_hours: f
     if fwd is None and bwd is None:
         return None
     # Ties go to buying in the cheaper zone, as the proof of concept does.
-    if bwd is None or (fwd is not None and (fwd[1] > bwd[1] or (fwd[1] == bwd[1] and price_a <= price_b))):
+    if bwd is None or (fwd is not None and (fwd[2] > bwd[2] or (fwd[2] == bwd[2] and price_a <= price_b))):
         assert fwd is not None
-        route, net = fwd
+        route, net, _ = fwd
         buy, sell, p_buy, p_sell = a, b, price_a, price_b
     else:
-        route, net = bwd
+        route, net, _ = bwd
         buy, sell, p_buy, p_sell = b, a, price_b, price_a
     return PairValue(
         pair=model.pair,
@@ -104,13 +130,13 @@ def value_pair(model: PairModel, price_a: float, price_b: float, period_hours: f
         path=route.path,
         capacity_mw=route.capacity_mw,
         period_hours=period_hours,
-        coupled=route.coupled,
+        capture=capture_of(route.path, at),
     )
 
 
 def is_opportunity(rule: CompiledRule, value: PairValue | None) -> bool:
     """An opportunity exists when the net value is strictly above the rule's minimum net spread."""
-    return value is not None and value.net_eur_mwh > rule.min_net and value.profit_eur >= rule.min_profit
+    return value is not None and value.net_eur_mwh > rule.min_net and value.value_eur >= rule.min_profit
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +159,10 @@ def value_pair_arrays(model: PairModel, price_a: np.ndarray, price_b: np.ndarray
     bwd = _best(model.backward, price_b, price_a, n)
     fwd_net = np.round(fwd[0], 2)
     bwd_net = np.round(bwd[0], 2)
-    raw_fwd, raw_bwd = fwd[0], bwd[0]
+    # Directions compare on value (net x capacity), as value_pair does.
+    with np.errstate(invalid="ignore"):
+        raw_fwd = np.where(np.isneginf(fwd[0]), -np.inf, fwd[0] * fwd[2])
+        raw_bwd = np.where(np.isneginf(bwd[0]), -np.inf, bwd[0] * bwd[2])
     take_fwd = (raw_fwd > raw_bwd) | ((raw_fwd == raw_bwd) & (price_a <= price_b))
     take_fwd &= ~np.isnan(raw_fwd) | np.isnan(raw_bwd)
     net = np.where(take_fwd, fwd_net, bwd_net)
@@ -148,10 +177,11 @@ def _best(
     if not routes:
         return np.full(n, -np.inf), np.zeros(n, int), np.full(n, np.nan)
     nets = np.vstack([route.net(p_from, p_to) for route in routes])
-    idx = np.argmax(nets, axis=0)  # first maximum: fewest hops wins a tie, as in best_route
+    widths = np.array([r.capacity_mw for r in routes])
+    # First maximum of value (net x capacity): fewest hops wins a tie, as in best_route.
+    idx = np.argmax(nets * widths[:, None], axis=0)
     net = nets[idx, np.arange(n)]
-    caps = np.array([r.capacity_mw for r in routes])[idx]
-    return net, idx, caps
+    return net, idx, widths[idx]
 
 
 def opportunity_mask(rule: CompiledRule, values: PairValues, period_hours: float) -> np.ndarray:

@@ -103,6 +103,9 @@ DEFAULT_BORDERS: tuple[Border, ...] = (
     _b("AT", "HU", "AC", 800),
     _b("AT", "IT-NORD", "AC", 300),
     _b("AT", "SI", "AC", 950),
+    _b("HU", "SK", "AC", 1300),  # indicative (check)
+    _b("HU", "SI", "AC", 1200),  # Cirkovce-Pince, in service since 2022 (check)
+    _b("SI", "IT-NORD", "AC", 680),  # indicative (check)
     _b("CH", "IT-NORD", "AC", 4200, alloc="explicit", cap_price=_CH_CAPACITY_PRICE),
     _b("PL", "CZ", "AC", 600),
     _b("PL", "SE4", "DC", 600, 0.025, name="SwePol"),
@@ -111,6 +114,8 @@ DEFAULT_BORDERS: tuple[Border, ...] = (
     _b("DK1", "DK2", "DC", 600, 0.02, name="Great Belt"),
     _b("DK1", "GB", "DC", 1400, 0.03, "explicit", _GB_CAPACITY_PRICE, "Viking Link"),
     _b("DK1", "NO2", "DC", 1632, 0.038, name="Skagerrak"),
+    # North Sea Link, since 2021: explicit like every GB link; loss factor indicative (check).
+    _b("NO2", "GB", "DC", 1400, 0.03, "explicit", _GB_CAPACITY_PRICE, "North Sea Link"),
     _b("DK2", "SE4", "AC", 1300),
     _b("ES", "PT", "AC", 4200),
 )
@@ -148,6 +153,7 @@ class Route:
     cost_eur_mwh: float  # fees and capacity prices summed over the hops, per MWh sent
     capacity_mw: float  # the narrowest hop
     allocations: tuple[Allocation, ...]
+    capacity_price_eur_mwh: float = 0.0  # the part of ``cost_eur_mwh`` paid for capacity in auctions
 
     @property
     def loss_factor(self) -> float:
@@ -157,14 +163,13 @@ class Route:
     def hops(self) -> int:
         return len(self.path) - 1
 
-    @property
-    def coupled(self) -> bool:
-        """Every hop is allocated implicitly by market coupling (see Allocation.IMPLICIT)."""
-        return bool(self.allocations) and all(a is Allocation.IMPLICIT for a in self.allocations)
-
     def net(self, p_from, p_to):
         """Net value of 1 MWh bought at ``p_from`` and sold at ``p_to``; floats or numpy arrays."""
         return self.retention * p_to - p_from - self.cost_eur_mwh
+
+    def energy_net(self, p_from, p_to):
+        """Net value of 1 MWh for someone already holding the capacity (auction price paid before)."""
+        return self.retention * p_to - p_from - (self.cost_eur_mwh - self.capacity_price_eur_mwh)
 
 
 class Grid:
@@ -231,15 +236,16 @@ class Grid:
         return self._route((zone_code(source), zone_code(target)))
 
     def _route(self, path: tuple[str, ...]) -> Route:
-        retention, cost, capacity = 1.0, 0.0, float("inf")
+        retention, cost, capacity, capacity_price = 1.0, 0.0, float("inf"), 0.0
         allocations = []
         for a, b in pairwise(path):
             border = self._borders[pair_key(a, b)]
             retention *= 1.0 - border.loss_factor
             cost += border.cost_eur_mwh
+            capacity_price += border.capacity_price_eur_mwh
             capacity = min(capacity, border.capacity_mw)
             allocations.append(border.allocation)
-        return Route(path, retention, cost, capacity, tuple(allocations))
+        return Route(path, retention, cost, capacity, tuple(allocations), capacity_price)
 
     def _find_routes(self, source: str, target: str, max_hops: int) -> tuple[Route, ...]:
         if source == target:

@@ -7,18 +7,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum, StrEnum
 
-from inthegrid.domain.zones import zone_code
-from inthegrid.errors import PriceOutOfRangeError, ValidationError
+from inthegrid.domain.zones import zone_code, zone_code_at
+from inthegrid.errors import PriceOutOfRangeError, UnknownZoneError, ValidationError
 
 # Harmonised SDAC clearing-price limits, EUR/MWh (domain.md section 5).
 HARMONISED_MIN_EUR_MWH = -500.0
 HARMONISED_MAX_EUR_MWH = 4000.0
+# Intraday (SIDC continuous trading and the intraday auctions) has its own, wider harmonised limits
+# (check: ACER's HMMCP methodology for intraday); a valid intraday price must not meet day-ahead's.
+INTRADAY_MIN_EUR_MWH = -9999.0
+INTRADAY_MAX_EUR_MWH = 9999.0
 
 
 class Resolution(IntEnum):
     """Length of a delivery period in minutes (the market time unit)."""
 
     PT15M = 15
+    PT30M = 30  # some markets clear half-hours (e.g. GB's intraday auctions)
     PT60M = 60
 
     @property
@@ -35,12 +40,12 @@ class Resolution(IntEnum):
 
     @classmethod
     def parse(cls, value: object) -> Resolution:
-        """Accept 15, 60, '15', 'PT15M', 'PT60M', 'PT1H'."""
+        """Accept 15, 30, 60, '15', 'PT15M', 'PT30M', 'PT60M', 'PT1H'."""
         text = str(value).strip().upper()
-        aliases = {"15": 15, "PT15M": 15, "60": 60, "PT60M": 60, "PT1H": 60}
+        aliases = {"15": 15, "PT15M": 15, "30": 30, "PT30M": 30, "60": 60, "PT60M": 60, "PT1H": 60}
         if text in aliases:
             return cls(aliases[text])
-        raise ValidationError(f"resolution {value!r} is not one of PT15M, PT60M")
+        raise ValidationError(f"resolution {value!r} is not one of PT15M, PT30M, PT60M")
 
 
 class Market(StrEnum):
@@ -58,16 +63,26 @@ class Market(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class PriceLimits:
+    """Accepted prices per market: day-ahead's (configurable) and intraday's own."""
+
     min_eur_mwh: float = HARMONISED_MIN_EUR_MWH
     max_eur_mwh: float = HARMONISED_MAX_EUR_MWH
+    intraday_min_eur_mwh: float = INTRADAY_MIN_EUR_MWH
+    intraday_max_eur_mwh: float = INTRADAY_MAX_EUR_MWH
 
-    def check(self, zone: str, value: float) -> None:
+    def bounds(self, market: Market) -> tuple[float, float]:
+        if market is Market.INTRADAY:
+            return self.intraday_min_eur_mwh, self.intraday_max_eur_mwh
+        return self.min_eur_mwh, self.max_eur_mwh
+
+    def check(self, zone: str, value: float, market: Market = Market.DAY_AHEAD) -> None:
         if not math.isfinite(value):
             raise PriceOutOfRangeError(f"price for {zone} is not a finite number: {value!r}")
-        if not self.min_eur_mwh <= value <= self.max_eur_mwh:
+        low, high = self.bounds(market)
+        if not low <= value <= high:
             raise PriceOutOfRangeError(
                 f"price {value:.2f} EUR/MWh for {zone} is outside the limits "
-                f"[{self.min_eur_mwh:g}, {self.max_eur_mwh:g}] EUR/MWh"
+                f"[{low:g}, {high:g}] EUR/MWh of the {market.value} market"
             )
 
 
@@ -137,7 +152,10 @@ def make_price(
     limits: PriceLimits = DEFAULT_LIMITS,
 ) -> Price:
     """Validate and build a Price; every rejection says which value and why."""
-    code = zone_code(zone)
+    try:
+        code = zone_code(zone)
+    except UnknownZoneError:
+        code = zone_code_at(zone, as_utc(delivery_start))  # DE-AT-LU, for the dates it existed
     res = resolution if isinstance(resolution, Resolution) else Resolution.parse(resolution)
     mkt = market if isinstance(market, Market) else Market.parse(market)
     start = as_utc(delivery_start)
@@ -149,7 +167,7 @@ def make_price(
         value = float(eur_mwh)
     except (TypeError, ValueError):
         raise ValidationError(f"price for {code} is not a number: {eur_mwh!r}") from None
-    limits.check(code, value)
+    limits.check(code, value, mkt)
     if not source or len(source) > 64:
         raise ValidationError("source must be a non-empty name of at most 64 characters")
     published = as_utc(published_at) if published_at is not None else datetime.now(UTC)

@@ -67,6 +67,9 @@ class CostModel(_Spec):
     # The proof of concept had no capacity; profit per period in the flat model uses this many MW.
     capacity_mw: float = Field(1.0, alias="capacityMW", gt=0)
     borders: list[BorderSpec] = Field(default_factory=list)
+    # With borders listed, routes use only those borders: a border the rule does not price would
+    # otherwise look free and lossless and draw routes around the rule's own figures.
+    allow_unpriced_borders: bool = Field(False, alias="allowUnpricedBorders")
 
 
 class WebhookRef(_Spec):
@@ -165,6 +168,7 @@ class CompiledRule:
     spec: RuleSpec
     pairs: dict[tuple[str, str], PairModel]
     by_zone: dict[str, tuple[PairModel, ...]]
+    grid: Grid = DEFAULT_GRID  # the real borders with the rule's own figures (the flat model: defaults)
 
     @property
     def market(self) -> Market:
@@ -209,6 +213,9 @@ def compile_rule(name: str, spec: RuleSpec, grid: Grid = DEFAULT_GRID) -> Compil
                 },
                 grid.borders,
             )
+            if not cm.allow_unpriced_borders:
+                listed = {pair_key(*b.zones) for b in cm.borders}
+                grid = Grid(b for b in grid.borders if b.key in listed)
         for key in spec.pair_keys():
             try:
                 if spec.paths is PathMode.DIRECT:
@@ -224,7 +231,7 @@ def compile_rule(name: str, spec: RuleSpec, grid: Grid = DEFAULT_GRID) -> Compil
     for model in pairs.values():
         for zone in model.pair:
             by_zone.setdefault(zone, []).append(model)
-    return CompiledRule(name, spec, pairs, {z: tuple(ms) for z, ms in by_zone.items()})
+    return CompiledRule(name, spec, pairs, {z: tuple(ms) for z, ms in by_zone.items()}, grid)
 
 
 PROOF_OF_CONCEPT_ZONES = ("DE-LU", "FR", "NL", "BE", "AT")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from inthegrid.errors import UnknownZoneError
 
@@ -43,6 +44,9 @@ HISTORICAL_ZONES: tuple[Zone, ...] = (
     Zone("DE-AT-LU", "10Y1001A1001A63L", "Germany-Austria-Luxembourg (until 2018-09-30)", "Europe/Berlin"),
 )
 
+# The first moment (UTC) a historical zone no longer existed: DE-AT-LU split on 2018-10-01 00:00 CEST.
+HISTORICAL_UNTIL: dict[str, datetime] = {"DE-AT-LU": datetime(2018, 9, 30, 22, 0, tzinfo=UTC)}
+
 ZONES: dict[str, Zone] = {z.code: z for z in _ZONES}
 ZONE_CODES: tuple[str, ...] = tuple(ZONES)
 _BY_EIC: dict[str, Zone] = {z.eic: z for z in (*_ZONES, *HISTORICAL_ZONES)}
@@ -80,6 +84,20 @@ def zone_code(value: str) -> str:
     if by_eic is not None and by_eic.code in ZONES:
         return by_eic.code
     raise UnknownZoneError(value, list(ZONE_CODES))
+
+
+def zone_code_at(value: str, at: datetime) -> str:
+    """``zone_code``, also accepting a historical zone (by code or EIC) for a moment it existed."""
+    if isinstance(value, str):
+        key = value.strip().upper()
+        by_eic = _BY_EIC.get(value.strip())
+        code = by_eic.code if by_eic is not None else key
+        until = HISTORICAL_UNTIL.get(code)
+        if until is not None:
+            if at < until:
+                return code
+            raise UnknownZoneError(f"{value} (existed until {until.date().isoformat()})", list(ZONE_CODES))
+    return zone_code(value)
 
 
 def distinct_zone_codes(values: list[str]) -> list[str]:

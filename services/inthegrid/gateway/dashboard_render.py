@@ -23,7 +23,10 @@ OPPORTUNITY_COLUMNS = [
     "direction",
     "path",
     "net €/MWh",
-    "profit €",
+    "capture",
+    "profit € (capturable)",
+    "congestion value € (not profit)",
+    "weakest hop",
     "strategy",
     "rule",
     "delivery start (UTC)",
@@ -222,6 +225,18 @@ def render_spread_matrix(
     return fig
 
 
+def _optional(value: Any) -> float | None:
+    """A money figure that exists only for some values (profit only where capturable)."""
+    return None if value is None else round(_number(value), 2)
+
+
+def _capture_text(o: dict[str, Any]) -> str:
+    text = str(o.get("capture") or "")
+    if o.get("flow_based_approximation"):
+        text += " (flow-based: pairwise approximation)"
+    return text
+
+
 def render_opportunities_table(opportunities: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """The opportunities as people read them, best net first; columns are fixed even when empty."""
     rows = []
@@ -233,7 +248,10 @@ def render_opportunities_table(opportunities: Sequence[dict[str, Any]]) -> pd.Da
                 "direction": f"{o.get('low_market')} → {o.get('high_market')}",
                 "path": " → ".join(str(z) for z in o.get("path") or ()),
                 "net €/MWh": round(_number(o.get("net_opportunity")), 2),
-                "profit €": round(_number(o.get("profit_eur")), 2),
+                "capture": _capture_text(o),
+                "profit € (capturable)": _optional(o.get("profit_eur")),
+                "congestion value € (not profit)": _optional(o.get("congestion_value_eur")),
+                "weakest hop": " → ".join(str(z) for z in o.get("weakest_hop") or ()),
                 "strategy": o.get("strategy", ""),
                 "rule": o.get("rule", ""),
                 "delivery start (UTC)": o.get("delivery_start", ""),

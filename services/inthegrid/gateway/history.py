@@ -10,10 +10,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from inthegrid.domain.capture import capture_of
+from inthegrid.domain.economics import PairValue
 from inthegrid.domain.prices import Resolution
 from inthegrid.domain.zones import ZONES
 from inthegrid.gateway.database import Database
-from inthegrid.gateway.views import iso_z, market_pair
+from inthegrid.gateway.views import empty_valuation_fields, iso_z, market_pair, valuation_fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +119,7 @@ async def opportunity_history(
 def opportunity_row_item(row: Any) -> dict[str, Any]:
     start: datetime = row["delivery_start"]
     pair = [row["pair_a"], row["pair_b"]]
-    return {
+    item: dict[str, Any] = {
         "market_pair": market_pair(pair),
         "spread": _num(row["spread"]),
         "net_opportunity": _num(row["net_eur_mwh"]),
@@ -143,7 +145,36 @@ def opportunity_row_item(row: Any) -> dict[str, Any]:
         "status": row["status"],
         "first_detected_at": iso_z(row["first_detected_at"]),
         "detected_at": iso_z(row["detected_at"]),
+        **empty_valuation_fields(),
     }
+    value = _stored_value(row, pair, start)
+    if value is not None:
+        # Labels follow from the path and the date, so rows stored before labels existed get them
+        # too, and a profit stored for a coupled border is not shown as one.
+        item.update(valuation_fields(value))
+        item["profit_eur"] = value.profit_eur
+        item["coupled"] = value.coupled
+    return item
+
+
+def _stored_value(row: Any, pair: list[str], start: datetime) -> PairValue | None:
+    path = tuple(row["path"] or ())
+    if len(path) < 2 or row["net_eur_mwh"] is None or row["buy_zone"] is None:
+        return None
+    return PairValue(
+        pair=(pair[0], pair[1]),
+        buy_zone=row["buy_zone"],
+        sell_zone=row["sell_zone"],
+        buy_price=float(row["buy_price"]),
+        sell_price=float(row["sell_price"]),
+        net_eur_mwh=float(row["net_eur_mwh"]),
+        cost_eur_mwh=float(row["cost_eur_mwh"] or 0.0),
+        loss_factor=float(row["loss_factor"] or 0.0),
+        path=path,
+        capacity_mw=float(row["capacity_mw"] or 0.0),
+        period_hours=float(row["period_hours"] or 0.0),
+        capture=capture_of(path, start),
+    )
 
 
 def render_csv(items: Iterable[dict[str, Any]], columns: Sequence[str]) -> str:

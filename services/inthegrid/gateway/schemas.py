@@ -23,6 +23,16 @@ PRICE_EXAMPLE: dict[str, Any] = {
     "source": "simulator",
     "published_at": "2026-01-14T12:45:00Z",
 }
+HOPS_EXAMPLE: list[dict[str, Any]] = [
+    {
+        "zones": ["DE-LU", "FR"],
+        "interconnector": True,
+        "allocation": "coupled",
+        "capture": "congestion_income",
+        "long_term_right": "FTR",
+        "flow_based": "Core",
+    }
+]
 OPPORTUNITY_EXAMPLE: dict[str, Any] = {
     "market_pair": "DE-LU-FR",
     "spread": 20.0,
@@ -42,9 +52,17 @@ OPPORTUNITY_EXAMPLE: dict[str, Any] = {
     "resolution": "PT15M",
     "path": ["DE-LU", "FR"],
     "capacity_mw": 1.0,
-    "profit_eur": 4.38,
+    "profit_eur": None,
     "loss_factor": 0.0,
-    "coupled": False,
+    "coupled": True,
+    "value_eur": 4.38,
+    "congestion_value_eur": 5.0,
+    "capture": "congestion_income",
+    "capturable": False,
+    "weakest_hop": ["DE-LU", "FR"],
+    "hops": HOPS_EXAMPLE,
+    "flow_based_approximation": True,
+    "flow_based_regions": ["Core"],
     "revision": 1,
     "kind": "opened",
     "status": "open",
@@ -67,10 +85,18 @@ SPREAD_EXAMPLE: dict[str, Any] = {
     "net_eur_mwh": 17.5,
     "cost_eur_mwh": 2.5,
     "loss_factor": 0.0,
-    "profit_eur": 4.38,
+    "profit_eur": None,
     "path": ["DE-LU", "FR"],
     "capacity_mw": 1.0,
-    "coupled": False,
+    "coupled": True,
+    "value_eur": 4.38,
+    "congestion_value_eur": 5.0,
+    "capture": "congestion_income",
+    "capturable": False,
+    "weakest_hop": ["DE-LU", "FR"],
+    "hops": HOPS_EXAMPLE,
+    "flow_based_approximation": True,
+    "flow_based_regions": ["Core"],
     "is_opportunity": True,
     "strategy": "Buy in DE-LU at €60.00, sell in FR at €80.00",
     "reason": None,
@@ -122,6 +148,17 @@ class PriceHistoryPublic(PricesPublic):
     offset: int
 
 
+class HopPublic(BaseModel):
+    """One border of a path and how its capacity is allocated on the value's date."""
+
+    zones: list[str]
+    interconnector: bool
+    allocation: Literal["coupled", "explicit", "none"]
+    capture: Literal["congestion_income", "explicit_capacity", "none"]
+    long_term_right: Literal["PTR", "FTR"] | None
+    flow_based: str | None
+
+
 class OpportunityPublic(BaseModel):
     model_config = _example(OPPORTUNITY_EXAMPLE)
     market_pair: str
@@ -151,6 +188,14 @@ class OpportunityPublic(BaseModel):
     kind: str | None = None
     sequence: int | None = None
     first_detected_at: str | None = None
+    value_eur: float | None = None
+    congestion_value_eur: float | None = None
+    capture: Literal["congestion_income", "explicit_capacity", "none"] | None = None
+    capturable: bool | None = None
+    weakest_hop: list[str] | None = None
+    hops: list[HopPublic] = []
+    flow_based_approximation: bool | None = None
+    flow_based_regions: list[str] = []
 
 
 class OpportunitiesPublic(BaseModel):
@@ -192,6 +237,14 @@ class SpreadPublic(BaseModel):
     is_opportunity: bool
     strategy: str | None
     reason: str | None
+    value_eur: float | None = None
+    congestion_value_eur: float | None = None
+    capture: Literal["congestion_income", "explicit_capacity", "none"] | None = None
+    capturable: bool | None = None
+    weakest_hop: list[str] | None = None
+    hops: list[HopPublic] = []
+    flow_based_approximation: bool | None = None
+    flow_based_regions: list[str] = []
 
 
 class SpreadsPublic(BaseModel):
@@ -236,6 +289,9 @@ BORDER_EXAMPLE: dict[str, Any] = {
     "transmission_cost_eur_mwh": 0.0,
     "capacity_price_eur_mwh": 0.0,
     "name": "",
+    "capture": "congestion_income",
+    "long_term_right": "FTR",
+    "flow_based": "Core",
 }
 
 
@@ -249,6 +305,9 @@ class BorderPublic(BaseModel):
     transmission_cost_eur_mwh: float
     capacity_price_eur_mwh: float
     name: str
+    capture: Literal["congestion_income", "explicit_capacity", "none"] | None = None
+    long_term_right: Literal["PTR", "FTR"] | None = None
+    flow_based: str | None = None
 
 
 class BordersPublic(BaseModel):

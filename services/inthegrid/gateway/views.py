@@ -10,9 +10,11 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from inthegrid.domain.capture import capture_fields, capture_of, empty_capture_fields
 from inthegrid.domain.economics import PairValue, is_opportunity, value_pair
 from inthegrid.domain.grid import Border
 from inthegrid.domain.opportunities import OpportunityEvent
+from inthegrid.domain.periods import pair_prices
 from inthegrid.domain.prices import Price, Resolution
 from inthegrid.domain.rules import CompiledRule, PairModel
 from inthegrid.domain.zones import ZONES, Zone, pair_label
@@ -64,7 +66,21 @@ def _value_fields(value: PairValue) -> dict[str, Any]:
         "profit_eur": value.profit_eur,
         "loss_factor": value.loss_factor,
         "coupled": value.coupled,
+        **valuation_fields(value),
     }
+
+
+def valuation_fields(value: PairValue) -> dict[str, Any]:
+    """What a value is and how it could be captured (docs/economics.md)."""
+    return {
+        "value_eur": value.value_eur,
+        "congestion_value_eur": value.congestion_value_eur,
+        **capture_fields(value.capture),
+    }
+
+
+def empty_valuation_fields() -> dict[str, Any]:
+    return {"value_eur": None, "congestion_value_eur": None, **empty_capture_fields()}
 
 
 def opportunity_item(event: OpportunityEvent, sequence: int | None = None) -> dict[str, Any]:
@@ -96,6 +112,7 @@ def opportunity_item(event: OpportunityEvent, sequence: int | None = None) -> di
         "status": "closed" if event.kind.value == "closed" else "open",
         "detected_at": iso_z(event.detected_at),
         "sequence": sequence,
+        **empty_valuation_fields(),
     }
     if event.value is not None:
         item.update(_value_fields(event.value))
@@ -127,9 +144,14 @@ def open_opportunity_items(
 
 def _newest_common_period(
     a: Mapping[tuple[datetime, Resolution], Price], b: Mapping[tuple[datetime, Resolution], Price]
-) -> tuple[datetime, Resolution] | None:
-    common = a.keys() & b.keys()
-    return max(common) if common else None
+) -> tuple[tuple[datetime, Resolution], Price, Price] | None:
+    """The newest period both zones have a price for, pairing an hourly price with the quarter-hours
+    of its hour exactly as the calculator does (domain.periods)."""
+    for key in sorted(a.keys() | b.keys(), reverse=True):
+        both = pair_prices(lambda s, r: a.get((s, r)), lambda s, r: b.get((s, r)), *key)
+        if both is not None:
+            return key, both[0], both[1]
+    return None
 
 
 def spread_row(rule: CompiledRule, model: PairModel, live: LiveState) -> dict[str, Any]:
@@ -158,19 +180,20 @@ def spread_row(rule: CompiledRule, model: PairModel, live: LiveState) -> dict[st
         "is_opportunity": False,
         "strategy": None,
         "reason": None,
+        **empty_valuation_fields(),
     }
     periods_a, periods_b = live.periods(rule.market, a), live.periods(rule.market, b)
     missing = [z for z, periods in ((a, periods_a), (b, periods_b)) if not periods]
     if missing:
         row["reason"] = f"no {rule.market.value} price yet for {', '.join(missing)}"
         return row
-    key = _newest_common_period(periods_a, periods_b)
-    if key is None:
+    common = _newest_common_period(periods_a, periods_b)
+    if common is None:
         row["reason"] = f"{a} and {b} have no delivery period in common yet"
         return row
-    start, resolution = key
+    (start, resolution), price_a, price_b = common
     row["delivery_start"], row["delivery_end"] = iso_z(start), iso_z(start + resolution.delta)
-    value = value_pair(model, periods_a[key].eur_mwh, periods_b[key].eur_mwh, resolution.hours)
+    value = value_pair(model, price_a.eur_mwh, price_b.eur_mwh, resolution.hours, start)
     if value is None:
         row["reason"] = model.unreachable_reason or f"no route between {a} and {b}"
         return row
@@ -190,6 +213,7 @@ def spread_row(rule: CompiledRule, model: PairModel, live: LiveState) -> dict[st
             "coupled": value.coupled,
             "is_opportunity": is_opportunity(rule, value),
             "strategy": value.strategy,
+            **valuation_fields(value),
         }
     )
     return row
@@ -219,4 +243,15 @@ def border_item(border: Border) -> dict[str, Any]:
         "transmission_cost_eur_mwh": border.transmission_cost_eur_mwh,
         "capacity_price_eur_mwh": border.capacity_price_eur_mwh,
         "name": border.name,
+        # Today's market facts for the border (docs/economics.md): how its day-ahead spread is captured.
+        **_border_facts(border),
+    }
+
+
+def _border_facts(border: Border) -> dict[str, Any]:
+    (hop,) = capture_of(border.key).hops
+    return {
+        "capture": hop.capture.label,
+        "long_term_right": hop.long_term_right.value if hop.long_term_right else None,
+        "flow_based": hop.flow_based,
     }

@@ -84,8 +84,22 @@ def test_opportunities_table_best_net_first_with_poc_strategy_text() -> None:
     first = table.iloc[0]
     assert first["direction"] == "NL → BE"
     assert first["path"] == "NL → BE"
-    assert first["net €/MWh"] == 17.5 and first["profit €"] == 4.38
+    assert first["net €/MWh"] == 17.5 and first["profit € (capturable)"] == 4.38
     assert first["strategy"] == "Buy in NL at €60.00, sell in BE at €80.00"
+
+
+def test_opportunities_table_says_a_coupled_value_is_congestion_not_profit() -> None:
+    item = opportunity("DE-LU", "FR", 17.5, 0.0) | {
+        "profit_eur": None,
+        "congestion_value_eur": 5.0,
+        "capture": "congestion_income",
+        "weakest_hop": ["DE-LU", "FR"],
+        "flow_based_approximation": True,
+    }
+    row = render_opportunities_table([item]).iloc[0]
+    assert row["profit € (capturable)"] is None and row["congestion value € (not profit)"] == 5.0
+    assert row["capture"] == "congestion_income (flow-based: pairwise approximation)"
+    assert row["weakest hop"] == "DE-LU → FR"
 
 
 def test_spread_matrix_places_net_at_buy_row_sell_column() -> None:

@@ -1,0 +1,91 @@
+"""Per-border figures of a backtest: congestion value, counted once per border and period.
+
+Pairs share borders (DE-LU/FR and AT/FR both cross DE-LU>FR), so adding pair values double-counts
+capacity. Here each real border the rule's routes use is valued once per period from its two zones'
+prices: the ex-post spread x capacity where the border is coupled (congestion income the grid
+operators collect; an upper bound for a right holder, not a trader's profit).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from inthegrid.backtest.engine import BacktestResult
+from inthegrid.backtest.labels import eras_of
+from inthegrid.domain.capture import LABEL_CHANGES, HopAllocation, capture_in_era
+from inthegrid.domain.grid import Border
+from inthegrid.domain.zones import pair_key
+
+PAIR_CAVEAT = (
+    "pair figures share borders (a border can carry several pairs' routes in the same period): "
+    "add up borders, never pairs"
+)
+
+
+def rule_borders(result: BacktestResult) -> list[Border]:
+    """Real borders on the rule's routes (the flat model: pairs that are real borders), both zones
+    in the table, with the rule's figures."""
+    grid = result.rule.grid
+    keys: set[tuple[str, str]] = set()
+    for model in result.rule.pairs.values():
+        for route in (*model.forward, *model.backward):
+            for a, b in zip(route.path, route.path[1:], strict=False):
+                keys.add(pair_key(a, b))
+    zones = set(result.table.zones)
+    out = []
+    for key in sorted(keys):
+        border = grid.border(*key)
+        if border is not None and key[0] in zones and key[1] in zones:
+            out.append(border)
+    return out
+
+
+def border_columns(result: BacktestResult, border: Border) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows where both prices exist, price of border.key[0], price of border.key[1])."""
+    frame = result.table.frame
+    a = frame[border.key[0]].to_numpy(dtype=float)
+    b = frame[border.key[1]].to_numpy(dtype=float)
+    rows = np.flatnonzero(~np.isnan(a) & ~np.isnan(b))
+    return rows, a[rows], b[rows]
+
+
+def border_summary(result: BacktestResult, border: Border) -> dict[str, Any]:
+    a, b = border.key
+    hours = result.table.period_hours
+    rows, pa, pb = border_columns(result, border)
+    eras = eras_of(result.index[rows])
+    coupled = np.zeros(len(rows), dtype=bool)
+    flow_based = np.zeros(len(rows), dtype=bool)
+    allocations: dict[str, int] = {}
+    for era in range(len(LABEL_CHANGES) + 1):
+        in_era = eras == era
+        if not in_era.any():
+            continue
+        (hop,) = capture_in_era((a, b), era).hops
+        allocations[hop.allocation.value] = allocations.get(hop.allocation.value, 0) + int(in_era.sum())
+        coupled[in_era] = hop.allocation is HopAllocation.COUPLED
+        flow_based[in_era] = hop.flow_based is not None
+    cap = border.capacity_mw
+    a_to_b = np.where(coupled, np.maximum(pb - pa, 0.0), 0.0) * cap * hours
+    b_to_a = np.where(coupled, np.maximum(pa - pb, 0.0), 0.0) * cap * hours
+    return {
+        "border": f"{a}/{b}",
+        "name": border.name or None,
+        "capacity_mw": cap,
+        "periods": len(rows),
+        "allocation_periods": allocations,
+        "flow_based_periods": int(flow_based.sum()),
+        "congested_periods": int(np.sum(coupled & (np.abs(pa - pb) >= 0.005))),
+        # Ex post and an upper bound: the grid operators' congestion income at this capacity.
+        "congestion_value_eur": round(float(a_to_b.sum() + b_to_a.sum()), 2),
+        "congestion_value_by_direction_eur": {
+            f"{a}->{b}": round(float(a_to_b.sum()), 2),
+            f"{b}->{a}": round(float(b_to_a.sum()), 2),
+        },
+    }
+
+
+def borders_summary(result: BacktestResult) -> list[dict[str, Any]]:
+    return [border_summary(result, border) for border in rule_borders(result)]

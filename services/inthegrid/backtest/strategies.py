@@ -1,0 +1,193 @@
+"""Strategies a trader can run without hindsight, valued over a backtest's price table.
+
+Per border and direction, per MW (never summed across pairs, so no capacity counts twice):
+
+- ``transmission_rights``: hold a right for every year, month or day product at its auction price;
+- ``explicit_capacity``: on explicit borders, buy daily capacity for every hour at its auction price,
+  or only the hours a signal (known before the auction) expects to beat the price.
+
+Prices come from JAO auction results where they cover a period; elsewhere the rule's capacity price
+for the border is used and marked assumed. A border with neither has no P&L, only its payoff and
+the break-even price. Products are market (CET) days, months and years, as JAO's are.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from inthegrid.backtest.borders import border_columns, rule_borders
+from inthegrid.backtest.engine import BacktestResult
+from inthegrid.backtest.labels import eras_of
+from inthegrid.domain.capture import LABEL_CHANGES, HopAllocation, capture_in_era
+from inthegrid.domain.grid import Border
+from inthegrid.domain.rights import (
+    Signal,
+    buy_on_signal,
+    capacity_payoff,
+    hold_pnl,
+    previous_days_mean,
+    right_payoff,
+)
+from inthegrid.sources.jao import AuctionPrices
+
+MARKET_TZ = "Europe/Brussels"
+PRODUCTS = {"year": "Yearly", "month": "Monthly", "day": "Daily"}
+_PRODUCT_FORMAT = {"year": "%Y", "month": "%Y-%m", "day": "%Y-%m-%d"}
+_PRODUCT_LENGTH = {
+    "year": pd.DateOffset(years=1),
+    "month": pd.DateOffset(months=1),
+    "day": pd.DateOffset(days=1),
+}
+
+
+def _partial_products(products: np.ndarray, product: str, period_hours: float) -> int:
+    """Products the table does not cover whole (cut by the date range, or prices missing): a right is
+    held for its whole product, so their P&L is only the covered part."""
+    names, counts = np.unique(products, return_counts=True)
+    partial = 0
+    for name, count in zip(names.tolist(), counts.tolist(), strict=True):
+        start = pd.Timestamp(name).tz_localize(MARKET_TZ)
+        hours = ((start + _PRODUCT_LENGTH[product]) - start).total_seconds() / 3600
+        partial += count * period_hours < hours
+    return partial
+
+
+def _r(value: float) -> float:
+    return round(float(value), 2)
+
+
+def _prices(
+    auctions: AuctionPrices, border: Border, direction: tuple[str, str], horizon: str, index: pd.DatetimeIndex
+) -> tuple[np.ndarray, np.ndarray]:
+    """(price per period, True where it came from an auction); the rule's price fills the rest."""
+    jao = auctions.per_period(direction[0], direction[1], horizon, index)
+    known = ~np.isnan(jao)
+    assumed = border.capacity_price_eur_mwh if border.capacity_price_eur_mwh > 0 else np.nan
+    return np.where(known, jao, assumed), known
+
+
+def _source(known: np.ndarray, price: np.ndarray) -> str:
+    if not np.isfinite(price).any():
+        return "none"
+    if known.all():
+        return "jao"
+    return "jao+assumed" if known.any() else "assumed"
+
+
+def _right(
+    payoff: np.ndarray, price: np.ndarray, known: np.ndarray, products: np.ndarray, hours: float
+) -> dict[str, Any]:
+    total = float(payoff.sum()) * hours
+    out: dict[str, Any] = {
+        "products": len(np.unique(products)),
+        "periods": len(payoff),
+        "payoff_eur_per_mw": _r(total),
+        "break_even_price_eur_mwh": round(total / (len(payoff) * hours), 4) if len(payoff) else None,
+        "price": _source(known, price),
+        "assumed_periods": int((~known & np.isfinite(price)).sum()),
+        "cost_eur_per_mw": None,
+        "pnl_eur_per_mw": None,
+        "winning_products": None,
+    }
+    if np.isfinite(price).all() and len(payoff):
+        pnl = hold_pnl(payoff, price, hours)
+        per_product = pd.Series((payoff - price) * hours).groupby(products).sum()
+        out.update(
+            cost_eur_per_mw=_r(pnl.cost_eur),
+            pnl_eur_per_mw=_r(pnl.pnl_eur),
+            winning_products=int((per_product > 0).sum()),
+        )
+    return out
+
+
+def _explicit_mask(index: pd.DatetimeIndex, border: Border) -> np.ndarray:
+    eras = eras_of(index)
+    mask = np.zeros(len(index), dtype=bool)
+    for era in range(len(LABEL_CHANGES) + 1):
+        (hop,) = capture_in_era(border.key, era).hops
+        if hop.allocation is HopAllocation.EXPLICIT:
+            mask |= eras == era
+    return mask
+
+
+def _signal_expectations(payoff: np.ndarray, local: pd.DatetimeIndex, signal: Signal) -> np.ndarray:
+    """Per period, what the signal expected using only earlier days (the auction is on the day before)."""
+    days = np.asarray(local.strftime("%Y-%m-%d"))
+    slots = np.asarray(local.hour * 60 + local.minute)
+    day_codes, day_idx = np.unique(days, return_inverse=True)
+    slot_codes, slot_idx = np.unique(slots, return_inverse=True)
+    matrix = np.full((len(day_codes), len(slot_codes)), np.nan)
+    matrix[day_idx, slot_idx] = payoff
+    expected_by_day = np.vstack([signal(matrix[:d]) for d in range(len(day_codes))])
+    return expected_by_day[day_idx, slot_idx]
+
+
+def _explicit(
+    result: BacktestResult,
+    border: Border,
+    direction: tuple[str, str],
+    index: pd.DatetimeIndex,
+    p_from: np.ndarray,
+    p_to: np.ndarray,
+    auctions: AuctionPrices,
+    signal: Signal,
+) -> list[dict[str, Any]]:
+    hours = result.table.period_hours
+    route = result.rule.grid.direct_route(*direction)
+    payoff = capacity_payoff(route, p_from, p_to)
+    price, known = _prices(auctions, border, direction, "Daily", index)
+    head = {
+        "border": f"{border.key[0]}/{border.key[1]}",
+        "direction": f"{direction[0]}->{direction[1]}",
+        "price": _source(known, price),
+        "assumed_periods": int((~known & np.isfinite(price)).sum()),
+    }
+    if not np.isfinite(price).all():
+        return [{**head, "strategy": "no capacity price known", "periods": len(payoff)}]
+    every = hold_pnl(payoff, price, hours)
+    expected = _signal_expectations(payoff, index.tz_convert(MARKET_TZ), signal)
+    chosen, _ = buy_on_signal(payoff, price, expected, hours)
+    return [
+        {**head, "strategy": strategy, "periods": len(payoff), "periods_bought": pnl.periods}
+        | {"payoff_eur_per_mw": _r(pnl.payoff_eur), "cost_eur_per_mw": _r(pnl.cost_eur)}
+        | {"pnl_eur_per_mw": _r(pnl.pnl_eur)}
+        for strategy, pnl in (("every_period", every), ("on_signal", chosen))
+    ]
+
+
+def strategies_summary(
+    result: BacktestResult, auctions: AuctionPrices | None = None, signal: Signal | None = None
+) -> dict[str, Any]:
+    auctions = auctions or AuctionPrices()
+    signal = signal or previous_days_mean(7)
+    hours = result.table.period_hours
+    rights: list[dict[str, Any]] = []
+    explicit: list[dict[str, Any]] = []
+    for border in rule_borders(result):
+        rows, pa, pb = border_columns(result, border)
+        index = result.index[rows]
+        local = index.tz_convert(MARKET_TZ)
+        mask = _explicit_mask(index, border)
+        a, b = border.key
+        for direction, p_from, p_to in (((a, b), pa, pb), ((b, a), pb, pa)):
+            payoff = right_payoff(p_from, p_to)
+            for product, horizon in PRODUCTS.items():
+                price, known = _prices(auctions, border, direction, horizon, index)
+                products = np.asarray(local.strftime(_PRODUCT_FORMAT[product]))
+                rights.append(
+                    {"border": f"{a}/{b}", "direction": f"{direction[0]}->{direction[1]}", "product": product}
+                    | _right(payoff, price, known, products, hours)
+                    | {"partial_products": _partial_products(products, product, hours)}
+                )
+            if mask.any():
+                explicit += _explicit(
+                    result, border, direction, index[mask], p_from[mask], p_to[mask], auctions, signal
+                )
+    return {
+        "basis": "per MW of capacity, per border and direction; decided before prices were known",
+        "transmission_rights": rights,
+        "explicit_capacity": explicit,
+    }
