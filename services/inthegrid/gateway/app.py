@@ -16,7 +16,9 @@ from fastapi.responses import JSONResponse
 from inthegrid import __version__
 from inthegrid.gateway.database import DatabaseUnavailableError
 from inthegrid.gateway.instrumentation import MetricsMiddleware
-from inthegrid.gateway.routers import analytics, health, opportunities, prices, reference, spreads, stream
+from inthegrid.gateway.routers import health, opportunities, prices, reference, spreads, stream
+from inthegrid.gateway.routers.analytics import router as analytics_router
+from inthegrid.gateway.routers.forecast import router as forecast_router
 from inthegrid.gateway.security import SecurityMiddleware
 from inthegrid.gateway.services import GatewayServices
 from inthegrid.platform.settings import GatewaySettings
@@ -58,8 +60,10 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = services
-    for module in (health, reference, prices, spreads, opportunities, stream, analytics):
+    for module in (health, reference, prices, spreads, opportunities, stream):
         app.include_router(module.router)
+    app.include_router(analytics_router)
+    app.include_router(forecast_router)
 
     @app.exception_handler(DatabaseUnavailableError)
     async def database_unavailable(request: Request, exc: DatabaseUnavailableError) -> JSONResponse:
