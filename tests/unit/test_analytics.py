@@ -196,6 +196,20 @@ def test_real_table_largest_spread(real_table):
     assert row["max_abs_spread_eur_mwh"] == pytest.approx(2886.62)
 
 
+def test_analytics_imports_only_the_domain_and_forecast_only_the_domain_and_analytics():
+    import ast
+
+    allowed = {
+        "analytics": ("inthegrid.domain", "inthegrid.errors", "inthegrid.analytics"),
+        "forecast": ("inthegrid.domain", "inthegrid.errors", "inthegrid.analytics", "inthegrid.forecast"),
+    }
+    for package, prefixes in allowed.items():
+        for path in (ROOT / "services" / "inthegrid" / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("inthegrid"):
+                    assert node.module.startswith(prefixes), f"{path} imports {node.module}"
+
+
 def test_analytics_does_no_io():
     import ast
 
