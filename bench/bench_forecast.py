@@ -25,6 +25,39 @@ ROOT = Path(__file__).parents[1]
 SAMPLE = ROOT / "data" / "prices" / "day_ahead_prices_hourly_2020_2024_utc.csv.gz"
 
 
+def capacity_strategies(forecaster: SpreadForecaster, table_frame, cost: float) -> str:
+    """P&L per MW in 2024 of buying explicit capacity on the Swiss borders (both directions) hour by
+    hour: always, when yesterday's same-hour spread exceeded the capacity price (naive), or when the
+    forecast P50 does (signal). Capacity price: the indicative flat DE-LU->CH JAO price."""
+    import pandas as pd
+
+    from inthegrid.forecast.signal import capacity_pnl, expected_payout, forecast_periods
+
+    test = table_frame[(table_frame.index >= "2023-12-31T23:00Z") & (table_frame.index < "2024-12-31T23:00Z")]
+    lines = [
+        f"| direction | hours | always: P&L EUR/MW | naive (D-1 > {cost}): hours, P&L "
+        f"| forecast P50 > {cost}: hours, P&L | forecast E[max(spread, 0)] > {cost}: hours, P&L |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for a, b in [(x, y) for x, y in forecaster.borders if "CH" in (x, y)]:
+        for src, dst in ((a, b), (b, a)):
+            spread = table_frame[dst] - table_frame[src]
+            signal = forecast_periods(forecaster, table_frame, src, dst, pd.DatetimeIndex(test.index))
+            yesterday = spread.shift(24).reindex(test.index)  # same UTC hour the day before (known at D-1)
+            actual = spread.reindex(test.index)
+            always = capacity_pnl(actual, actual.notna(), cost)
+            naive = capacity_pnl(actual, yesterday > cost, cost)
+            model = capacity_pnl(actual, signal["p50"] > cost, cost)
+            payout = capacity_pnl(actual, expected_payout(signal) > cost, cost)
+            lines.append(
+                f"| {src} -> {dst} | {int(actual.notna().sum())} | {always['pnl_eur']:,.0f} | "
+                f"{naive['hours_bought']:,.0f}, {naive['pnl_eur']:,.0f} | "
+                f"{model['hours_bought']:,.0f}, {model['pnl_eur']:,.0f} | "
+                f"{payout['hours_bought']:,.0f}, {payout['pnl_eur']:,.0f} |"
+            )
+    return "\n".join(lines)
+
+
 def main() -> None:
     print(f"{stamp()}; {machine()}; {load()}")
     table = read_table(SAMPLE)
@@ -51,6 +84,11 @@ def main() -> None:
         f"{sum(r['beats_naive_pinball'] for r in tested)}; 'mean abs spread' is the MAE of always "
         "forecasting 0 (converged)"
     )
+    from inthegrid.domain.grid import DEFAULT_BORDERS
+
+    cost = next(b.capacity_price_eur_mwh for b in DEFAULT_BORDERS if b.key == ("CH", "DE-LU"))
+    print("\nexplicit capacity on the Swiss borders in 2024, 1 MW, per direction:\n")
+    print(capacity_strategies(forecaster, table.frame, cost))
 
 
 if __name__ == "__main__":

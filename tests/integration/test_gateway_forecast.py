@@ -90,7 +90,7 @@ async def test_served_forecast_is_the_model_on_prices_before_the_day(api, table,
         ({"border": "DE/XX"}, 422, "unknown bidding zone"),
         ({"border": "DE-LU/FR", "day": "2999-01-01"}, 422, "cannot be forecast yet"),
         ({"border": "DE-LU/FR", "day": "May"}, 422, "date"),
-        ({"border": "DE-LU/FR", "day": "2024-03-01"}, 404, "no stored hourly prices"),
+        ({"border": "DE-LU/FR", "day": "2024-03-01"}, 404, "no stored prices"),
     ],
 )
 async def test_what_cannot_be_answered_is_refused_clearly(api, params, status, text):

@@ -215,3 +215,29 @@ def test_real_table_features_do_not_leak():
     after = features_for_day(_perturb_from(frame, day), "DE-LU", "FR", day)
     pd.testing.assert_frame_equal(before, after)
     assert before["spread_d1"].notna().all()
+
+
+def test_capacity_pnl_by_hand():
+    from inthegrid.forecast.signal import capacity_pnl
+
+    spread = pd.Series([20.0, -5.0, 3.0, np.nan])
+    buy = pd.Series([True, True, False, True])
+    result = capacity_pnl(spread, buy, cost_eur_mwh=10.0)
+    # bought hours 0 and 1 (hour 3 has no price): income 20 + 0, cost 2 x 10
+    assert result == {"hours_bought": 2.0, "income_eur": 20.0, "cost_eur": 20.0, "pnl_eur": 0.0}
+
+
+def test_quarter_hours_become_the_hourly_index_only_when_complete():
+    from inthegrid.gateway.routers.forecast import hourly_index
+
+    index = pd.date_range("2024-05-01T00:00Z", periods=7, freq="15min")
+    quarters = pd.DataFrame({"FR": [1.0, 2.0, 3.0, 6.0, 10.0, 10.0, 10.0]}, index=index)
+    hourly = hourly_index(quarters)
+    assert hourly["FR"].iloc[0] == 3.0 and np.isnan(hourly["FR"].iloc[1])
+
+
+def test_expected_payout_sees_the_tail_the_median_misses():
+    from inthegrid.forecast.signal import expected_payout
+
+    quantiles = pd.DataFrame({"p10": [-5.0, 1.0], "p50": [0.0, 2.0], "p90": [40.0, 3.0]})
+    assert expected_payout(quantiles).tolist() == pytest.approx([12.0, 0.3 + 0.8 + 0.9])

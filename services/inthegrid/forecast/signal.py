@@ -69,3 +69,33 @@ class SpreadSignal:
         """P50 of ``price_b - price_a`` for the hour holding ``delivery_start`` (aware datetime)."""
         local = pd.Timestamp(delivery_start).tz_convert(market_time(pd.DatetimeIndex([], tz="UTC")).tz)
         return float(self.day(a, b, local.date()).loc[local.hour, "p50"])
+
+
+def expected_payout(quantiles: pd.DataFrame) -> pd.Series:
+    """E[max(spread, 0)] per period from P10/P50/P90 (Swanson's 30/40/30 weights for three quantiles).
+
+    What a unit of capacity from a to b pays is the spread when positive, so the decision "buy at
+    price c" should compare c with this expectation, not with the median: with a spread that is
+    often zero and sometimes large, the P50 is 0 while the expected payout is not.
+    """
+    clipped = quantiles[["p10", "p50", "p90"]].clip(lower=0.0)
+    return 0.3 * clipped["p10"] + 0.4 * clipped["p50"] + 0.3 * clipped["p90"]
+
+
+def capacity_pnl(
+    spread: pd.Series, buy: pd.Series, cost_eur_mwh: float, period_hours: float = 1.0
+) -> dict[str, float]:
+    """What holding 1 MW of explicit capacity from a to b would have earned in the periods ``buy`` is
+    True: the right pays the realised spread when positive (it is not used otherwise), minus the
+    capacity price paid for every period bought. ``spread`` is ``price_b - price_a``; NaN periods are
+    not bought (no price, no trade)."""
+    known = spread.notna() & buy.fillna(False).astype(bool)
+    payout = spread[known].clip(lower=0.0)
+    bought = float(known.sum()) * period_hours
+    income = float(payout.sum()) * period_hours
+    return {
+        "hours_bought": bought,
+        "income_eur": income,
+        "cost_eur": bought * cost_eur_mwh,
+        "pnl_eur": income - bought * cost_eur_mwh,
+    }

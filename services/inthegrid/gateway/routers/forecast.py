@@ -109,6 +109,14 @@ async def configured_model(services: Services) -> Any:
 Model = Annotated[Any, Depends(configured_model)]
 
 
+def hourly_index(quarters: pd.DataFrame) -> pd.DataFrame:
+    """Quarter-hour prices as the hourly index the model was trained on: the mean of an hour's four
+    quarter-hours (domain.md section 5), only for hours that have all four."""
+    hours = quarters.index.floor("h")
+    complete = quarters.groupby(hours).count() == 4
+    return quarters.groupby(hours).mean().where(complete)
+
+
 def _tomorrow() -> date:
     return (pd.Timestamp.now(tz=MARKET_TZ) + pd.Timedelta(days=1)).date()
 
@@ -162,13 +170,13 @@ async def spread_forecast(
     if day < date(1900, 1, 1):
         raise unprocessable("day", "day is too early", day.isoformat())
     start = pd.Timestamp(day).tz_localize(MARKET_TZ).tz_convert("UTC").to_pydatetime()
-    history, _ = await price_frame(
-        services.db, pair, start - timedelta(days=HISTORY_DAYS), start, Resolution.PT60M
-    )
+    history, resolution = await price_frame(services.db, pair, start - timedelta(days=HISTORY_DAYS), start)
+    if resolution is Resolution.PT15M:
+        history = hourly_index(history)
     previous = history.loc[history.index >= start - timedelta(days=1)] if len(history) else history
     if previous.reindex(columns=list(pair)).dropna().empty:
         raise HTTPException(
-            404, detail=f"no stored hourly prices of {pair[0]} and {pair[1]} for the day before {day}"
+            404, detail=f"no stored prices of {pair[0]} and {pair[1]} for the day before {day}"
         )
     quantiles = await asyncio.to_thread(model.predict_day, history.reindex(columns=list(pair)), pair, day)
     hours = pd.date_range(
