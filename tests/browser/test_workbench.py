@@ -122,5 +122,6 @@ def test_forecast_tab_draws_the_band(chromium: Any, workbench_gateway: str, arti
         assert "Expected (P50)" in page.locator("#forecast-table").inner_text()
         page.screenshot(path=str(artifacts / "workbench-forecast.png"), full_page=True)
     finally:
+        page.screenshot(path=str(artifacts / f"last-forecast-{page_name(page)}.png"), full_page=True)
         page.context.close()
     assert errors == [], "\n".join(errors)

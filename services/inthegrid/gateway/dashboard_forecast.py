@@ -14,6 +14,8 @@ from inthegrid.gateway.dashboard_client import GatewayClient, GatewayUnavailable
 from inthegrid.gateway.dashboard_divergence import BORDER_CHOICES
 from inthegrid.gateway.dashboard_render import empty_figure, wrap_text
 
+# The first forecast loads the model (and scikit-learn) in the gateway: seconds on a busy machine.
+FORECAST_TIMEOUT_SECONDS = 60.0
 TABLE_COLUMNS = ["hour", "delivery_start", "p10", "p50", "p90"]
 TABLE_LABELS = {
     "hour": "Hour (Brussels)",
@@ -104,6 +106,7 @@ async def load_forecast(client: GatewayClient, border: str, day: str) -> tuple[s
 
 def build_forecast_tab(client: GatewayClient) -> None:
     """Components and events of the tab; call inside a ``gr.Tab`` context."""
+    client = client.with_timeout(FORECAST_TIMEOUT_SECONDS)
     tomorrow = (date.today() + timedelta(days=1)).isoformat()
     gr.Markdown(
         "What will a border's day-ahead spread be tomorrow, hour by hour? The forecast uses only "

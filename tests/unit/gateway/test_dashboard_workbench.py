@@ -91,3 +91,10 @@ def test_heatmap_shows_percent_and_forecast_note_names_the_largest_gap():
     note = render_forecast_note(answer)
     assert "17.78 €/MWh (DE-LU dearer) at 20:00" in note and "2023-12-31" in note
     assert len(render_forecast(answer).data) == 3
+
+
+def test_forecast_client_keeps_the_key_with_a_longer_timeout():
+    from inthegrid.gateway.dashboard_client import GatewayClient
+
+    patient = GatewayClient("http://gw:8000/", api_key="k", timeout=5).with_timeout(60)
+    assert (patient.base_url, patient._headers["X-API-Key"], patient._timeout) == ("http://gw:8000", "k", 60)
