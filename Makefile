@@ -74,7 +74,7 @@ bench: venv
 
 # Re-resolve the lock file after changing dependencies in pyproject.toml.
 lock: venv
-	$(BIN)/uv pip compile pyproject.toml --extra local --extra dev --python-version 3.11 -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra local --extra forecast --extra dev --python-version 3.11 -o requirements.lock
 
 # Known vulnerabilities in the locked dependencies (pip-audit against PyPI); fails on a finding.
 audit: venv

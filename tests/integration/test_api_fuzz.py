@@ -171,6 +171,17 @@ def _wait(check: Any, timeout: float, what: str) -> None:
         time.sleep(0.2)
 
 
+def _forecast_model(folder: Path) -> Path:
+    """A DE-LU/FR spread model (2023 of the sample table) so /api/forecast answers with data: the
+    seed's hourly prices of 2026-01-15 are the day before the documented example day 2026-01-16."""
+    from inthegrid.forecast.model import SpreadForecaster, save_forecaster
+    from inthegrid.sources.table import read_table
+
+    sample = Path(__file__).parents[2] / "data" / "prices" / "day_ahead_prices_hourly_2020_2024_utc.csv.gz"
+    frame = read_table(sample).between("2023-01-01", "2023-12-31").frame
+    return save_forecaster(SpreadForecaster().fit(frame, [("DE-LU", "FR")]), folder / "spreads.pkl")
+
+
 @pytest.fixture(scope="module")
 def fuzzed(
     nats_server: EmbeddedNats, postgres: EmbeddedPostgres, tmp_path_factory: pytest.TempPathFactory
@@ -192,6 +203,7 @@ def fuzzed(
             "INTHEGRID_CORS_ORIGINS": "https://grid.example",
             # The limiter stays on the request path, high enough that fuzzing is never throttled.
             "INTHEGRID_RATE_LIMIT_PER_MINUTE": "1000000",
+            "INTHEGRID_FORECAST_MODEL_PATH": str(_forecast_model(logs)),
         },
         logs / "gateway.log",
     )

@@ -20,6 +20,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from inthegrid.backtest.engine import BacktestResult, PairEvaluation
+from inthegrid.backtest.report_divergence import render_divergence_section
 from inthegrid.backtest.report_tables import borders_section, strategies_section
 
 MARKET_TZ = "Europe/Brussels"
@@ -212,6 +213,10 @@ def render_report(result: BacktestResult, summary: dict[str, Any]) -> str:
         parts.append(fig.to_html(full_html=False, include_plotlyjs=(i == 0)))
     if not figures:
         parts.append("<p class='note'>No pair had periods with both prices: nothing to plot.</p>")
+    zones = sorted({z for ev in result.pairs for z in ev.pair})
+    parts += render_divergence_section(
+        result.table.frame, zones, result.table.period_hours, include_plotlyjs=not figures
+    )
     parts += ["<h2>All pairs</h2>", _pairs_table(summary)]
     parts += [borders_section(summary), strategies_section(summary), "</body></html>"]
     return "\n".join(parts)

@@ -17,6 +17,8 @@ from inthegrid import __version__
 from inthegrid.gateway.database import DatabaseUnavailableError
 from inthegrid.gateway.instrumentation import MetricsMiddleware
 from inthegrid.gateway.routers import health, opportunities, prices, reference, spreads, stream, websocket
+from inthegrid.gateway.routers.analytics import router as analytics_router
+from inthegrid.gateway.routers.forecast import router as forecast_router
 from inthegrid.gateway.security import SecurityMiddleware
 from inthegrid.gateway.services import GatewayServices
 from inthegrid.platform.settings import GatewaySettings
@@ -60,6 +62,8 @@ def create_app(
     app.state.services = services
     for module in (health, reference, prices, spreads, opportunities, stream, websocket):
         app.include_router(module.router)
+    app.include_router(analytics_router)
+    app.include_router(forecast_router)
 
     @app.exception_handler(DatabaseUnavailableError)
     async def database_unavailable(request: Request, exc: DatabaseUnavailableError) -> JSONResponse:

@@ -153,6 +153,14 @@ def build_dashboard(
             from inthegrid.gateway.dashboard_backtest import build_backtest_tab
 
             build_backtest_tab(client)
+        with gr.Tab("Divergence"):
+            from inthegrid.gateway.dashboard_divergence import build_divergence_tab
+
+            build_divergence_tab(client)
+        with gr.Tab("Forecast"):
+            from inthegrid.gateway.dashboard_forecast import build_forecast_tab
+
+            build_forecast_tab(client)
 
         outputs = [status, latest, recent, table, matrix, border_map, chart_zones]
         for trigger in (demo.load, timer.tick):

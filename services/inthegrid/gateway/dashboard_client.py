@@ -44,6 +44,10 @@ class GatewayClient:
         self._headers = headers
         self._timeout = timeout
 
+    def with_timeout(self, timeout: float) -> GatewayClient:
+        """The same gateway and key with another timeout, for slow answers such as forecasts."""
+        return GatewayClient(self.base_url, api_key=self._headers.get("X-API-Key"), timeout=timeout)
+
     def url(self, path: str) -> str:
         return f"{self.base_url}{path}"
 

@@ -146,6 +146,11 @@ class GatewaySettings(CommonSettings):
         10000, ge=0, le=1000000, description="recent events kept per stream to resume SSE without NATS"
     )
     database_pool_size: int = Field(10, ge=1, le=100, description="gateway connections to PostgreSQL")
+    forecast_model_path: str | None = Field(
+        None,
+        description="spread forecast model file (inthegrid forecast train) served at /api/forecast; "
+        "unset = no forecasts",
+    )
 
     @field_validator("api_keys", "cors_origins", mode="before")
     @classmethod
