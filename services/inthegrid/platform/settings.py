@@ -113,8 +113,20 @@ class RecorderSettings(CommonSettings):
         30.0, ge=0, description="TimescaleDB: compress chunks older than this many days (0 = never)"
     )
     retention_days: float = Field(
-        0.0, ge=0, description="TimescaleDB: drop chunks older than this many days (0 = keep forever)"
+        0.0,
+        ge=0,
+        description="TimescaleDB: drop raw chunks older than this many days (0 = keep forever; else > 60,"
+        " the aggregates' refresh window, so daily aggregates outlive the raw rows)",
     )
+
+    @field_validator("retention_days")
+    @classmethod
+    def _retention_beyond_refresh(cls, value: float) -> float:
+        if 0 < value <= 60:
+            raise ValueError(
+                "retention_days must be 0 (keep) or more than 60 (the aggregates' refresh window)"
+            )
+        return value
 
 
 class EmbeddedSettings(BaseSettings):
