@@ -176,3 +176,25 @@ async def border_days(
             }
         )
     return out
+
+
+async def latest_stored_prices(db: Database, *, market: str) -> list[dict[str, Any]]:
+    """The newest stored period per zone. Written as DISTINCT ON over the (market, zone,
+    delivery_start DESC) index so TimescaleDB's SkipScan jumps from zone to zone instead of reading
+    every row; plain PostgreSQL answers the same, by scanning. No tie-break column after
+    delivery_start: one would stop SkipScan (two sources for the same newest period: either wins)."""
+    rows = await db.fetch(
+        "SELECT DISTINCT ON (zone) zone, delivery_start, resolution_minutes, price_eur_mwh, source"
+        " FROM prices WHERE market = $1 ORDER BY zone, delivery_start DESC",
+        market,
+    )
+    return [
+        {
+            "zone": r["zone"],
+            "delivery_start": iso_z(r["delivery_start"]),
+            "delivery_end": iso_z(r["delivery_start"] + timedelta(minutes=r["resolution_minutes"])),
+            "price": _f(r["price_eur_mwh"]),
+            "source": r["source"],
+        }
+        for r in rows
+    ]

@@ -15,7 +15,7 @@ from inthegrid.gateway.deps import (
     time_range,
     unprocessable,
 )
-from inthegrid.gateway.history_aggregates import border_days, price_buckets
+from inthegrid.gateway.history_aggregates import border_days, latest_stored_prices, price_buckets
 from inthegrid.gateway.schemas import ErrorPublic
 
 router = APIRouter(prefix="/api/history", tags=["history"])
@@ -62,3 +62,16 @@ async def border_history(
         services.db, pair, market=market_type, rule=rule, start=times[0], end=times[1], limit=limit
     )
     return json_response({"status": "success", "pair": list(pair), "count": len(items), "days": items})
+
+
+@router.get(
+    "/latest",
+    summary="The newest stored period per zone (database; /api/prices/latest answers from memory)",
+    responses={503: {"model": ErrorPublic}},
+)
+async def latest_stored(
+    services: Services,
+    market_type: Annotated[MarketType, Query(description="market type")] = "day_ahead",
+) -> Response:
+    items = await latest_stored_prices(services.db, market=market_type)
+    return json_response({"status": "success", "count": len(items), "prices": items})
