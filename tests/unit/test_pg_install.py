@@ -34,7 +34,7 @@ def test_without_a_build_auto_is_plain_and_timescaledb_says_how_to_build(cache: 
     assert plain.bin_dir == wheel_bin_dir() and plain.timescaledb_version is None
     assert plain.postgres_version.startswith("18.")
     assert plain.describe() == f"plain PostgreSQL {plain.postgres_version}"
-    with pytest.raises(PostgresInstallError, match="scripts/build-timescaledb.sh"):
+    with pytest.raises(PostgresInstallError, match=r"scripts/build-timescaledb\.sh"):
         choose_install("timescaledb")
     with pytest.raises(PostgresInstallError, match="auto, timescaledb or postgresql"):
         choose_install("timescale")
