@@ -22,6 +22,8 @@ from inthegrid.domain.economics import value_pair
 from inthegrid.domain.opportunities import EventKind, OpportunityEvent
 from inthegrid.domain.prices import Market, Price, Resolution, make_price
 from inthegrid.domain.rules import proof_of_concept_rule
+from inthegrid.gateway.dashboard_client import GatewayClient
+from inthegrid.gateway.dashboard_history import load_history
 from inthegrid.gateway.metrics import SSE_CLIENTS, SSE_DISCONNECTED
 from inthegrid.gateway.server import run_gateway
 from inthegrid.platform.bus import Bus, connect_bus, opportunity_subject, price_subject, publish_all
@@ -481,6 +483,15 @@ async def test_long_range_history_is_the_same_on_both_storages(gateway: Gateway,
         assert day["congestion_value_eur"] == float(sum(s * 100 * Decimal("0.25") for s in coupled))
     missing_pair = await gateway.http.get("/api/history/borders")
     assert missing_pair.status_code == 422
+
+    # The dashboard's history tab reads daily means from the same endpoint.
+    figure, _, _, note = await load_history(
+        GatewayClient(gateway.url), "2026-01-14T00:00:00Z", "2026-01-17T00:00:00Z", ["FR"], "daily", ""
+    )
+    assert list(figure.data[0].y) == [
+        _mean([_price("FR", i) for i in range(d * 96, d * 96 + 96)]) for d in range(3)
+    ]
+    assert note.startswith("3 prices in 1 zones")
 
     latest = (await gateway.http.get("/api/history/latest")).json()
     assert {p["zone"]: (p["delivery_start"], p["price"]) for p in latest["prices"]} == {
