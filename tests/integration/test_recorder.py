@@ -38,6 +38,7 @@ from inthegrid.platform.settings import RecorderSettings
 from inthegrid.platform.storage_policies import apply_storage_policies
 from inthegrid.recorder.service import PRICES_DURABLE, run_recorder
 from tests.support import servers
+from tests.support.servers import EmbeddedPostgres
 
 # Storage is what this module tests: every database test runs on plain PostgreSQL and on TimescaleDB.
 pytestmark = pytest.mark.both_storages
@@ -452,3 +453,41 @@ async def test_a_database_outage_loses_nothing(bus: Bus, nats_url: str) -> None:
 
 async def _not_ready(health: HealthState) -> bool:
     return health.checks.get("database") is False
+
+
+async def test_an_apache_only_timescaledb_gets_hypertables_and_the_plain_aggregates() -> None:
+    """Compression, continuous aggregates and policies are Timescale-License code: on a server limited
+    to the Apache-2 part the migrations keep the hypertables, record aggregates = none, set no
+    policies, and the recorder still starts."""
+    reason = servers.timescaledb_unavailable()
+    if reason:
+        if servers.timescaledb_required():
+            pytest.fail(f"CI=true: TimescaleDB unavailable: {reason}", pytrace=False)
+        pytest.skip(f"TimescaleDB unavailable: {reason}")
+    with servers.server_dir("pg-apache") as base:
+        server = EmbeddedPostgres(
+            base / "data", fast=True, storage="timescaledb", settings={"timescaledb.license": "apache"}
+        )
+        with server:
+            pool = await connect_pool(server.url(), timeout=30)
+            try:
+                assert await run_migrations(pool) == "timescaledb"
+                policies = await apply_storage_policies(pool, compress_after_days=7, retention_days=400)
+                async with pool.acquire() as conn:
+                    info = {
+                        r["key"]: r["value"] for r in await conn.fetch("SELECT key, value FROM schema_info")
+                    }
+                    hypertables = {
+                        r["hypertable_name"]: r["compression_enabled"]
+                        for r in await conn.fetch(
+                            "SELECT hypertable_name, compression_enabled FROM timescaledb_information.hypertables"
+                        )
+                    }
+                    aggregates = await conn.fetchval(
+                        "SELECT count(*) FROM timescaledb_information.continuous_aggregates"
+                    )
+            finally:
+                await pool.close()
+    assert info == {"storage": "timescaledb", "aggregates": "none"}
+    assert hypertables == {"prices": False, "opportunities": False, "opportunity_events": False}
+    assert aggregates == 0 and policies == {}

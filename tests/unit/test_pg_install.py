@@ -51,3 +51,14 @@ def test_the_newest_complete_build_for_this_postgresql_is_chosen(cache: Path) ->
     assert chosen.describe() == f"TimescaleDB 2.29.2 on PostgreSQL {pg}"
     assert choose_install("timescaledb") == chosen
     assert choose_install("postgresql").timescaledb_version is None
+
+
+def test_a_cluster_of_another_postgresql_major_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    from inthegrid.platform.embedded import EmbeddedPostgres, EmbeddedServerError
+
+    data = tmp_path / "postgres"
+    data.mkdir()
+    (data / "PG_VERSION").write_text("16\n")  # what the former pgserver wheel's initdb left
+    server = EmbeddedPostgres(data, storage="postgresql")
+    with pytest.raises(EmbeddedServerError, match=r"PostgreSQL 16 cluster .* move that directory away"):
+        server.initialise()

@@ -216,6 +216,7 @@ class EmbeddedPostgres(_Managed):
     ``storage`` picks the binaries (see ``pg_install.choose_install``; None reads
     ``INTHEGRID_EMBEDDED_STORAGE``); with TimescaleDB the server preloads it, as the extension needs.
     ``fast=True`` turns durability off (fsync, synchronous_commit): for tests and benchmarks only.
+    ``settings`` adds server settings (e.g. ``{"timescaledb.license": "apache"}``).
     """
 
     name = "postgres"
@@ -229,6 +230,7 @@ class EmbeddedPostgres(_Managed):
         bin_dir: Path | None = None,
         fast: bool = False,
         storage: str | None = None,
+        settings: dict[str, str] | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         super().__init__(self.data_dir.parent / f"{self.data_dir.name}.log")
@@ -247,6 +249,7 @@ class EmbeddedPostgres(_Managed):
             raise EmbeddedServerError(str(exc)) from exc
         self.bin_dir = self.install.bin_dir
         self.fast = fast
+        self.settings = dict(settings or {})  # extra server settings (-c name=value)
         self.run_as = _unprivileged_user()
 
     @property
@@ -321,6 +324,7 @@ class EmbeddedPostgres(_Managed):
         if self.timescaledb:
             # The extension hooks the planner and executor, so it must be loaded at server start.
             options.update({"shared_preload_libraries": "timescaledb", "timescaledb.telemetry_level": "off"})
+        options.update(self.settings)
         command = [str(self.bin_dir / "postgres"), "-D", str(self.data_dir)]
         for key, value in options.items():
             command += ["-c", f"{key}={value}"]

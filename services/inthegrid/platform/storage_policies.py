@@ -26,6 +26,11 @@ async def apply_storage_policies(
         storage = await conn.fetchval("SELECT value FROM schema_info WHERE key = 'storage'")
         if storage != "timescaledb":
             return applied
+        # Policies (background jobs) are Timescale-License code; an Apache-only server has none.
+        licence = await conn.fetchval("SELECT current_setting('timescaledb.license', true)")
+        if licence == "apache":
+            log.warning("TimescaleDB runs with the Apache-only licence: no compression or retention policies")
+            return applied
         compressible = {
             r["hypertable_name"]
             for r in await conn.fetch(
