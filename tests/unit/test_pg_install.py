@@ -62,3 +62,17 @@ def test_a_cluster_of_another_postgresql_major_is_refused_with_what_to_do(tmp_pa
     server = EmbeddedPostgres(data, storage="postgresql")
     with pytest.raises(EmbeddedServerError, match=r"PostgreSQL 16 cluster .* move that directory away"):
         server.initialise()
+
+
+def test_a_directory_closed_to_the_postgresql_user_is_named() -> None:
+    from inthegrid.platform.pg_install import unreachable_directory
+    from tests.support.servers import server_dir
+
+    with server_dir("reach") as base:  # traversable by others, unlike pytest's tmp_path root
+        home = base / "home"
+        bin_dir = home / "cache" / "bin"
+        bin_dir.mkdir(parents=True)
+        home.chmod(0o700)  # like /root
+        assert unreachable_directory(bin_dir, "nobody") == home
+        home.chmod(0o701)  # traverse-only, what scripts/build-timescaledb.sh grants
+        assert unreachable_directory(bin_dir, "nobody") is None

@@ -32,6 +32,7 @@ from inthegrid.platform.pg_install import (
     PostgresInstallError,
     choose_install,
     postgres_version,
+    unreachable_directory,
     wheel_bin_dir,
 )
 
@@ -251,6 +252,13 @@ class EmbeddedPostgres(_Managed):
         self.fast = fast
         self.settings = dict(settings or {})  # extra server settings (-c name=value)
         self.run_as = _unprivileged_user()
+        closed = unreachable_directory(self.bin_dir, self.run_as) if self.run_as else None
+        if closed is not None:
+            raise EmbeddedServerError(
+                f"PostgreSQL runs as {self.run_as!r} (initdb and postgres refuse root), who cannot enter "
+                f"{closed}: grant traverse-only access (chmod o+x {closed}; scripts/build-timescaledb.sh "
+                "does) or set INTHEGRID_TIMESCALEDB_CACHE to a directory that user can reach"
+            )
 
     @property
     def timescaledb(self) -> bool:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
+import pwd
+import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,3 +108,19 @@ def choose_install(storage: str = "auto") -> PostgresInstall:
             f"{timescaledb_cache_dir()}; run {BUILD_SCRIPT}"
         )
     return plain
+
+
+def unreachable_directory(bin_dir: Path, user: str) -> Path | None:
+    """The first directory on the way to ``bin_dir`` that ``user`` cannot traverse, if any (a build
+    cached under root's home is closed to the unprivileged user PostgreSQL runs as)."""
+    entry = pwd.getpwnam(user)
+    for directory in [bin_dir, *bin_dir.parents]:
+        st = directory.stat()
+        if st.st_mode & stat.S_IXOTH:
+            continue
+        if st.st_uid == entry.pw_uid and st.st_mode & stat.S_IXUSR:
+            continue
+        if st.st_gid == entry.pw_gid and st.st_mode & stat.S_IXGRP:
+            continue
+        return directory
+    return None
