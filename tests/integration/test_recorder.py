@@ -375,12 +375,24 @@ async def test_storage_policies_follow_the_settings(database_url: str, storage: 
     assert by_table[("opportunity_events", "policy_retention")]["drop_after"] == "400 days"
 
 
-async def test_start_up_reports_the_storage_the_server_offers(storage_server, storage: str) -> None:
-    described = await asyncio.to_thread(_server_storage, storage_server.url())
+async def test_start_up_reports_the_storage_the_server_offers(database_url: str, storage: str) -> None:
+    described = await asyncio.to_thread(_server_storage, database_url)
     if storage == "timescaledb":
         assert described.startswith("timescaledb 2.") and "PostgreSQL 18" in described
     else:
         assert described.startswith("postgresql 18") and "no TimescaleDB" in described
+    # A database whose schema was made as plain tables stays so; the banner must not claim otherwise.
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute("CREATE TABLE schema_info (key text PRIMARY KEY, value text NOT NULL)")
+        await conn.execute("INSERT INTO schema_info VALUES ('storage', 'postgresql')")
+    finally:
+        await conn.close()
+    described = await asyncio.to_thread(_server_storage, database_url)
+    if storage == "timescaledb":
+        assert described.startswith("postgresql tables on PostgreSQL 18") and "created before" in described
+    else:
+        assert described.startswith("postgresql 18")
 
 
 async def _ready(health: HealthState) -> bool:

@@ -281,9 +281,18 @@ def _server_storage(database_url: str) -> str:
             tsdb = await conn.fetchval(
                 "SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb'"
             )
+            try:
+                recorded = await conn.fetchval("SELECT value FROM schema_info WHERE key = 'storage'")
+            except asyncpg.UndefinedTableError:
+                recorded = None  # a new database: the recorder's migrations decide
         finally:
             await conn.close()
         if tsdb and "timescaledb" in str(preload):
+            if recorded == "postgresql":
+                return (
+                    f"postgresql tables on PostgreSQL {version}: this database was created before "
+                    f"TimescaleDB {tsdb} was available (a new data directory gets hypertables)"
+                )
             return f"timescaledb {tsdb} on PostgreSQL {version}"
         return f"postgresql {version} (plain tables; no TimescaleDB preloaded)"
 
