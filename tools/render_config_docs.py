@@ -43,7 +43,7 @@ def _default(field) -> str:  # type: ignore[no-untyped-def]
 
 def render() -> str:
     rows = ["| variable | used by | default | meaning |", "|---|---|---|---|"]
-    seen: set[str] = set()
+    seen: dict[str, str] = {}  # variable -> its default where first listed
     for who, module_name, class_name in CLASSES:
         try:
             cls: type[BaseSettings] = getattr(importlib.import_module(module_name), class_name)
@@ -52,13 +52,15 @@ def render() -> str:
         prefix = cls.model_config.get("env_prefix", "")
         for name, field in cls.model_fields.items():
             var = f"{prefix}{name}".upper()
-            if var in seen:
+            default = _default(field).replace("|", "\\|")
+            # A variable shared by several settings classes is listed once, unless its default differs
+            # there (the operator's NATS URL points at the in-cluster service, not at loopback).
+            if seen.get(var) == default:
                 continue
-            seen.add(var)
+            seen.setdefault(var, default)
             meaning = (field.description or "").replace("|", "\\|")
             if any(h in name for h in SECRET_HINT):
                 meaning += " (from a Kubernetes Secret or the environment; never logged)"
-            default = _default(field).replace("|", "\\|")
             rows.append(f"| `{var}` | {who} | {f'`{default}`' if default else ''} | {meaning} |")
     return "\n".join(rows)
 

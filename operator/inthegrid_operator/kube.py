@@ -17,6 +17,7 @@ import kopf
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from inthegrid.errors import InTheGridError
 from inthegrid_operator import FIELD_MANAGER, GROUP, VERSION
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ _MERGE = "application/merge-patch+json"
 PLURALS = {"MarketFeed": "marketfeeds", "ArbitrageRule": "arbitragerules"}
 
 
-class KubeError(Exception):
+class KubeError(InTheGridError):
     """An API call that failed; ``status`` is the HTTP status (0 when there was no answer)."""
 
     def __init__(self, status: int, message: str) -> None:

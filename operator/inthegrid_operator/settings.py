@@ -11,13 +11,16 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from inthegrid import __version__
+
+# The image this release's chart installs (its appVersion equals the package version, tested).
+DEFAULT_IMAGE = f"ghcr.io/inthegrid/inthegrid:{__version__}"
+
 
 class OperatorSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="INTHEGRID_", extra="ignore", frozen=True)
 
-    image: str = Field(
-        default="ghcr.io/inthegrid/inthegrid:0.1.0", description="image of feeds and calculators"
-    )
+    image: str = Field(default=DEFAULT_IMAGE, description="image of feeds and calculators")
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = Field(
         default="IfNotPresent", description="imagePullPolicy of the children"
     )

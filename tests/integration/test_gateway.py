@@ -1,61 +1,47 @@
 """The gateway against a real nats-server and PostgreSQL: live answers fed by JetStream, history
-from the database, SSE with resume (ring and stream replay) and a stalled client that is dropped
-while another keeps receiving everything."""
+from the database, SSE with resume (ring and stream replay) and a client that stops reading without holding up
+another."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import asyncpg
-import httpx
 import orjson
 import pytest
 
-from inthegrid.domain.codec import encode_event, encode_price
+from inthegrid.domain.codec import encode_event
 from inthegrid.domain.economics import value_pair
 from inthegrid.domain.opportunities import EventKind, OpportunityEvent
-from inthegrid.domain.prices import Market, Price, Resolution, make_price
+from inthegrid.domain.prices import Market, Resolution
 from inthegrid.domain.rules import proof_of_concept_rule
 from inthegrid.gateway.dashboard_client import GatewayClient
 from inthegrid.gateway.dashboard_history import load_history
-from inthegrid.gateway.metrics import SSE_CLIENTS, SSE_DISCONNECTED
-from inthegrid.gateway.server import run_gateway
-from inthegrid.platform.bus import Bus, connect_bus, opportunity_subject, price_subject, publish_all
-from inthegrid.platform.db import connect_pool, run_migrations
-from inthegrid.platform.metrics import HealthState
-from inthegrid.platform.settings import GatewaySettings
-from tests.support.servers import EmbeddedPostgres, free_port
-
-T0 = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
-PUBLISHED = datetime(2026, 1, 14, 12, tzinfo=UTC)
-RING_SIZE = 20
-
-
-def prices_for(zone: str, first: int, count: int) -> list[Price]:
-    """Distinct 15-minute periods from T0 + first quarter hours (each price is its own message)."""
-    return [
-        make_price(
-            zone,
-            T0 + timedelta(minutes=15 * i),
-            40.0 + (i % 50),
-            resolution="PT15M",
-            source="test",
-            published_at=PUBLISHED,
-        )
-        for i in range(first, first + count)
-    ]
+from inthegrid.gateway.metrics import SSE_DISCONNECTED
+from inthegrid.platform.bus import opportunity_subject, publish_all
+from tests.support.gateway import (
+    PUBLISHED,
+    RING_SIZE,
+    T0,
+    Gateway,
+    clients_at_least,
+    prices_for,
+    publish_prices,
+    running_gateway,
+    sse_clients,
+    wait_until,
+)
+from tests.support.servers import EmbeddedPostgres
 
 
-async def publish_prices(bus: Bus, prices: list[Price]) -> None:
-    await publish_all(
-        bus, [(price_subject(p.market.value, p.zone), encode_price(p), p.message_id) for p in prices]
-    )
+@pytest.fixture
+async def gateway(request: pytest.FixtureRequest, nats_url: str, database_url: str) -> AsyncIterator[Gateway]:
+    async with running_gateway(nats_url, database_url, getattr(request, "param", None)) as running:
+        yield running
 
 
 def opened(buy: float, sell: float, start: datetime = T0) -> OpportunityEvent:
@@ -72,65 +58,6 @@ def opened(buy: float, sell: float, start: datetime = T0) -> OpportunityEvent:
         value,
         datetime.now(UTC),
     )
-
-
-async def wait_until(
-    check: Callable[[], Awaitable[bool]], timeout: float = 20.0, what: str = "condition"
-) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
-@dataclass
-class Gateway:
-    url: str
-    settings: GatewaySettings
-    bus: Bus
-    http: httpx.AsyncClient
-
-
-@pytest.fixture
-async def gateway(request: pytest.FixtureRequest, nats_url: str, database_url: str) -> AsyncIterator[Gateway]:
-    overrides = getattr(request, "param", {})
-    pool = await connect_pool(database_url, timeout=30)
-    await run_migrations(pool)
-    await pool.close()
-    values = {
-        "sse_queue_size": 64,
-        "sse_ring_size": RING_SIZE,
-        "sse_hopeless_seconds": 1.0,
-        "sse_heartbeat_seconds": 1.0,
-        **overrides,
-    }
-    settings = GatewaySettings.model_validate(
-        {
-            "nats_url": nats_url,
-            "database_url": database_url,
-            "http_port": free_port(),
-            "metrics_port": 0,
-            "dashboard": False,
-            **values,
-        }
-    )
-    stop = asyncio.Event()
-    task = asyncio.create_task(run_gateway(settings, stop, HealthState(), mount_dashboard=False))
-    bus = await connect_bus(settings, "gateway-test")
-    url = f"http://127.0.0.1:{settings.http_port}"
-    async with httpx.AsyncClient(base_url=url, timeout=10) as http:
-
-        async def ready() -> bool:
-            with contextlib.suppress(httpx.HTTPError):
-                return (await http.get("/health")).json()["checks"] == {"nats": True, "database": True}
-            return False
-
-        await wait_until(ready, what="gateway health")
-        yield Gateway(url, settings, bus, http)
-    stop.set()
-    await asyncio.wait_for(task, 30)
-    await bus.close()
 
 
 async def sse_events(
@@ -290,18 +217,6 @@ async def test_sse_streams_live_events_with_filters(gateway: Gateway) -> None:
     assert kind == "opportunity" and data["sequence"] == seq and data["net_opportunity"] == 37.5
 
 
-def sse_clients() -> float:
-    """Connected SSE clients of this process (the gauge other tests may have moved: compare deltas)."""
-    return sum(SSE_CLIENTS.labels(s)._value.get() for s in ("prices", "opportunities"))
-
-
-def clients_at_least(n: float) -> Callable[[], Awaitable[bool]]:
-    async def check() -> bool:
-        return sse_clients() >= n
-
-    return check
-
-
 @pytest.mark.parametrize("missed", [5, 3 * RING_SIZE], ids=["from-ring", "from-stream"])
 async def test_reconnecting_with_last_event_id_misses_nothing(gateway: Gateway, missed: int) -> None:
     gw = gateway
@@ -336,7 +251,11 @@ async def test_a_reader_that_falls_behind_is_ended_and_resumes_without_loss(gate
 
 # A queue large enough for every burst: only a client that stops reading can fill it.
 @pytest.mark.parametrize("gateway", [{"sse_queue_size": 1024}], indirect=True)
-async def test_a_stalled_client_is_dropped_while_another_keeps_receiving(gateway: Gateway) -> None:
+async def test_a_client_that_stops_reading_never_holds_up_another(gateway: Gateway) -> None:
+    """Through real sockets: a connection that never reads does not slow or thin out another's stream,
+    and is gone once it closes. Whether it is cut off as hopeless depends on when this machine's
+    socket buffers fill, so that is tested on a blocked ASGI send with a controlled clock
+    (tests/unit/gateway/test_sse_response.py), not here."""
     gw = gateway
     port = int(gw.url.rsplit(":", 1)[1])
     baseline = sse_clients()
@@ -344,35 +263,23 @@ async def test_a_stalled_client_is_dropped_while_another_keeps_receiving(gateway
     stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     stalled.connect(("127.0.0.1", port))
     stalled.sendall(b"GET /api/stream/prices HTTP/1.1\r\nHost: test\r\n\r\n")  # and never read again
-    hopeless_before = SSE_DISCONNECTED.labels("prices", "hopeless")._value.get()
-    # The stalled client's socket buffers (about 4 MB on loopback) fill first, then its queue.
-    total, burst = 14_000, 50
-    healthy = asyncio.create_task(follow(gw, "/api/stream/prices", total, timeout=180))
-    await wait_until(clients_at_least(baseline + 2), what="two SSE clients")
-    start = (await gw.bus.js.stream_info("PRICES")).state.last_seq
-    for batch in range(total // burst):
-        await publish_prices(gw.bus, prices_for("BE", batch * burst, burst))
-        await asyncio.sleep(0.01)
-    received = await healthy
-    assert received == list(range(start + 1, start + 1 + total))  # every event, in order, none twice
-
-    async def stalled_dropped() -> bool:
-        return SSE_DISCONNECTED.labels("prices", "hopeless")._value.get() > hopeless_before
-
-    # On a busy machine the socket buffers may not be full yet: keep events coming until they are.
-    for batch in range(400):
-        if await stalled_dropped():
-            break
-        await publish_prices(gw.bus, prices_for("AT", batch * burst, burst))
-        await asyncio.sleep(0.01)
-    lagging = SSE_DISCONNECTED.labels("prices", "lagging")._value.get()
-    assert SSE_DISCONNECTED.labels("prices", "hopeless")._value.get() == hopeless_before + 1, lagging
+    try:
+        total, burst = 6_000, 50
+        healthy = asyncio.create_task(follow(gw, "/api/stream/prices", total, timeout=180))
+        await wait_until(clients_at_least(baseline + 2), what="two SSE clients")
+        start = (await gw.bus.js.stream_info("PRICES")).state.last_seq
+        for batch in range(total // burst):
+            await publish_prices(gw.bus, prices_for("BE", batch * burst, burst))
+            await asyncio.sleep(0.01)
+        received = await healthy
+        assert received == list(range(start + 1, start + 1 + total))  # every event, in order, none twice
+    finally:
+        stalled.close()
 
     async def all_gone() -> bool:
         return sse_clients() <= baseline
 
-    await wait_until(all_gone, what="the stalled client to be gone")
-    stalled.close()
+    await wait_until(all_gone, what="the stalled client to be gone once its socket closed")
 
 
 DAY0 = datetime(2026, 1, 14, tzinfo=UTC)

@@ -3,7 +3,8 @@ calculator) finds exactly the opportunities the vectorised backtest finds for th
 
 from __future__ import annotations
 
-import time
+import asyncio
+import contextlib
 from pathlib import Path
 
 import nats
@@ -11,6 +12,7 @@ import pytest
 
 from inthegrid.backtest.engine import opportunities_frame, run_backtest
 from inthegrid.backtest.manifest import load_rule
+from inthegrid.calculator.service import durable_name
 from inthegrid.domain.codec import decode_event
 from inthegrid.domain.opportunities import EventKind
 from inthegrid.sources.table import read_table
@@ -21,25 +23,30 @@ TABLE = ROOT / "data" / "prices" / "day_ahead_prices_hourly_2020_2024_utc.csv.gz
 DAY = "2023-07-02"  # -500 EUR/MWh in DE-LU, NL and AT at midday: negative prices and wide spreads
 
 
-async def _live_opportunities(nats_url: str, rule_name: str, expected_periods: int, timeout: float = 60):
+async def _live_opportunities(nats_url: str, rule_name: str, prices: int, timeout: float = 120):
+    """The final value of every opportunity the calculator published, read once it has handled every
+    one of the ``prices`` the feed publishes (events are published before prices are acknowledged)."""
     nc = await nats.connect(nats_url)
     js = nc.jetstream()
     final: dict[tuple[tuple[str, str], str], float | None] = {}
-    deadline = time.monotonic() + timeout
     try:
-        sub = await js.subscribe(f"inthegrid.opportunities.{rule_name}.>", ordered_consumer=True)
-        quiet_since = time.monotonic()
-        while time.monotonic() < deadline:
-            try:
-                msg = await sub.next_msg(timeout=0.5)
-            except nats.errors.TimeoutError:
-                if final and time.monotonic() - quiet_since > 3:
+        async with asyncio.timeout(timeout):
+            while (await js.stream_info("PRICES")).state.messages < prices:
+                await asyncio.sleep(0.1)
+            while True:
+                with contextlib.suppress(nats.js.errors.NotFoundError):
+                    info = await js.consumer_info("PRICES", durable_name(rule_name))
+                    if info.delivered.stream_seq >= prices and info.num_pending + info.num_ack_pending == 0:
+                        break
+                await asyncio.sleep(0.1)
+            sub = await js.subscribe(f"inthegrid.opportunities.{rule_name}.>", ordered_consumer=True)
+            while True:
+                msg = await sub.next_msg(timeout=30)
+                event = decode_event(msg.data)
+                key = (event.pair, event.delivery_start.strftime("%Y-%m-%dT%H:%M:%SZ"))
+                final[key] = None if event.kind is EventKind.CLOSED else event.value.net_eur_mwh
+                if msg.metadata.num_pending == 0:
                     break
-                continue
-            quiet_since = time.monotonic()
-            event = decode_event(msg.data)
-            key = (event.pair, event.delivery_start.strftime("%Y-%m-%dT%H:%M:%SZ"))
-            final[key] = None if event.kind is EventKind.CLOSED else event.value.net_eur_mwh
     finally:
         await nc.close()
     return {k: v for k, v in final.items() if v is not None}
@@ -82,7 +89,9 @@ async def test_replayed_day_equals_backtest(nats_url, tmp_path, rule_file):
     calculator.start()
     feed.start()
     try:
-        live = await _live_opportunities(nats_url, rule.name, len(table.frame))
+        live = await _live_opportunities(
+            nats_url, rule.name, int(table.frame[[z for z in rule.zones if z in table.frame]].count().sum())
+        )
     finally:
         feed.terminate()
         calculator.terminate()

@@ -218,6 +218,17 @@ def test_monitoring_resources_wrap_the_plain_rules_file(helm: Path) -> None:
     assert rule["spec"]["groups"] == plain["groups"]
     assert "inthegrid" in by_kind(docs, "ServiceMonitor")
     assert "inthegrid-workloads" in by_kind(docs, "PodMonitor")
+    # Every scrape names its job inthegrid-<component>, the jobs InTheGridComponentDown watches, and
+    # keeps the metrics' own `service` label (the Prometheus Operator would overwrite it otherwise).
+    endpoints = by_kind(docs, "ServiceMonitor")["inthegrid"]["spec"]["endpoints"]
+    endpoints += by_kind(docs, "PodMonitor")["inthegrid-workloads"]["spec"]["podMetricsEndpoints"]
+    down = next(r for g in plain["groups"] for r in g["rules"] if r.get("alert") == "InTheGridComponentDown")
+    assert 'up{job=~"inthegrid-.+"}' in down["expr"]
+    for endpoint in endpoints:
+        assert endpoint["honorLabels"] is True, endpoint
+        (job,) = [r for r in endpoint["relabelings"] if r["targetLabel"] == "job"]
+        assert job["sourceLabels"][0].endswith("_label_app_kubernetes_io_component"), job
+        assert job["replacement"] == "inthegrid-$1", job
     assert by_kind(docs, "MarketFeed")["sim"]["spec"] == {"zones": ["DE-LU", "FR"]}
     assert "poc" in by_kind(docs, "ArbitrageRule")
     assert by_kind(docs, "Secret")["inthegrid-entsoe"]["data"]["token"]

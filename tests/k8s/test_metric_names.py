@@ -15,8 +15,10 @@ from prometheus_client import REGISTRY
 
 from tests.k8s.chart import ROOT
 
-METRIC = re.compile(r"\binthegrid_[a-z0-9_]+")
-RECORDED = re.compile(r"\binthegrid:[a-z0-9_:]+")
+# Not preceded by ":": the metric part of a recorded name (level:inthegrid_...:rate5m) is no query.
+METRIC = re.compile(r"(?<![:\w])inthegrid_[a-z0-9_]+")
+# Recorded series: level:metric:operations (https://prometheus.io/docs/practices/rules/).
+RECORDED = re.compile(r"\b[a-z_]+:inthegrid_[a-z0-9_]+:[a-z0-9_]+")
 PACKAGES = ("inthegrid", "inthegrid_operator")
 
 

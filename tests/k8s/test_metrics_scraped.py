@@ -35,7 +35,8 @@ pytest_plugins = ["tests.support.platform"]
 
 RULES_FILE = ROOT / "prometheus" / "rules" / "inthegrid.rules.yml"
 DASHBOARDS = ROOT / "dashboards"
-METRIC = re.compile(r"\binthegrid_[a-z0-9_]+")
+# Not preceded by ":": the metric part of a recorded name (level:inthegrid_...:rate5m) is no query.
+METRIC = re.compile(r"(?<![:\w])inthegrid_[a-z0-9_]+")
 TYPE_LINE = re.compile(r"^# TYPE (?P<name>\S+) (?P<type>\S+)$", re.MULTILINE)
 SERVICES = ("feed", "calculator", "recorder", "gateway")
 MAX_LABEL_VALUES = 200

@@ -165,10 +165,10 @@ def test_recording_rules_answer_with_positive_rates(
     # They are waited for together: an evaluation that saw only two scrapes a second apart may
     # have caught the feed's increase but not yet the calculator's; the next one (30 s on) does.
     records = (
-        "inthegrid:feed_prices_published:rate5m",
-        "inthegrid:calculator_prices_processed:rate5m",
-        "inthegrid:calculator_evaluations:rate5m",
-        "inthegrid:recorder_rows_written:rate5m",
+        "namespace_feed_zone:inthegrid_feed_prices_published:rate5m",
+        "namespace_rule:inthegrid_calculator_prices_processed:rate5m",
+        "namespace_rule:inthegrid_calculator_evaluations:rate5m",
+        "namespace_table:inthegrid_recorder_rows_written:rate5m",
     )
 
     def all_positive() -> dict[str, dict[str, float]] | None:
@@ -176,7 +176,10 @@ def test_recording_rules_answer_with_positive_rates(
         return {r: v for r, v in found.items() if v is not None} if all(found.values()) else None
 
     answers = prometheus.wait_for(all_positive, RULE_TIMEOUT_S, f"positive values of {', '.join(records)}")
-    zones = {json.loads(labels)["zone"] for labels in answers["inthegrid:feed_prices_published:rate5m"]}
+    zones = {
+        json.loads(labels)["zone"]
+        for labels in answers["namespace_feed_zone:inthegrid_feed_prices_published:rate5m"]
+    }
     latest = local_platform.get_json("/api/prices/latest")["prices"]
     assert isinstance(latest, list)
     assert zones == {p["zone"] for p in latest}, answers  # one positive rate per zone the gateway shows
@@ -184,9 +187,9 @@ def test_recording_rules_answer_with_positive_rates(
 
 def test_every_rule_evaluates_and_no_alert_is_active_on_a_healthy_platform(prometheus: Prometheus) -> None:
     prometheus.wait_for(
-        lambda: positive_series(prometheus, "inthegrid:calculator_evaluations:rate5m"),
+        lambda: positive_series(prometheus, "namespace_rule:inthegrid_calculator_evaluations:rate5m"),
         RULE_TIMEOUT_S,
-        "a positive inthegrid:calculator_evaluations:rate5m",
+        "a positive namespace_rule:inthegrid_calculator_evaluations:rate5m",
     )
 
     def groups() -> dict[str, dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -14,9 +15,27 @@ TESTS = sorted((ROOT / "prometheus" / "tests").glob("*.test.yml"))
 RUNBOOK_PREFIX = "https://github.com/inthegrid/inthegrid/blob/main/docs/runbooks/"
 
 
-def alerts() -> list[dict]:
+# level:metric:operations, https://prometheus.io/docs/practices/rules/
+RECORDED_NAME = re.compile(
+    r"^(?P<level>[a-z]+(?:_[a-z]+)*):(?P<metric>inthegrid_[a-z0-9_]+):(?P<ops>[a-z0-9_]+)$"
+)
+AGGREGATION = re.compile(
+    r"\b(?P<op>sum|min|max|avg|count|group|stddev|stdvar|topk|bottomk|quantile|count_values)\s*"
+    r"(?:(?P<clause>by|without)\s*\((?P<labels>[^)]*)\))?\s*\("
+)
+
+
+def all_rules() -> list[dict]:
     groups = yaml.safe_load(RULES.read_text())["groups"]
-    return [r for g in groups for r in g["rules"] if "alert" in r]
+    return [r for g in groups for r in g["rules"]]
+
+
+def alerts() -> list[dict]:
+    return [r for r in all_rules() if "alert" in r]
+
+
+def labels_of(text: str) -> list[str]:
+    return [label.strip() for label in text.split(",") if label.strip()]
 
 
 def test_promtool_check_rules(promtool: Path) -> None:
@@ -42,6 +61,11 @@ def test_promtool_unit_tests(promtool: Path) -> None:
 def test_the_alerts_the_issue_asks_for_exist() -> None:
     names = {a["alert"] for a in alerts()}
     assert names >= {
+        "InTheGridComponentDown",
+        "InTheGridFeedAbsent",
+        "InTheGridCalculatorAbsent",
+        "InTheGridGatewayErrors",
+        "InTheGridGatewayLatency",
         "InTheGridFeedStale",
         "InTheGridConsumerLagGrowing",
         "InTheGridRecorderWriteErrors",
@@ -71,3 +95,35 @@ def test_every_alert_links_an_existing_runbook() -> None:
         for section in ("## Meaning", "## Impact", "## Diagnosis", "## Mitigation"):
             assert section in text, f"{runbook.name}: no {section}"
         assert alert["labels"]["severity"] in ("warning", "critical")
+
+
+def test_every_aggregation_keeps_namespace() -> None:
+    """Two installations scraped by one Prometheus must never be summed together."""
+    checked = 0
+    for rule in all_rules():
+        for found in AGGREGATION.finditer(rule["expr"]):
+            checked += 1
+            where = f"{rule.get('record') or rule.get('alert')}: {found.group(0)}"
+            assert found.group("clause") == "by", f"{where}: aggregate with by (namespace, ...)"
+            assert "namespace" in labels_of(found.group("labels")), where
+    assert checked > 10, "the aggregation pattern found too little: the check would be empty"
+
+
+def test_recorded_names_follow_level_metric_operations() -> None:
+    records = [r for r in all_rules() if "record" in r]
+    assert records
+    for rule in records:
+        name, expr = rule["record"], rule["expr"]
+        parts = RECORDED_NAME.match(name)
+        assert parts, f"{name}: not level:metric:operations"
+        # The level names the labels the outermost aggregation keeps (le is consumed by a quantile).
+        outer = next(AGGREGATION.finditer(expr))
+        kept = [label for label in labels_of(outer.group("labels")) if label != "le"]
+        assert parts["level"].split("_") == kept, f"{name}: level {parts['level']} but by ({', '.join(kept)})"
+        # The metric is the one the expression reads; after a rate the counter's _total is dropped.
+        metric = parts["metric"]
+        assert re.search(rf"\b{metric}(_total|_bucket)?\b", expr), f"{name}: {metric} not in {expr}"
+        if "rate" in parts["ops"]:
+            assert not metric.endswith("_total"), name
+            window = re.search(r"\[(\w+)\]", expr)
+            assert window and parts["ops"].endswith(f"rate{window.group(1)}"), f"{name}: window of {expr}"

@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,8 @@ OPERATOR_NAMESPACE = "inthegrid-system"
 OPERATOR_SA = "inthegrid-operator"
 IMAGE = "registry.test/inthegrid:0.0.0-test"
 NATS_URL = "nats://nats.inthegrid-system:4222"
+# Objects unchanged over this long count as settled (the controllers write within a second).
+SETTLE_SECONDS = 2.0
 
 
 def install_crds(env: EnvTest) -> None:
@@ -196,3 +199,56 @@ def mark_pods_ready(env: EnvTest, namespace: str, selector: str) -> int:
             json.dumps({"status": {"phase": "Running", "conditions": ready}}),
         )
     return len(pods)
+
+
+def settle(
+    versions: Callable[[], dict[str, str]], operator: OperatorProcess, timeout: float, what: str
+) -> dict[str, str]:
+    """The objects' resource versions once two snapshots ``SETTLE_SECONDS`` apart are equal: the
+    controllers (and the operator) have stopped writing."""
+    snapshots = [versions()]
+
+    def settled() -> bool:
+        time.sleep(SETTLE_SECONDS)
+        snapshots.append(versions())
+        return snapshots[-1] == snapshots[-2]
+
+    wait_for(settled, operator, timeout=timeout, what=what)
+    return snapshots[-1]
+
+
+def assert_a_restart_changes_nothing(
+    operator: OperatorProcess,
+    versions: Callable[[], dict[str, str]],
+    resources: int,
+    *,
+    kill: bool = False,
+    timeout: float = 60.0,
+) -> float:
+    """Restart the operator (SIGKILL first when ``kill``) once the namespace has settled, wait until
+    it has resumed all ``resources`` and everything has settled again, and assert that no object
+    changed. Returns the seconds from the restart to the last resume."""
+    before = settle(versions, operator, timeout, "the namespace to settle before the restart")
+    if kill:
+        assert operator.process is not None
+        operator.process.send_signal(signal.SIGKILL)
+        assert operator.process.wait(timeout=10) == -signal.SIGKILL
+        operator.process = None
+    restarted = time.monotonic()
+    operator.restart()
+    wait_for(
+        lambda: operator.metric("inthegrid_operator_reconciles_total") >= resources,
+        operator,
+        timeout=timeout,
+        what="every resource resumed after the restart",
+    )
+    resumed_after = time.monotonic() - restarted
+    # Whatever a resume writes (status, children) lands within the next settling window.
+    after = settle(versions, operator, timeout, "the namespace to settle after the restart")
+    changed = {
+        k: (before.get(k), after.get(k))
+        for k in before.keys() | after.keys()
+        if before.get(k) != after.get(k)
+    }
+    assert not changed, f"changed by a restart: {changed}\n{operator.log_tail()}"
+    return resumed_after

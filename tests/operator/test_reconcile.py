@@ -6,7 +6,6 @@ Users act through real kubectl (as admin); the operator runs as its own ServiceA
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import pytest
@@ -28,6 +27,7 @@ from tests.operator.harness import (
     OPERATOR_NAMESPACE,
     OPERATOR_SA,
     OperatorProcess,
+    assert_a_restart_changes_nothing,
     condition,
     get_json,
     get_or_none,
@@ -427,34 +427,10 @@ def test_restarting_the_operator_changes_nothing(
         operator,
         what="all examples reconciled",
     )
-    # Earlier tests rolled Deployments and readied pods: let the controllers settle first, so any
-    # change seen below is the operator's.
-    snapshots = [versions()]
-
-    def settled() -> bool:
-        time.sleep(2)
-        snapshots.append(versions())
-        return snapshots[-1] == snapshots[-2]
-
-    wait_for(settled, operator, timeout=60, what="the namespace to settle")
-    before = snapshots[-1]
+    # Earlier tests rolled Deployments and readied pods: the helper lets the controllers settle
+    # first, so any change it sees is the operator's.
     everything = len(get_json(envtest, "mf,ar", "--all-namespaces")["items"])
-    operator.restart()
-    # every resource in the cluster is resumed (reconciled) once after the restart
-    wait_for(
-        lambda: operator.metric("inthegrid_operator_reconciles_total") >= everything,
-        operator,
-        timeout=60,
-        what="resume reconciles",
-    )
-    time.sleep(2)  # and any status patch or child event the resume caused has landed
-    after = versions()
-    changed = {
-        k: (before.get(k), after.get(k))
-        for k in before.keys() | after.keys()
-        if before.get(k) != after.get(k)
-    }
-    assert not changed, f"changed by a restart: {changed}\n{operator.log_tail()}"
+    assert_a_restart_changes_nothing(operator, versions, everything)
 
 
 def test_operator_metrics(operator: OperatorProcess, examples: list[dict[str, Any]]) -> None:

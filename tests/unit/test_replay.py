@@ -39,7 +39,9 @@ async def test_replays_a_day_from_settings_at_a_day_per_second() -> None:
     started = time.monotonic()
     batches = await collect(source)
     elapsed = time.monotonic() - started
-    assert 23 / 24 - 0.05 <= elapsed < 3  # 23 hours of simulated time after the first period
+    # Paced: 23 hours of simulated time after the first period take at least 23/24 s (a loaded machine
+    # may take longer; that is not the replay's concern).
+    assert elapsed >= 23 / 24 - 0.05
     assert len(batches) == 24
     starts = [b[0].delivery_start for b in batches]
     assert starts == sorted(starts) and len(set(starts)) == 24
@@ -66,10 +68,9 @@ async def test_stop_ends_the_replay_promptly() -> None:
     source = ReplaySource(table, ["FR"], speed=3600)  # an hour per second: a month takes days
     stop = asyncio.Event()
     asyncio.get_running_loop().call_later(0.3, stop.set)
-    started = time.monotonic()
-    batches = await collect(source, stop)
-    assert time.monotonic() - started < 1.5
-    assert 1 <= len(batches) <= 2
+    # The month would take 8.6 days at this speed: returning at all shows the stop was honoured.
+    batches = await asyncio.wait_for(collect(source, stop), timeout=60)
+    assert 1 <= len(batches) <= 2  # the second period is due 1 s in, after the stop at 0.3 s
 
 
 def test_configuration_errors_are_clear() -> None:

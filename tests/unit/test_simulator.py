@@ -4,7 +4,7 @@ summarised in calibration.json (derived by tools/derive_calibration.py; the data
 from __future__ import annotations
 
 import asyncio
-import time
+import contextlib
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -166,31 +166,52 @@ def _settings(**overrides: object) -> FeedSettings:
     return FeedSettings(**values)  # type: ignore[arg-type]
 
 
-async def _collect(source: SimulatorSource, seconds: float) -> tuple[list[list], float]:
+class FakeClock:
+    """The source's wall clock, moved by the test: what is tested is the schedule, not this machine."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def _collect_until(
+    source: SimulatorSource, clock: FakeClock, advance_to: float, periods: int
+) -> list[list]:
+    """Start the source at clock 0, move the clock to ``advance_to`` once the first batch is out, and
+    collect until ``periods`` distinct periods have come (or 10 s pass: then the assertion fails)."""
     stop = asyncio.Event()
     batches: list[list] = []
-    first_at = -1.0
-    began = time.perf_counter()
+
+    def seen() -> int:
+        return len({p.delivery_start for batch in batches for p in batch})
 
     async def consume() -> None:
-        nonlocal first_at
         async for batch in source.batches(stop):
-            if first_at < 0:
-                first_at = time.perf_counter() - began
             batches.append(batch)
 
     task = asyncio.create_task(consume())
-    await asyncio.sleep(seconds)
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(10):
+            while not batches:
+                await asyncio.sleep(0.01)
+            clock.now = advance_to
+            while seen() < periods:
+                await asyncio.sleep(0.01)
     stop.set()
-    await asyncio.wait_for(task, timeout=0.5)  # stops promptly
-    return batches, first_at
+    await asyncio.wait_for(task, timeout=30)
+    return batches
 
 
 async def test_source_yields_the_current_period_at_once_then_follows_its_clock() -> None:
-    source = SimulatorSource.from_settings(_settings())
-    assert isinstance(source, PriceSource)
-    batches, first_at = await _collect(source, 1.2)
-    assert first_at < 0.2
+    clock = FakeClock()
+    source = SimulatorSource(
+        ["DE-LU", "FR"], speed=900.0, tick_seconds=0.01, seed=7, clock=clock, start="2025-06-02T10:00:00Z"
+    )
+    assert isinstance(SimulatorSource.from_settings(_settings()), PriceSource)
+    # Before the clock moves at all, the current period is out; 1.2 s later at 900x, one more.
+    batches = await _collect_until(source, clock, 1.2, periods=2)
     first = batches[0]
     assert [(p.zone, p.delivery_start) for p in first] == [
         ("DE-LU", datetime(2025, 6, 2, 10, tzinfo=UTC)),
@@ -198,19 +219,21 @@ async def test_source_yields_the_current_period_at_once_then_follows_its_clock()
     ]
     assert all(p.source == "simulator" and p.resolution is Resolution.PT15M for p in first)
     periods = sorted({p.delivery_start for batch in batches for p in batch})
-    # 900x: a quarter-hour per second of wall time, so about 1 + 1.2 periods by now.
-    assert 2 <= len(periods) <= 3
-    assert periods == [periods[0] + k * timedelta(minutes=15) for k in range(len(periods))]
+    assert periods == [datetime(2025, 6, 2, 10, tzinfo=UTC), datetime(2025, 6, 2, 10, 15, tzinfo=UTC)]
 
 
 async def test_source_prices_do_not_depend_on_speed_or_tick() -> None:
-    slow, _ = await _collect(SimulatorSource.from_settings(_settings()), 0.3)
-    fast, _ = await _collect(
-        SimulatorSource.from_settings(_settings(simulator_speed=90000.0, simulator_tick_seconds=0.1)), 0.3
-    )
+    def source(speed: float, tick: float, clock: FakeClock) -> SimulatorSource:
+        return SimulatorSource(
+            ["DE-LU", "FR"], speed=speed, tick_seconds=tick, seed=7, start="2025-06-02T10:00:00Z", clock=clock
+        )
+
+    slow_clock, fast_clock = FakeClock(), FakeClock()
+    slow = await _collect_until(source(900.0, 0.01, slow_clock), slow_clock, 2.0, periods=3)
+    fast = await _collect_until(source(90000.0, 0.02, fast_clock), fast_clock, 1.0, periods=101)
     slow_prices = {(p.zone, p.delivery_start): p.eur_mwh for b in slow for p in b}
     fast_prices = {(p.zone, p.delivery_start): p.eur_mwh for b in fast for p in b}
-    assert len(fast_prices) > len(slow_prices) >= 2
+    assert len(slow_prices) == 2 * 3 and len(fast_prices) == 2 * 101
     assert all(fast_prices[key] == value for key, value in slow_prices.items())
     model = PriceModel(["DE-LU", "FR"], "2025-06-02T10:00:00Z", "PT15M", seed=7)
     expected = model.take(len(fast_prices) // 2)
@@ -220,8 +243,15 @@ async def test_source_prices_do_not_depend_on_speed_or_tick() -> None:
 
 
 async def test_source_stops_promptly_even_with_a_long_tick() -> None:
-    source = SimulatorSource.from_settings(_settings(simulator_tick_seconds=60.0))
-    began = time.perf_counter()
-    batches, _ = await _collect(source, 0.1)
-    # Far below the 60 s tick: the source wakes on stop, not on its next tick (slack for a loaded machine).
-    assert len(batches) == 1 and time.perf_counter() - began < 2.0
+    source = SimulatorSource.from_settings(_settings(simulator_tick_seconds=3600.0))
+    stop = asyncio.Event()
+    batches = []
+
+    async def consume() -> None:
+        async for batch in source.batches(stop):
+            batches.append(batch)
+            stop.set()
+
+    # An hour-long tick: finishing at all shows the source wakes on stop, not on its next tick.
+    await asyncio.wait_for(consume(), timeout=60)
+    assert len(batches) == 1

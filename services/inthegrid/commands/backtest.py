@@ -10,11 +10,23 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from inthegrid.commands import described
+
 log = logging.getLogger(__name__)
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("backtest", help="what a rule would have found in a price table, and its value")
+    p = sub.add_parser(
+        "backtest",
+        help="what a rule would have found in a price table, and its value",
+        **described(
+            "Evaluate an ArbitrageRule manifest over a price table: every opportunity it would have "
+            "found, its value and a report.",
+            "inthegrid backtest --prices data/prices/day_ahead_prices_hourly_2020_2024_utc.csv.gz "
+            "--rule k8s/examples/arbitragerule-interconnected.yaml --from 2023-01-01 --to 2023-12-31 "
+            "--out out/2023",
+        ),
+    )
     p.add_argument("--prices", required=True, help="price table: CSV, CSV.gz or Parquet")
     p.add_argument("--rule", required=True, help="ArbitrageRule manifest (YAML), the file you kubectl apply")
     p.add_argument("--rule-name", help="which ArbitrageRule, when the file holds several")

@@ -3,7 +3,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from inthegrid.commands import overrides
+from inthegrid.commands import described, overrides
 
 _OPTIONS = {
     "rule_name": "rule_name",
@@ -14,7 +14,14 @@ _OPTIONS = {
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("calculator", help="detect opportunities for one rule from the prices on NATS")
+    p = sub.add_parser(
+        "calculator",
+        help="detect opportunities for one rule from the prices on NATS",
+        **described(
+            "Consume prices from NATS JetStream for one rule and publish opportunity events.",
+            "inthegrid calculator --rule-file tests/fixtures/rules/proof-of-concept.yaml",
+        ),
+    )
     p.add_argument("--rule-name", help="rule name [INTHEGRID_RULE_NAME]")
     p.add_argument(
         "--rule-file", help="ArbitrageRule YAML (default: the proof of concept's rule) [INTHEGRID_RULE_FILE]"

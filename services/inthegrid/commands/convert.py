@@ -6,9 +6,18 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from inthegrid.commands import described
+
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("convert", help="turn ENTSO-E A44 price documents into a price table")
+    p = sub.add_parser(
+        "convert",
+        help="turn ENTSO-E A44 price documents into a price table",
+        **described(
+            "Turn ENTSO-E A44 day-ahead price documents (XML) into a price table (CSV or Parquet).",
+            "inthegrid convert tests/fixtures/entsoe/openhab_CH_A44_day_ahead_2025-11-26_27.xml --out ch.csv",
+        ),
+    )
     p.add_argument("files", nargs="+", metavar="FILE.xml", help="A44 documents (several zones/days allowed)")
     p.add_argument("--out", required=True, help="output table: .csv, .csv.gz or .parquet")
     p.add_argument(
@@ -29,7 +38,7 @@ def convert_documents(
     files: list[str | Path], out: str | Path, *, period: str | None = None, sequence: int = 1
 ) -> Path:
     from inthegrid.domain.prices import Price
-    from inthegrid.errors import SourceError
+    from inthegrid.errors import SourceError, ValidationError
     from inthegrid.sources.entsoe.parse import parse_prices
     from inthegrid.sources.table import prices_to_table, write_table
 
@@ -39,11 +48,11 @@ def convert_documents(
         try:
             document = path.read_bytes()
         except OSError as exc:
-            raise SourceError(f"{path}: cannot be read ({exc.strerror})") from None
+            raise ValidationError(f"{path}: cannot be read ({exc.strerror})") from None
         try:
             prices.extend(parse_prices(document, source="entsoe", sequence=sequence))
-        except SourceError as exc:
-            raise SourceError(f"{path}: {exc}") from None
+        except SourceError as exc:  # the file the user gave holds no usable prices: their input
+            raise ValidationError(f"{path}: {exc}") from None
     return write_table(prices_to_table(prices, period), out)
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from inthegrid.commands import overrides
+from inthegrid.commands import described, overrides
 
 _OPTIONS = {
     "api": "dashboard_api_url",
@@ -15,7 +15,14 @@ _OPTIONS = {
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("dashboard", help="serve the Gradio dashboard on its own, reading a gateway's API")
+    p = sub.add_parser(
+        "dashboard",
+        help="serve the Gradio dashboard on its own, reading a gateway's API",
+        **described(
+            "Serve the Gradio dashboard on its own; it reads everything from a gateway's REST API.",
+            "inthegrid dashboard --api http://127.0.0.1:8000",
+        ),
+    )
     p.add_argument("--api", help="gateway base URL, e.g. http://127.0.0.1:8000 [INTHEGRID_DASHBOARD_API_URL]")
     p.add_argument("--api-key", help="API key for the gateway [INTHEGRID_DASHBOARD_API_KEY]")
     p.add_argument("--host", help="address to bind [INTHEGRID_DASHBOARD_HOST]")

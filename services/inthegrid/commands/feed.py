@@ -3,7 +3,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from inthegrid.commands import overrides
+from inthegrid.commands import described, overrides
 
 _OPTIONS = {
     "name": "feed_name",
@@ -23,7 +23,14 @@ _OPTIONS = {
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("feed", help="publish prices from a source (simulator, entsoe, replay) to NATS")
+    p = sub.add_parser(
+        "feed",
+        help="publish prices from a source (simulator, entsoe, replay) to NATS",
+        **described(
+            "Publish prices from a source (simulator, ENTSO-E or a replayed price table) to NATS JetStream.",
+            "inthegrid feed --source simulator --zones DE-LU,FR,NL --speed 450",
+        ),
+    )
     p.add_argument("--name", help="feed name [INTHEGRID_FEED_NAME]")
     p.add_argument("--zones", help="comma-separated zones [INTHEGRID_FEED_ZONES]")
     p.add_argument("--source", choices=["simulator", "entsoe", "replay"], help="[INTHEGRID_FEED_SOURCE]")

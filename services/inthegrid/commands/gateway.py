@@ -3,7 +3,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from inthegrid.commands import overrides
+from inthegrid.commands import described, overrides
 
 _OPTIONS = {
     "host": "http_host",
@@ -15,7 +15,14 @@ _OPTIONS = {
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("gateway", help="serve the REST API, Server-Sent Events and the dashboard")
+    p = sub.add_parser(
+        "gateway",
+        help="serve the REST API, Server-Sent Events and the dashboard",
+        **described(
+            "Serve the REST API, Server-Sent Events, /metrics and the dashboard.",
+            "inthegrid gateway --port 8000",
+        ),
+    )
     p.add_argument("--host", help="address to bind [INTHEGRID_HTTP_HOST]")
     p.add_argument("--port", type=int, help="port [INTHEGRID_HTTP_PORT]")
     p.add_argument("--nats-url", help="[INTHEGRID_NATS_URL]")

@@ -5,9 +5,19 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from inthegrid.commands import described
+
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("operator", help="reconcile MarketFeed and ArbitrageRule resources (kopf)")
+    p = sub.add_parser(
+        "operator",
+        help="reconcile MarketFeed and ArbitrageRule resources (kopf)",
+        **described(
+            "Reconcile MarketFeed and ArbitrageRule custom resources into feed and calculator "
+            "Deployments (kopf).",
+            "inthegrid operator --namespace inthegrid",
+        ),
+    )
     scope = p.add_mutually_exclusive_group()
     scope.add_argument(
         "-A",

@@ -3,7 +3,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from inthegrid.commands import overrides
+from inthegrid.commands import described, overrides
 
 _OPTIONS = {
     "database_url": "database_url",
@@ -15,7 +15,14 @@ _OPTIONS = {
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("recorder", help="store prices and opportunity events from NATS in PostgreSQL")
+    p = sub.add_parser(
+        "recorder",
+        help="store prices and opportunity events from NATS in PostgreSQL",
+        **described(
+            "Store prices and opportunity events from NATS JetStream in PostgreSQL or TimescaleDB.",
+            "INTHEGRID_DATABASE_URL=postgresql://inthegrid@localhost/inthegrid inthegrid recorder",
+        ),
+    )
     p.add_argument("--database-url", help="PostgreSQL URL [INTHEGRID_DATABASE_URL]")
     p.add_argument("--batch", type=int, help="rows per COPY batch [INTHEGRID_RECORDER_BATCH]")
     p.add_argument(

@@ -6,9 +6,19 @@ import os
 from pathlib import Path
 from typing import Any
 
+from inthegrid.commands import described
+
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("up", help="run the whole platform locally (embedded NATS and PostgreSQL by default)")
+    p = sub.add_parser(
+        "up",
+        help="run the whole platform locally (embedded NATS and PostgreSQL by default)",
+        **described(
+            "Run the whole platform locally: embedded NATS and PostgreSQL, a feed, a calculator, the "
+            "recorder and the gateway.",
+            "inthegrid up --source replay:data/prices/day_ahead_prices_hourly_2020_2024_utc.csv.gz",
+        ),
+    )
     p.add_argument(
         "--source",
         default="simulator",

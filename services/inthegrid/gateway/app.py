@@ -16,7 +16,16 @@ from fastapi.responses import JSONResponse
 from inthegrid import __version__
 from inthegrid.gateway.database import DatabaseUnavailableError
 from inthegrid.gateway.instrumentation import MetricsMiddleware
-from inthegrid.gateway.routers import aggregates, health, opportunities, prices, reference, spreads, stream
+from inthegrid.gateway.routers import (
+    aggregates,
+    health,
+    opportunities,
+    prices,
+    reference,
+    spreads,
+    stream,
+    websocket,
+)
 from inthegrid.gateway.security import SecurityMiddleware
 from inthegrid.gateway.services import GatewayServices
 from inthegrid.platform.settings import GatewaySettings
@@ -58,7 +67,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = services
-    for module in (health, reference, prices, spreads, opportunities, stream, aggregates):
+    for module in (health, reference, prices, spreads, opportunities, stream, websocket, aggregates):
         app.include_router(module.router)
 
     @app.exception_handler(DatabaseUnavailableError)

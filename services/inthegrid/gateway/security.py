@@ -83,6 +83,13 @@ class SecurityMiddleware:
         self.buckets = TokenBuckets(rate_limit_per_minute) if rate_limit_per_minute > 0 else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            refusal = self._refusal(scope) if scope["path"].startswith(PROTECTED_PREFIX) else None
+            if refusal is not None:
+                await _refuse_websocket(scope, receive, send, *refusal)
+                return
+            await self.app(scope, receive, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -93,29 +100,32 @@ class SecurityMiddleware:
             await send(message)
 
         if scope["path"].startswith(PROTECTED_PREFIX) and scope["method"] != "OPTIONS":
-            headers = dict(scope["headers"])
-            key = presented_key(headers)
-            authenticated = bool(self.api_keys) and self._known(key)
-            if self.buckets is not None:
-                # Checked before the key: a missing or wrong key counts against the caller's address,
-                # so guessing keys (or flooding with them) is throttled like any other traffic.
-                client = f"key:{key}" if authenticated else f"ip:{(scope.get('client') or ('?',))[0]}"
-                wait = self.buckets.take(client)
-                if wait > 0:
-                    retry = str(max(1, math.ceil(wait))).encode()
-                    await _reject(
-                        send_with_headers, 429, "rate limit exceeded; retry later", [(b"retry-after", retry)]
-                    )
-                    return
-            if self.api_keys and not authenticated:
-                await _reject(
-                    send_with_headers,
-                    401,
-                    "missing or invalid API key (X-API-Key or Bearer token)",
-                    [(b"www-authenticate", b'Bearer realm="inthegrid"')],
-                )
+            refusal = self._refusal(scope)
+            if refusal is not None:
+                await _reject(send_with_headers, *refusal)
                 return
         await self.app(scope, receive, send_with_headers)
+
+    def _refusal(self, scope: Scope) -> tuple[int, str, list[tuple[bytes, bytes]]] | None:
+        """Why a request to a protected path is refused (status, detail, headers), or None."""
+        headers = dict(scope["headers"])
+        key = presented_key(headers)
+        authenticated = bool(self.api_keys) and self._known(key)
+        if self.buckets is not None:
+            # Checked before the key: a missing or wrong key counts against the caller's address,
+            # so guessing keys (or flooding with them) is throttled like any other traffic.
+            client = f"key:{key}" if authenticated else f"ip:{(scope.get('client') or ('?',))[0]}"
+            wait = self.buckets.take(client)
+            if wait > 0:
+                retry = str(max(1, math.ceil(wait))).encode()
+                return 429, "rate limit exceeded; retry later", [(b"retry-after", retry)]
+        if self.api_keys and not authenticated:
+            return (
+                401,
+                "missing or invalid API key (X-API-Key or Bearer token)",
+                [(b"www-authenticate", b'Bearer realm="inthegrid"')],
+            )
+        return None
 
     def _known(self, key: str | None) -> bool:
         if key is None:
@@ -139,3 +149,18 @@ async def _reject(send: Send, status: int, detail: str, extra: list[tuple[bytes,
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+async def _refuse_websocket(
+    scope: Scope, receive: Receive, send: Send, status: int, detail: str, extra: list[tuple[bytes, bytes]]
+) -> None:
+    """Refuse a WebSocket upgrade with the same status and body as an HTTP request would get, where
+    the server supports it (uvicorn does); otherwise with a plain close (the client sees 403)."""
+    await receive()  # websocket.connect
+    if "websocket.http.response" not in scope.get("extensions", {}):
+        await send({"type": "websocket.close", "code": 1008, "reason": detail[:120]})
+        return
+    body = orjson.dumps({"detail": detail})
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra]
+    await send({"type": "websocket.http.response.start", "status": status, "headers": headers})
+    await send({"type": "websocket.http.response.body", "body": body})

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import orjson
@@ -26,23 +26,32 @@ from inthegrid.gateway.views import opportunity_item, price_item
 
 @dataclass(frozen=True, slots=True)
 class SseEvent:
-    """One encoded SSE frame and what filters look at."""
+    """One live event, encoded once for every client, and what filters look at.
+
+    ``frame`` is the Server-Sent Events frame; ``message`` the same event as one WebSocket text
+    message (``{"id": ..., "event": ..., "data": {...}}``): both carry the stream sequence as id.
+    """
 
     sequence: int
     zones: tuple[str, ...]
     rule: str | None
     pair: tuple[str, str] | None
     frame: bytes
+    message: bytes
 
 
-def encode_frame(sequence: int, event: str, data: dict[str, object]) -> bytes:
-    return b"id: %d\nevent: %s\ndata: %s\n\n" % (sequence, event.encode(), orjson.dumps(data))
+def encoded(sequence: int, event: str, data: dict[str, object]) -> tuple[bytes, bytes]:
+    """The SSE frame and the WebSocket message of one event (the JSON is serialised once)."""
+    body = orjson.dumps(data)
+    frame = b"id: %d\nevent: %s\ndata: %s\n\n" % (sequence, event.encode(), body)
+    message = b'{"id":%d,"event":"%s","data":%s}' % (sequence, event.encode(), body)
+    return frame, message
 
 
 def price_event(sequence: int, price: Price) -> SseEvent:
     data = price_item(price)
     data["sequence"] = sequence
-    return SseEvent(sequence, (price.zone,), None, None, encode_frame(sequence, "price", data))
+    return SseEvent(sequence, (price.zone,), None, None, *encoded(sequence, "price", data))
 
 
 def opportunity_event(sequence: int, event: OpportunityEvent) -> SseEvent:
@@ -51,7 +60,7 @@ def opportunity_event(sequence: int, event: OpportunityEvent) -> SseEvent:
         event.pair,
         event.rule,
         event.pair,
-        encode_frame(sequence, "opportunity", opportunity_item(event, sequence)),
+        *encoded(sequence, "opportunity", opportunity_item(event, sequence)),
     )
 
 
@@ -125,8 +134,16 @@ class Channel:
     every message after its start-up snapshot (``mark_contiguous``), and eviction raises the bar.
     """
 
-    def __init__(self, stream: str, ring_size: int, queue_size: int, hopeless_seconds: float) -> None:
+    def __init__(
+        self,
+        stream: str,
+        ring_size: int,
+        queue_size: int,
+        hopeless_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.stream = stream
+        self._clock = clock  # injectable, so the hopeless timer is tested on a clock the test controls
         self.queue_size = queue_size
         self.hopeless_seconds = hopeless_seconds
         self._ring: deque[SseEvent] = deque()
@@ -158,7 +175,7 @@ class Channel:
                 evicted = self._ring.popleft()
                 if self.covered_from is not None:
                     self.covered_from = max(self.covered_from, evicted.sequence)
-        now = time.monotonic()
+        now = self._clock()
         for client in tuple(self._clients):
             client.offer(event, now)
 

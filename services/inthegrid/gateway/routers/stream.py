@@ -8,15 +8,15 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query
 from fastapi.responses import Response
 
 from inthegrid.gateway.deps import Services, optional_pair, optional_zones
-from inthegrid.gateway.feeder import Decoder, replay_stream
 from inthegrid.gateway.services import GatewayServices
-from inthegrid.gateway.sse import Channel, EventFilter
+from inthegrid.gateway.sse import EventFilter
 from inthegrid.gateway.sse_response import SseResponse
-from inthegrid.platform.bus import (
-    OPPORTUNITIES_STREAM,
-    OPPORTUNITY_SUBJECT_ROOT,
-    PRICE_SUBJECT_ROOT,
-    PRICES_STREAM,
+from inthegrid.gateway.subscriptions import (
+    LiveStream,
+    StreamUnavailableError,
+    opportunity_stream,
+    price_stream,
+    subscribe,
 )
 
 router = APIRouter(prefix="/api/stream", tags=["stream"])
@@ -50,23 +50,13 @@ def _last_id(value: str | None) -> int | None:
 
 
 async def _open(
-    services: GatewayServices,
-    channel: Channel,
-    event_filter: EventFilter,
-    last_id: int | None,
-    stream: str,
-    subject: str,
-    decode: Decoder,
+    services: GatewayServices, live: LiveStream, event_filter: EventFilter, last_id: int | None
 ) -> Response:
-    client = channel.new_client(event_filter)
-    if channel.attach(client, last_id):
-        return SseResponse(channel, client, services.settings.sse_heartbeat_seconds)
-    # The ring does not reach back to last_id: replay from the stream for this connection only.
-    if services.bus is None or last_id is None:
-        raise HTTPException(503, detail="event stream unavailable: not connected to NATS yet")
-    sub = await replay_stream(services.bus, stream, subject, last_id + 1, decode, client.offer)
-    channel.attach_replay(client)
-    return SseResponse(channel, client, services.settings.sse_heartbeat_seconds, cleanup=sub.unsubscribe)
+    try:
+        client, cleanup = await subscribe(services, live, event_filter, last_id)
+    except StreamUnavailableError as exc:
+        raise HTTPException(503, detail=str(exc)) from None
+    return SseResponse(live.channel, client, services.settings.sse_heartbeat_seconds, cleanup=cleanup)
 
 
 @router.get("/prices", responses=SSE_DOC, response_class=Response, summary="Live prices (SSE)")
@@ -75,15 +65,7 @@ async def stream_prices(
     zones: Annotated[frozenset[str] | None, Depends(optional_zones)] = None,
     last_event_id: LastEventId = None,
 ) -> Response:
-    return await _open(
-        services,
-        services.prices,
-        EventFilter(zones=zones),
-        _last_id(last_event_id),
-        PRICES_STREAM,
-        f"{PRICE_SUBJECT_ROOT}.>",
-        services.feeder.price_from,
-    )
+    return await _open(services, price_stream(services), EventFilter(zones=zones), _last_id(last_event_id))
 
 
 @router.get("/opportunities", responses=SSE_DOC, response_class=Response, summary="Opportunity events (SSE)")
@@ -96,10 +78,7 @@ async def stream_opportunities(
 ) -> Response:
     return await _open(
         services,
-        services.opportunities,
+        opportunity_stream(services),
         EventFilter(zones=zones, rule=rule, pair=pair),
         _last_id(last_event_id),
-        OPPORTUNITIES_STREAM,
-        f"{OPPORTUNITY_SUBJECT_ROOT}.>",
-        services.feeder.opportunity_from,
     )
