@@ -67,7 +67,7 @@ def postgres(_binaries: None) -> Iterator[EmbeddedPostgres]:
 def timescaledb_postgres(_binaries: None) -> Iterator[EmbeddedPostgres]:
     reason = servers.timescaledb_unavailable()
     if reason:
-        message = f"TimescaleDB unavailable: {reason}; build it with {servers.BUILD_SCRIPT}"
+        message = f"TimescaleDB unavailable: {reason}"
         if servers.timescaledb_required():
             pytest.fail(f"CI=true: {message}", pytrace=False)
         pytest.skip(message)

@@ -26,7 +26,6 @@ from inthegrid.platform.pg_install import (
     BUILD_SCRIPT,
     PostgresInstallError,
     choose_install,
-    timescaledb_cache_dir,
 )
 
 __all__ = [
@@ -58,7 +57,7 @@ def timescaledb_unavailable() -> str | None:
     try:
         choose_install("timescaledb")
     except PostgresInstallError as exc:
-        return f"{exc} (cache {timescaledb_cache_dir()})"
+        return str(exc)
     return None
 
 
