@@ -2,8 +2,10 @@
 # Installs the system tools the browser, k8s and operator test tiers use, where this machine allows:
 # Debian's chromium (Playwright drives it; nothing is downloaded by Playwright), Debian's prometheus
 # (promtool and a real Prometheus), and etcd/kube-apiserver/kube-controller-manager/kubectl/helm built
-# from Go modules (scripts/build-k8s-tools.sh, cached outside the repository).
-# Never fails the build: a tier whose tool is missing skips with the reason.
+# from Go modules (scripts/build-k8s-tools.sh, cached outside the repository), and TimescaleDB from the
+# vendored source against the embedded PostgreSQL (scripts/build-timescaledb.sh, cached likewise).
+# Never fails the build: a tier whose tool is missing skips with the reason (the TimescaleDB test
+# variants fail instead under CI=true).
 set -u
 cd "$(dirname "$0")/.."
 
@@ -23,4 +25,6 @@ fi
 if [ -x scripts/build-k8s-tools.sh ] || [ -f scripts/build-k8s-tools.sh ]; then
   bash scripts/build-k8s-tools.sh || echo "building the Kubernetes test binaries failed; operator tests will skip"
 fi
+bash scripts/build-timescaledb.sh ||
+  echo "TimescaleDB not built (see above); the TimescaleDB test variants will skip (fail under CI=true)"
 exit 0

@@ -20,6 +20,7 @@ CLASSES = [
     ("calculator", "inthegrid.platform.settings", "CalculatorSettings"),
     ("recorder", "inthegrid.platform.settings", "RecorderSettings"),
     ("gateway", "inthegrid.platform.settings", "GatewaySettings"),
+    ("up, tests (embedded)", "inthegrid.platform.settings", "EmbeddedSettings"),
     ("operator", "inthegrid_operator.settings", "OperatorSettings"),
 ]
 SECRET_HINT = ("token", "password", "api_keys", "webhook", "database_url")

@@ -4,6 +4,10 @@
 - ``nats_url`` (function): the session server with every stream and KV bucket deleted first, so
   durable consumers and stored messages never leak between tests.
 - ``database_url`` (function): a new, empty database on the session server.
+- Storage: the plain PostgreSQL server by default; tests or modules marked ``both_storages`` run
+  twice, on plain PostgreSQL and on TimescaleDB (``timescaledb_postgres``, built by
+  scripts/build-timescaledb.sh). Without that build the TimescaleDB variant skips with the reason,
+  and fails under CI=true.
 """
 
 from __future__ import annotations
@@ -19,6 +23,18 @@ from tests.support import servers
 from tests.support.servers import EmbeddedNats, EmbeddedPostgres
 
 INTEGRATION_DIR = __file__.rsplit("/", 1)[0]
+
+
+STORAGES = ("postgresql", "timescaledb")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "both_storages: run on plain PostgreSQL and on TimescaleDB")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "storage" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_storages"):
+        metafunc.parametrize("storage", STORAGES, indirect=True)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -43,8 +59,33 @@ def nats_server(_binaries: None) -> Iterator[EmbeddedNats]:
 
 @pytest.fixture(scope="session")
 def postgres(_binaries: None) -> Iterator[EmbeddedPostgres]:
-    with servers.postgres_server() as server:
+    with servers.postgres_server(storage="postgresql") as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def timescaledb_postgres(_binaries: None) -> Iterator[EmbeddedPostgres]:
+    reason = servers.timescaledb_unavailable()
+    if reason:
+        message = f"TimescaleDB unavailable: {reason}"
+        if servers.timescaledb_required():
+            pytest.fail(f"CI=true: {message}", pytrace=False)
+        pytest.skip(message)
+    with servers.postgres_server(storage="timescaledb") as server:
+        yield server
+
+
+@pytest.fixture
+def storage(request: pytest.FixtureRequest) -> str:
+    """The storage a test runs on: its parameter when marked both_storages, else plain PostgreSQL."""
+    return str(getattr(request, "param", "postgresql"))
+
+
+@pytest.fixture
+def storage_server(request: pytest.FixtureRequest, storage: str) -> EmbeddedPostgres:
+    name = "timescaledb_postgres" if storage == "timescaledb" else "postgres"
+    server: EmbeddedPostgres = request.getfixturevalue(name)
+    return server
 
 
 async def reset_jetstream(url: str) -> None:
@@ -75,11 +116,11 @@ async def create_database(server: EmbeddedPostgres) -> str:
 
 
 @pytest.fixture
-async def database_url(postgres: EmbeddedPostgres) -> AsyncIterator[str]:
-    url = await create_database(postgres)
+async def database_url(storage_server: EmbeddedPostgres) -> AsyncIterator[str]:
+    url = await create_database(storage_server)
     yield url
     name = url.rsplit("/", 1)[1]
-    conn = await asyncpg.connect(postgres.url())
+    conn = await asyncpg.connect(storage_server.url())
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:

@@ -8,6 +8,7 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import asyncpg
 import orjson
@@ -18,9 +19,12 @@ from inthegrid.domain.economics import value_pair
 from inthegrid.domain.opportunities import EventKind, OpportunityEvent
 from inthegrid.domain.prices import Market, Resolution
 from inthegrid.domain.rules import proof_of_concept_rule
+from inthegrid.gateway.dashboard_client import GatewayClient
+from inthegrid.gateway.dashboard_history import load_history
 from inthegrid.gateway.metrics import SSE_DISCONNECTED
 from inthegrid.platform.bus import opportunity_subject, publish_all
 from tests.support.gateway import (
+    PUBLISHED,
     RING_SIZE,
     T0,
     Gateway,
@@ -126,6 +130,7 @@ async def test_live_prices_spreads_and_opportunities_come_from_the_bus(gateway: 
     await wait_until(rule_gone, what="rule removal")
 
 
+@pytest.mark.both_storages
 async def test_history_from_the_database_with_filters_paging_and_csv(gateway: Gateway) -> None:
     gw = gateway
     conn = await asyncpg.connect(gw.settings.database_url.get_secret_value())
@@ -275,3 +280,128 @@ async def test_a_client_that_stops_reading_never_holds_up_another(gateway: Gatew
         return sse_clients() <= baseline
 
     await wait_until(all_gone, what="the stalled client to be gone once its socket closed")
+
+
+DAY0 = datetime(2026, 1, 14, tzinfo=UTC)
+QUARTERS = 3 * 96  # three UTC days of 15-minute periods
+
+
+def _price(zone: str, i: int) -> Decimal:
+    return Decimal(40 + i % 7) if zone == "DE-LU" else Decimal(55 + i % 5) + Decimal("0.25")
+
+
+def _mean(values: list[Decimal]) -> float:
+    return round(float(sum(values) / len(values)), 4)
+
+
+@pytest.mark.both_storages
+async def test_long_range_history_is_the_same_on_both_storages(gateway: Gateway, storage: str) -> None:
+    """Hourly/daily prices, daily border figures and the latest stored period per zone: computed
+    here from the inserted rows, and answered identically by continuous aggregates (TimescaleDB,
+    partly materialized, partly real-time) and by plain PostgreSQL aggregating the raw tables."""
+    url = gateway.settings.database_url.get_secret_value()
+    valued = list(range(0, QUARTERS, 3))  # every third period had a valued opportunity
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.executemany(
+            "INSERT INTO prices (zone, market, resolution_minutes, delivery_start, price_eur_mwh, source,"
+            " published_at) VALUES ($1, 'day_ahead', 15, $2, $3, 'test', $4)",
+            [
+                (zone, DAY0 + timedelta(minutes=15 * i), _price(zone, i), PUBLISHED)
+                for zone in ("DE-LU", "FR")
+                for i in range(QUARTERS)
+            ],
+        )
+        await conn.executemany(
+            "INSERT INTO opportunities (rule, pair_a, pair_b, market, delivery_start, status, revision,"
+            " buy_zone, sell_zone, spread, net_eur_mwh, capacity_mw, profit_eur, period_hours, coupled,"
+            " resolution_minutes, first_detected_at, detected_at)"
+            " VALUES ('r', 'DE-LU', 'FR', 'day_ahead', $1, 'closed', 1, 'DE-LU', 'FR', $2, $3, 100, $4,"
+            " 0.25, $5, 15, $6, $6)",
+            [
+                (
+                    DAY0 + timedelta(minutes=15 * i),
+                    _price("FR", i) - _price("DE-LU", i),
+                    _price("FR", i) - _price("DE-LU", i) - 1,
+                    (_price("FR", i) - _price("DE-LU", i) - 1) * 25,
+                    i % 2 == 0,
+                    PUBLISHED,
+                )
+                for i in valued
+            ],
+        )
+        if storage == "timescaledb":
+            # Materialize the first day only: the answer must combine stored and real-time buckets.
+            for view in ("prices_hourly", "prices_daily", "border_daily"):
+                await conn.execute(
+                    f"CALL refresh_continuous_aggregate('{view}', $1::timestamptz, $2::timestamptz)",
+                    DAY0,
+                    DAY0 + timedelta(days=1),
+                )
+            assert (
+                await conn.fetchval("SELECT count(*) FROM _timescaledb_catalog.continuous_aggs_watermark") > 0
+            )
+    finally:
+        await conn.close()
+
+    days = (await gateway.http.get("/api/history/prices/DE", params={"bucket": "day"})).json()
+    assert days["market"] == "DE-LU" and days["count"] == 3
+    first_day = [_price("DE-LU", i) for i in range(96)]
+    assert days["buckets"][-1] == {
+        "zone": "DE-LU",
+        "bucket_start": "2026-01-14T00:00:00Z",
+        "bucket_end": "2026-01-15T00:00:00Z",
+        "avg_price": _mean(first_day),
+        "min_price": 40.0,
+        "max_price": 46.0,
+        "periods": 96,
+    }
+    hours = (
+        await gateway.http.get(
+            "/api/history/prices/FR",
+            params={"bucket": "hour", "from": "2026-01-14T23:00:00Z", "to": "2026-01-15T02:00:00Z"},
+        )
+    ).json()
+    assert [b["bucket_start"] for b in hours["buckets"]] == [
+        "2026-01-15T01:00:00Z",
+        "2026-01-15T00:00:00Z",
+        "2026-01-14T23:00:00Z",
+    ]
+    assert [b["avg_price"] for b in hours["buckets"]] == [
+        _mean([_price("FR", i) for i in range(h * 4, h * 4 + 4)]) for h in (25, 24, 23)
+    ]
+
+    border = (await gateway.http.get("/api/history/borders", params={"pair": "DE-FR"})).json()
+    assert border["pair"] == ["DE-LU", "FR"] and border["count"] == 3
+    for day in border["days"]:
+        d = (datetime.fromisoformat(day["day"]) - DAY0).days
+        quarters = range(d * 96, d * 96 + 96)
+        mine = [i for i in valued if i in quarters]
+        spreads = [_price("FR", i) - _price("DE-LU", i) for i in mine]
+        mean_a = _mean([_price("DE-LU", i) for i in quarters])
+        mean_b = _mean([_price("FR", i) for i in quarters])
+        assert day["avg_price_a"] == mean_a and day["avg_price_b"] == mean_b
+        assert day["avg_price_spread"] == round(mean_b - mean_a, 4)
+        assert day["valued_periods"] == len(mine)
+        assert day["avg_spread"] == _mean(spreads) and day["max_spread"] == float(max(spreads))
+        assert day["max_net"] == float(max(spreads) - 1)
+        assert day["profit_eur"] == float(sum((s - 1) * 25 for s in spreads))
+        coupled = [s for i, s in zip(mine, spreads, strict=True) if i % 2 == 0]
+        assert day["congestion_value_eur"] == float(sum(s * 100 * Decimal("0.25") for s in coupled))
+    missing_pair = await gateway.http.get("/api/history/borders")
+    assert missing_pair.status_code == 422
+
+    # The dashboard's history tab reads daily means from the same endpoint.
+    figure, _, _, note = await load_history(
+        GatewayClient(gateway.url), "2026-01-14T00:00:00Z", "2026-01-17T00:00:00Z", ["FR"], "daily", ""
+    )
+    assert list(figure.data[0].y) == [
+        _mean([_price("FR", i) for i in range(d * 96, d * 96 + 96)]) for d in range(3)
+    ]
+    assert note.startswith("3 prices in 1 zones")
+
+    latest = (await gateway.http.get("/api/history/latest")).json()
+    assert {p["zone"]: (p["delivery_start"], p["price"]) for p in latest["prices"]} == {
+        "DE-LU": ("2026-01-16T23:45:00Z", float(_price("DE-LU", QUARTERS - 1))),
+        "FR": ("2026-01-16T23:45:00Z", float(_price("FR", QUARTERS - 1))),
+    }

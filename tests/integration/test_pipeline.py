@@ -21,6 +21,9 @@ from inthegrid.platform.bus import Bus, connect_bus, price_subject, publish_all
 from inthegrid.platform.settings import CommonSettings
 from tests.support.processes import ServiceProcess
 
+# The whole pipeline writes to both storages: plain PostgreSQL and TimescaleDB hypertables.
+pytestmark = pytest.mark.both_storages
+
 RULE = "proof-of-concept"
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -23,6 +24,7 @@ from inthegrid.domain.codec import encode_event, encode_price
 from inthegrid.domain.economics import PairValue
 from inthegrid.domain.opportunities import EventKind, OpportunityEvent
 from inthegrid.domain.prices import Market, Price, Resolution, make_price
+from inthegrid.local.launcher import _server_storage
 from inthegrid.platform.bus import (
     DEADLETTER_STREAM,
     Bus,
@@ -31,10 +33,16 @@ from inthegrid.platform.bus import (
     price_subject,
     publish_all,
 )
+from inthegrid.platform.db import connect_pool, load_migrations, run_migrations
 from inthegrid.platform.metrics import HealthState
 from inthegrid.platform.settings import RecorderSettings
+from inthegrid.platform.storage_policies import apply_storage_policies
 from inthegrid.recorder.service import PRICES_DURABLE, run_recorder
 from tests.support import servers
+from tests.support.servers import EmbeddedPostgres
+
+# Storage is what this module tests: every database test runs on plain PostgreSQL and on TimescaleDB.
+pytestmark = pytest.mark.both_storages
 
 ZONES = ("DE-LU", "FR", "NL", "BE", "AT")
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -286,22 +294,107 @@ async def _events_idle(bus: Bus) -> bool:
     return info.num_pending == 0 and info.num_ack_pending == 0
 
 
-async def test_schema_records_which_storage_it_uses(nats_url: str, database_url: str) -> None:
+async def test_schema_records_which_storage_it_uses(nats_url: str, database_url: str, storage: str) -> None:
     async with recorder(nats_url, database_url) as running:
         await wait_until(lambda: _ready(running.health), what="recorder ready")
     conn = await asyncpg.connect(database_url)
     try:
-        storage = await conn.fetchval("SELECT value FROM schema_info WHERE key = 'storage'")
-        has_timescale = await conn.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')"
-        )
+        info = {r["key"]: r["value"] for r in await conn.fetch("SELECT key, value FROM schema_info")}
         versions = [
             r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations ORDER BY 1")
         ]
+        if storage == "timescaledb":
+            hypertables = {
+                r["hypertable_name"]: r["compression_enabled"]
+                for r in await conn.fetch(
+                    "SELECT hypertable_name, compression_enabled FROM timescaledb_information.hypertables"
+                )
+            }
+            aggregates = {
+                r["view_name"]: r["materialized_only"]
+                for r in await conn.fetch(
+                    "SELECT view_name, materialized_only FROM timescaledb_information.continuous_aggregates"
+                )
+            }
+            jobs = {
+                (r["hypertable_name"], r["proc_name"])
+                for r in await conn.fetch(
+                    "SELECT hypertable_name, proc_name FROM timescaledb_information.jobs"
+                )
+            }
+            price_chunk = await conn.fetchval(
+                "SELECT time_interval FROM timescaledb_information.dimensions WHERE hypertable_name = 'prices'"
+            )
     finally:
         await conn.close()
-    assert storage == ("timescaledb" if has_timescale else "postgresql")
-    assert versions == ["0001", "0002"]
+    assert versions == [m.version for m in load_migrations()]
+    assert info["storage"] == storage
+    if storage == "postgresql":
+        assert info["aggregates"] == "none"
+        return
+    assert info["aggregates"] == "continuous"
+    assert hypertables == {"prices": True, "opportunities": True, "opportunity_events": True}
+    # Real-time aggregates: periods not yet materialized still count.
+    assert aggregates == {"prices_hourly": False, "prices_daily": False, "border_daily": False}
+    assert price_chunk == timedelta(days=30)
+    # The recorder's default settings: compress after 30 days, keep forever (no retention job).
+    assert {t for t, proc in jobs if proc == "policy_compression"} == {
+        "prices",
+        "opportunities",
+        "opportunity_events",
+    }
+    assert not {t for t, proc in jobs if proc == "policy_retention"}
+
+
+async def test_storage_policies_follow_the_settings(database_url: str, storage: str) -> None:
+    pool = await connect_pool(database_url, timeout=30)
+    try:
+        await run_migrations(pool)
+        first = await apply_storage_policies(pool, compress_after_days=30, retention_days=0)
+        changed = await apply_storage_policies(pool, compress_after_days=7, retention_days=400)
+        async with pool.acquire() as conn:
+            configs = (
+                [
+                    (r["hypertable_name"], r["proc_name"], json.loads(r["config"]))
+                    for r in await conn.fetch(
+                        "SELECT hypertable_name, proc_name, config FROM timescaledb_information.jobs"
+                        " WHERE proc_name IN ('policy_compression', 'policy_retention')"
+                    )
+                ]
+                if storage == "timescaledb"
+                else []
+            )
+    finally:
+        await pool.close()
+    if storage == "postgresql":
+        assert first == changed == {}  # nothing to set, and nothing pretended
+        return
+    assert first["prices"] == "compress after 30 d"
+    assert changed["prices"] == "compress after 7 d, drop after 400 d"
+    by_table = {(t, proc): cfg for t, proc, cfg in configs}
+    assert len(configs) == 6  # replaced, not added: one of each per hypertable
+    assert by_table[("prices", "policy_compression")]["compress_after"] == "7 days"
+    assert by_table[("opportunity_events", "policy_retention")]["drop_after"] == "400 days"
+
+
+async def test_start_up_reports_the_storage_the_server_offers(database_url: str, storage: str) -> None:
+    described = await asyncio.to_thread(_server_storage, database_url)
+    if storage == "timescaledb":
+        assert described.startswith("timescaledb 2.") and "PostgreSQL 18" in described
+    else:
+        assert described.startswith("postgresql 18") and "no TimescaleDB" in described
+    # A database whose schema was made as plain tables stays so; the banner must not claim otherwise.
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute("CREATE TABLE schema_info (key text PRIMARY KEY, value text NOT NULL)")
+        await conn.execute("INSERT INTO schema_info VALUES ('storage', 'postgresql')")
+    finally:
+        await conn.close()
+    described = await asyncio.to_thread(_server_storage, database_url)
+    if storage == "timescaledb":
+        assert described.startswith("postgresql tables on PostgreSQL 18") and "created before" in described
+    else:
+        assert described.startswith("postgresql 18")
 
 
 async def _ready(health: HealthState) -> bool:
@@ -374,3 +467,41 @@ async def test_a_database_outage_loses_nothing(bus: Bus, nats_url: str) -> None:
 
 async def _not_ready(health: HealthState) -> bool:
     return health.checks.get("database") is False
+
+
+async def test_an_apache_only_timescaledb_gets_hypertables_and_the_plain_aggregates() -> None:
+    """Compression, continuous aggregates and policies are Timescale-License code: on a server limited
+    to the Apache-2 part the migrations keep the hypertables, record aggregates = none, set no
+    policies, and the recorder still starts."""
+    reason = servers.timescaledb_unavailable()
+    if reason:
+        if servers.timescaledb_required():
+            pytest.fail(f"CI=true: TimescaleDB unavailable: {reason}", pytrace=False)
+        pytest.skip(f"TimescaleDB unavailable: {reason}")
+    with servers.server_dir("pg-apache") as base:
+        server = EmbeddedPostgres(
+            base / "data", fast=True, storage="timescaledb", settings={"timescaledb.license": "apache"}
+        )
+        with server:
+            pool = await connect_pool(server.url(), timeout=30)
+            try:
+                assert await run_migrations(pool) == "timescaledb"
+                policies = await apply_storage_policies(pool, compress_after_days=7, retention_days=400)
+                async with pool.acquire() as conn:
+                    info = {
+                        r["key"]: r["value"] for r in await conn.fetch("SELECT key, value FROM schema_info")
+                    }
+                    hypertables = {
+                        r["hypertable_name"]: r["compression_enabled"]
+                        for r in await conn.fetch(
+                            "SELECT hypertable_name, compression_enabled FROM timescaledb_information.hypertables"
+                        )
+                    }
+                    aggregates = await conn.fetchval(
+                        "SELECT count(*) FROM timescaledb_information.continuous_aggregates"
+                    )
+            finally:
+                await pool.close()
+    assert info == {"storage": "timescaledb", "aggregates": "none"}
+    assert hypertables == {"prices": False, "opportunities": False, "opportunity_events": False}
+    assert aggregates == 0 and policies == {}

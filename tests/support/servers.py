@@ -8,6 +8,7 @@ which is how tests simulate crashes and outages.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -21,8 +22,14 @@ from inthegrid.platform.embedded import (
     find_postgres_bin_dir,
     free_port,
 )
+from inthegrid.platform.pg_install import (
+    BUILD_SCRIPT,
+    PostgresInstallError,
+    choose_install,
+)
 
 __all__ = [
+    "BUILD_SCRIPT",
     "EmbeddedNats",
     "EmbeddedPostgres",
     "free_port",
@@ -30,6 +37,8 @@ __all__ = [
     "nats_server",
     "postgres_server",
     "server_dir",
+    "timescaledb_required",
+    "timescaledb_unavailable",
 ]
 
 
@@ -41,6 +50,21 @@ def missing_binaries() -> str | None:
     except EmbeddedServerError as exc:
         return str(exc)
     return None
+
+
+def timescaledb_unavailable() -> str | None:
+    """Why no TimescaleDB server can start here, or None when it can."""
+    try:
+        choose_install("timescaledb")
+    except PostgresInstallError as exc:
+        return str(exc)
+    return None
+
+
+def timescaledb_required() -> bool:
+    """Under CI a missing TimescaleDB build fails its tests: that path must never rot unseen.
+    Elsewhere they skip with the reason (the vendored source or toolchain may be absent)."""
+    return os.environ.get("CI", "").lower() == "true"
 
 
 @contextlib.contextmanager
@@ -62,8 +86,9 @@ def nats_server() -> Iterator[EmbeddedNats]:
 
 
 @contextlib.contextmanager
-def postgres_server(fast: bool = True) -> Iterator[EmbeddedPostgres]:
+def postgres_server(fast: bool = True, storage: str = "postgresql") -> Iterator[EmbeddedPostgres]:
     """PostgreSQL with durability off by default (tests do not survive power cuts; they do survive
-    clean stops and restarts, which is what they exercise)."""
-    with server_dir("pg") as base, EmbeddedPostgres(base / "data", fast=fast) as server:
+    clean stops and restarts, which is what they exercise). ``storage`` = postgresql (plain, the
+    default whatever is built) or timescaledb (the build of ``scripts/build-timescaledb.sh``)."""
+    with server_dir("pg") as base, EmbeddedPostgres(base / "data", fast=fast, storage=storage) as server:
         yield server

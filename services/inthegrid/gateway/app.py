@@ -16,7 +16,16 @@ from fastapi.responses import JSONResponse
 from inthegrid import __version__
 from inthegrid.gateway.database import DatabaseUnavailableError
 from inthegrid.gateway.instrumentation import MetricsMiddleware
-from inthegrid.gateway.routers import health, opportunities, prices, reference, spreads, stream, websocket
+from inthegrid.gateway.routers import (
+    aggregates,
+    health,
+    opportunities,
+    prices,
+    reference,
+    spreads,
+    stream,
+    websocket,
+)
 from inthegrid.gateway.routers.analytics import router as analytics_router
 from inthegrid.gateway.routers.forecast import router as forecast_router
 from inthegrid.gateway.security import SecurityMiddleware
@@ -60,7 +69,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = services
-    for module in (health, reference, prices, spreads, opportunities, stream, websocket):
+    for module in (health, reference, prices, spreads, opportunities, stream, websocket, aggregates):
         app.include_router(module.router)
     app.include_router(analytics_router)
     app.include_router(forecast_router)

@@ -93,6 +93,20 @@ class GatewayClient:
         params = {"limit": limit, "from": start, "to": end}
         return list((await self.get_json(f"/api/prices/history/{zone}", params)).get("prices") or [])
 
+    async def price_buckets(
+        self,
+        zone: str,
+        *,
+        bucket: str,
+        start: str | None = None,
+        end: str | None = None,
+        limit: int = 100_000,
+    ) -> list[dict[str, Any]]:
+        """Mean price per UTC hour or day (continuous aggregates on TimescaleDB), as price-like items."""
+        params = {"bucket": bucket, "limit": limit, "from": start, "to": end}
+        buckets = (await self.get_json(f"/api/history/prices/{zone}", params)).get("buckets") or []
+        return [{"delivery_start": b["bucket_start"], "price": b["avg_price"]} for b in buckets]
+
     async def opportunity_history(
         self,
         *,

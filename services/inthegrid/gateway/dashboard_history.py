@@ -21,6 +21,7 @@ from inthegrid.gateway.dashboard_render import (
 )
 
 HISTORY_LIMIT = 10000  # the API's maximum page; a week of quarter-hours is 672 rows per zone
+AGGREGATE_BUCKETS = {"hourly": "hour", "daily": "day"}  # resolutions /api/history/prices answers
 
 
 def to_iso_utc(value: Any) -> str | None:
@@ -51,9 +52,15 @@ async def load_history(
         )
     chosen = zones or ["DE-LU", "FR", "NL", "BE", "AT"]
     try:
-        histories = await asyncio.gather(
-            *(client.price_history(z, start=start_iso, end=end_iso, limit=HISTORY_LIMIT) for z in chosen)
-        )
+        bucket = AGGREGATE_BUCKETS.get(resolution)
+        if bucket:  # hourly / daily means come aggregated from the database: years fit in one request
+            histories = await asyncio.gather(
+                *(client.price_buckets(z, bucket=bucket, start=start_iso, end=end_iso) for z in chosen)
+            )
+        else:
+            histories = await asyncio.gather(
+                *(client.price_history(z, start=start_iso, end=end_iso, limit=HISTORY_LIMIT) for z in chosen)
+            )
         opportunities = await client.opportunity_history(
             start=start_iso, end=end_iso, pair=pair or None, limit=HISTORY_LIMIT
         )

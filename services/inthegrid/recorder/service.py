@@ -32,6 +32,7 @@ from inthegrid.platform.db import connect_pool, is_transient, run_migrations
 from inthegrid.platform.metrics import CONSUMER_PENDING, HealthState
 from inthegrid.platform.runtime import wait_or_stop
 from inthegrid.platform.settings import RecorderSettings
+from inthegrid.platform.storage_policies import apply_storage_policies
 from inthegrid.recorder.consumer import SERVICE, Row, Sink, StreamRecorder
 from inthegrid.recorder.rows import build_event_row, build_price_row
 from inthegrid.recorder.store import write_events, write_prices
@@ -94,6 +95,11 @@ async def prepare_database(url: str, settings: RecorderSettings, stop: asyncio.E
         pool = await connect_pool(url, stop=stop, timeout=settings.connect_timeout_seconds, max_size=4)
         try:
             await run_migrations(pool)
+            await apply_storage_policies(
+                pool,
+                compress_after_days=settings.compress_after_days,
+                retention_days=settings.retention_days,
+            )
             return pool
         except Exception as exc:
             await pool.close()
