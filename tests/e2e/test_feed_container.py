@@ -1,0 +1,94 @@
+"""The slim `services` image runs a feed against a real nats-server (on this host, reached over the
+host network) under the chart's restrictions: prices for every zone reach JetStream, and a stop
+(SIGTERM, as the kubelet sends) ends the container cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+
+import nats
+import pytest
+from nats.js.errors import NotFoundError
+
+from inthegrid.platform.bus import PRICE_SUBJECT_ROOT, PRICES_STREAM
+from inthegrid.platform.embedded import free_port
+from tests.e2e import docker
+from tests.support import servers
+from tests.support.servers import EmbeddedNats
+
+ZONES = ("DE-LU", "FR", "NL")
+WAIT_SECONDS = 90.0
+
+
+@pytest.fixture
+def nats_server() -> Iterator[EmbeddedNats]:
+    reason = servers.missing_binaries()
+    if reason:
+        pytest.skip(f"server binaries unavailable: {reason}")
+    with servers.nats_server() as server:
+        yield server
+
+
+@pytest.fixture
+def container_name() -> Iterator[str]:
+    name = f"inthegrid-e2e-feed-{uuid.uuid4().hex[:8]}"
+    yield name
+    subprocess.run(["docker", "rm", "--force", name], capture_output=True)
+
+
+async def subjects_with_prices(url: str) -> dict[str, int]:
+    nc = await nats.connect(url)
+    try:
+        info = await nc.jetstream().stream_info(PRICES_STREAM, subjects_filter=f"{PRICE_SUBJECT_ROOT}.>")
+        return dict(info.state.subjects or {})
+    except NotFoundError:  # the feed has not created its stream yet
+        return {}
+    finally:
+        await nc.close()
+
+
+async def test_the_feed_in_the_services_image_publishes_every_zone(
+    services_image: str, nats_server: EmbeddedNats, container_name: str
+) -> None:
+    options = (
+        *docker.RESTRICTED,
+        "--detach",
+        "--name",
+        container_name,
+        "--network",
+        "host",
+        "--env",
+        f"INTHEGRID_NATS_URL={nats_server.url}",
+        "--env",
+        f"INTHEGRID_METRICS_PORT={free_port()}",
+    )
+    feed = ("feed", "--source", "simulator", "--zones", ",".join(ZONES), "--speed", "36000", "--tick", "0.2")
+    started = subprocess.run(
+        ["docker", "run", *options, services_image, *feed], capture_output=True, text=True
+    )
+    assert started.returncode == 0, started.stderr
+
+    deadline = time.monotonic() + WAIT_SECONDS
+    subjects: dict[str, int] = {}
+    while time.monotonic() < deadline:
+        subjects = await subjects_with_prices(nats_server.url)
+        if all(any(s.endswith(f".{zone}") for s in subjects) for zone in ZONES):
+            break
+        await asyncio.sleep(0.2)
+    logs = subprocess.run(["docker", "logs", container_name], capture_output=True, text=True)
+    assert all(any(s.endswith(f".{zone}") for s in subjects) for zone in ZONES), (
+        f"prices by subject: {subjects}\n{logs.stdout[-3000:]}{logs.stderr[-3000:]}"
+    )
+
+    stopped = subprocess.run(["docker", "stop", "--time", "30", container_name], capture_output=True)
+    assert stopped.returncode == 0
+    status = subprocess.run(
+        ["docker", "inspect", "--format", "{{.State.ExitCode}}", container_name],
+        capture_output=True,
+        text=True,
+    )
+    assert status.stdout.strip() == "0", logs.stderr[-3000:]
