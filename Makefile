@@ -72,7 +72,8 @@ test-k8s: venv test-deps
 # Container images, built here from Debian packages and PyPI (no registry needed): a Docker engine
 # (Debian's docker.io, started without systemd), the Python base from mmdebstrap (cached by
 # recipe), then the project image in each variant (full, services, operator; see
-# scripts/build-image.sh). IMAGE_TAG=dev is what `kind load docker-image inthegrid:dev` loads.
+# scripts/build-image.sh), and the chart's bundled NATS from the nats-server Go module.
+# IMAGE_TAG=dev is what `kind load docker-image inthegrid:dev` loads.
 IMAGE_VARIANTS ?= full services operator
 
 docker:
@@ -80,9 +81,11 @@ docker:
 
 image: docker
 	@bash scripts/build-image.sh $(IMAGE_VARIANTS)
+	@bash scripts/build-nats-image.sh >/dev/null
 
 # The images as a user runs them (tests/e2e): every command starts, uid 10001 on a read-only root
-# filesystem, the version matches the chart, the slim feed publishes to a real NATS.
+# filesystem, the version matches the chart, the slim feed publishes to NATS (host and image), and
+# `docker run --privileged` works through the runc wrapper.
 test-e2e: venv image
 	$(BIN)/pytest -q -ra tests/e2e
 

@@ -16,6 +16,8 @@ VARIANTS = {
     "services": f"{IMAGE}:{IMAGE_TAG}-services",
     "operator": f"{IMAGE}:{IMAGE_TAG}-operator",
 }
+# The chart's bundled NATS, built by scripts/build-nats-image.sh at tools/nats/go.mod's version.
+NATS_REPOSITORY = os.environ.get("INTHEGRID_NATS_REPOSITORY", "inthegrid-nats")
 # How the chart runs every pod: the image's own user, a read-only root, an emptyDir at /tmp.
 RESTRICTED = ("--read-only", "--tmpfs", "/tmp:rw,nosuid,nodev,size=64m", "--cap-drop", "ALL")
 
