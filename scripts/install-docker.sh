@@ -5,7 +5,8 @@
 #   scripts/install-docker.sh --check    exit 0 if the engine answers, 1 otherwise (installs nothing)
 #
 # - apt-get installs docker.io (dockerd 20.10, containerd, runc) and mmdebstrap (the base image's
-#   root filesystem, scripts/build-base-image.sh) when they are missing.
+#   root filesystem, scripts/build-base-image.sh; skipped when PYTHON_IMAGE names another base) when
+#   they are missing. Root is needed only for that and for starting dockerd.
 # - Without systemd as PID 1 nothing starts dockerd: it is started in the background with its log
 #   in ${INTHEGRID_DOCKERD_LOG:-/var/log/inthegrid-dockerd.log}; the script waits for the socket.
 # - dockerd gets the runtime `runc-bounded` (scripts/runc-bounded-caps, copied to a fixed path so
@@ -31,15 +32,19 @@ if [[ "${1:-}" == "--check" ]]; then
     exit
 fi
 
-if [[ $(id -u) -ne 0 ]]; then
-    say "needs root (apt-get and dockerd); run it as root or with sudo"
-    exit 2
-fi
+need_root() {
+    if [[ $(id -u) -ne 0 ]]; then
+        say "needs root to $1; run it as root or with sudo"
+        exit 2
+    fi
+}
 
 missing=()
 command -v dockerd >/dev/null || missing+=(docker.io)
-command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
+# mmdebstrap builds the Python base; not needed where PYTHON_IMAGE names a pullable base instead.
+[[ -n ${PYTHON_IMAGE:-} ]] || command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
 if ((${#missing[@]})); then
+    need_root "install ${missing[*]}"
     say "installing ${missing[*]} with apt-get"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
@@ -48,18 +53,23 @@ if ((${#missing[@]})); then
 fi
 
 # The wrapper runtime, at a path that outlives this checkout (dockerd calls it for every container).
-if ! cmp -s "$ROOT/scripts/runc-bounded-caps" "$RUNTIME_PATH" 2>/dev/null; then
-    install -D -m 0755 "$ROOT/scripts/runc-bounded-caps" "$RUNTIME_PATH"
-fi
+install_wrapper() {
+    if ! cmp -s "$ROOT/scripts/runc-bounded-caps" "$RUNTIME_PATH" 2>/dev/null; then
+        install -D -m 0755 "$ROOT/scripts/runc-bounded-caps" "$RUNTIME_PATH"
+    fi
+}
 
 if engine_answers; then
+    [[ $(id -u) -ne 0 ]] || install_wrapper
     if ! docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q "\"$RUNTIME_NAME\""; then
         say "dockerd is running without the $RUNTIME_NAME runtime: builds work, but" \
-            "'docker run --privileged' (kind nodes) may fail; restart dockerd through this script to add it"
+            "'docker run --privileged' (kind nodes) may fail where the capability bounding set is short"
     fi
     exit 0
 fi
 
+need_root "start dockerd"
+install_wrapper
 if pgrep -x dockerd >/dev/null; then
     say "a dockerd process exists but does not answer on $SOCKET; see $LOG"
 else
