@@ -8,7 +8,7 @@ UV_VERSION := 0.9.5
 STAMP  := $(VENV)/.installed
 
 .PHONY: venv up lint typecheck test test-unit test-integration test-operator test-browser test-k8s \
-        test-deps k8s-tools bench lock audit clean docker image test-e2e
+        test-deps k8s-tools bench lock audit clean docker image kind-base test-e2e
 
 venv: $(STAMP)
 
@@ -83,10 +83,16 @@ image: docker
 	@bash scripts/build-image.sh $(IMAGE_VARIANTS)
 	@bash scripts/build-nats-image.sh >/dev/null
 
+# kind, offline (issue #12, section 2, first steps): the kind CLI from its Go module and a node base
+# image from kind's recipe files and Debian packages (systemd, containerd, runc, CNI plugins).
+kind-base: docker
+	@bash scripts/build-kind-cli.sh >/dev/null
+	@bash scripts/build-kind-base-image.sh >/dev/null
+
 # The images as a user runs them (tests/e2e): every command starts, uid 10001 on a read-only root
 # filesystem, the version matches the chart, the slim feed publishes to NATS (host and image), and
-# `docker run --privileged` works through the runc wrapper.
-test-e2e: venv image
+# `docker run --privileged` works through the runc wrapper and boots the kind node base.
+test-e2e: venv image kind-base
 	$(BIN)/pytest -q -ra tests/e2e
 
 bench: venv
