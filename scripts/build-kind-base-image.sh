@@ -10,9 +10,9 @@
 # - the root filesystem comes from mmdebstrap (bookworm: its systemd 252 still boots on this host's
 #   cgroup v1, which trixie's systemd 257 no longer does) with kind's package list;
 # - containerd (1.6), runc (1.1) and the CNI plugins (1.1) are Debian's packages, linked where
-#   kind's files expect them (/usr/local/bin, /usr/local/sbin, /opt/cni/bin). crictl is not packaged
-#   in bookworm and is not included yet (build it from sigs.k8s.io/cri-tools when the node image
-#   needs it);
+#   kind's files expect them (/usr/local/bin, /usr/local/sbin, /opt/cni/bin); crictl, not packaged
+#   in bookworm, is built from sigs.k8s.io/cri-tools at tools/crictl/go.mod's version (cached in
+#   ${INTHEGRID_TOOLS_DIR:-$HOME/.cache/inthegrid/tools}/crictl-<version>/);
 # - kind's files (entrypoint, systemd units, containerd config, sysctls) are read from the module
 #   in the Go module cache at build time, not copied into this repository.
 # The result runs with `docker run --privileged` through the runc-bounded runtime
@@ -32,14 +32,30 @@ say() { echo "build-kind-base-image: $*" >&2; }
 
 export GOWORK=off GOTOOLCHAIN=local GOFLAGS="-mod=mod -buildvcs=false"
 GO="$(command -v go || echo /usr/local/go/bin/go)"
-kind_version="$(awk '$1 == "sigs.k8s.io/kind" {print $2; exit}' "$ROOT/tools/kind/go.mod")"
-IMAGE="$REPOSITORY:$kind_version-$SUITE"
+# go.mod's `require M v` line or a `M v` line inside a require block.
+mod_version() { awk -v m="$2" '$1 == m {print $2; exit} $1 == "require" && $2 == m {print $3; exit}' "$1"; }
+kind_version="$(mod_version "$ROOT/tools/kind/go.mod" sigs.k8s.io/kind)"
+IMAGE="$REPOSITORY:$kind_version-$SUITE"  # bump --force after changing this recipe
 force=0
 [[ "${1:-}" == "--force" ]] && force=1
 if ((!force)) && docker image inspect "$IMAGE" >/dev/null 2>&1; then
     say "$IMAGE exists; not rebuilding"
     echo "$IMAGE"
     exit 0
+fi
+
+# crictl (kubeadm's preflight wants it), from its Go module.
+TOOLS_DIR="${INTHEGRID_TOOLS_DIR:-$HOME/.cache/inthegrid/tools}"
+crictl_version="$(mod_version "$ROOT/tools/crictl/go.mod" sigs.k8s.io/cri-tools)"
+[[ -n $kind_version && -n $crictl_version ]] || { say "cannot read versions from tools/*/go.mod"; exit 2; }
+crictl="$TOOLS_DIR/crictl-$crictl_version/crictl"
+if [[ ! -x $crictl ]]; then
+    say "building crictl $crictl_version"
+    mkdir -p "$(dirname "$crictl")"
+    (cd "$ROOT/tools/crictl" && CGO_ENABLED=0 "$GO" build -trimpath -o "$crictl.tmp" \
+        -ldflags "-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=$crictl_version" \
+        sigs.k8s.io/cri-tools/cmd/crictl)
+    mv -f "$crictl.tmp" "$crictl"
 fi
 
 kind_dir="$(cd "$ROOT/tools/kind" && "$GO" mod download -json sigs.k8s.io/kind | jq -r .Dir)"
@@ -61,6 +77,7 @@ mmdebstrap --variant=minbase --quiet \
     --customize-hook='chmod -R go-w "$1"/etc/systemd/system "$1"/etc/containerd "$1"/etc/sysctl.d' \
     --customize-hook='for b in containerd ctr containerd-shim-runc-v2; do ln -sf /usr/bin/$b "$1/usr/local/bin/$b"; done' \
     --customize-hook='mkdir -p "$1/usr/local/sbin" && ln -sf /usr/sbin/runc "$1/usr/local/sbin/runc"' \
+    --customize-hook="install -m 0755 '$crictl' \"\$1/usr/local/bin/crictl\"" \
     --customize-hook='mkdir -p "$1/opt/cni/bin" && for p in host-local loopback ptp portmap; do ln -sf /usr/lib/cni/$p "$1/opt/cni/bin/$p"; done' \
     --customize-hook='chroot "$1" sh -c "ctr oci spec | jq \".hooks.createContainer[.hooks.createContainer | length] |= . + {\\\"path\\\": \\\"/kind/bin/mount-product-files.sh\\\"} | del(.process.rlimits)\" > /etc/containerd/cri-base.json"' \
     --customize-hook='chroot "$1" sh -c "

@@ -1,10 +1,12 @@
 """A kind node base image built here (scripts/build-kind-base-image.sh) boots as kind boots its
 nodes: `docker run --privileged` through the runc-bounded runtime, systemd as PID 1 reaching
-`running` with containerd active, and containerd inside it runs an image imported from this
-engine into its k8s.io namespace, the step that replaces kind's registry pulls."""
+`running` with containerd active and its CRI ready for crictl, and containerd inside it runs an
+image imported from this engine into its k8s.io namespace, the step that replaces kind's registry
+pulls."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 import uuid
@@ -63,6 +65,12 @@ def test_the_node_boots_systemd_and_containerd_runs_an_imported_image(node: str)
     failed = node_exec(node, "systemctl", "--failed", "--no-legend", "--plain").stdout.decode()
     assert state == "running", f"systemd is {state!r}; failed units:\n{failed}"
     assert node_exec(node, "systemctl", "is-active", "containerd").stdout.decode().strip() == "active"
+    # The CRI that kubelet will talk to (through crictl, as kubeadm's preflight does): runtime ready;
+    # the network is not, until a CNI configuration exists.
+    info = node_exec(node, "crictl", "info")
+    assert info.returncode == 0, info.stderr.decode()
+    conditions = {c["type"]: c["status"] for c in json.loads(info.stdout)["status"]["conditions"]}
+    assert conditions["RuntimeReady"] is True
 
     image = f"{docker.NATS_REPOSITORY}:{nats_image_version()}"
     if docker.image_config(image) is None:
