@@ -84,10 +84,12 @@ image: docker
 	@bash scripts/build-nats-image.sh >/dev/null
 
 # kind, offline (issue #12, section 2, first steps): the kind CLI from its Go module and a node base
-# image from kind's recipe files and Debian packages (systemd, containerd, runc, CNI plugins).
+# image from kind's recipe files and Debian packages (systemd, containerd, runc, CNI plugins), and
+# the pod sandbox (pause) image its containerd expects.
 kind-base: docker
 	@bash scripts/build-kind-cli.sh >/dev/null
 	@bash scripts/build-kind-base-image.sh >/dev/null
+	@bash scripts/build-pause-image.sh >/dev/null
 
 # The images as a user runs them (tests/e2e): every command starts, uid 10001 on a read-only root
 # filesystem, the version matches the chart, the slim feed publishes to NATS (host and image), and

@@ -15,6 +15,10 @@
 #   ${INTHEGRID_TOOLS_DIR:-$HOME/.cache/inthegrid/tools}/crictl-<version>/);
 # - kind's files (entrypoint, systemd units, containerd config, sysctls) are read from the module
 #   in the Go module cache at build time, not copied into this repository.
+# - containerd's CRI keeps pods' oom_score_adj no lower than its own (restrict_oom_score_adj, which
+#   kind sets only for rootless nodes): a pod sandbox asks for -998, and lowering it needs
+#   CAP_SYS_RESOURCE, which this host's bounding set lacks, so runc's init died ("can't get final
+#   child's PID from pipe: EOF") on every pod.
 # The result runs with `docker run --privileged` through the runc-bounded runtime
 # (scripts/install-docker.sh) and boots systemd with containerd; it has no Kubernetes binaries yet.
 set -euo pipefail
@@ -75,10 +79,11 @@ mmdebstrap --variant=minbase --quiet \
     --customize-hook="cp -r '$files'/. \"\$1/\"" \
     --customize-hook='chmod 0755 "$1"/usr/local/bin/* "$1"/kind "$1"/kind/bin "$1"/kind/bin/*' \
     --customize-hook='chmod -R go-w "$1"/etc/systemd/system "$1"/etc/containerd "$1"/etc/sysctl.d' \
+    --customize-hook='sed -i "s/restrict_oom_score_adj = false/restrict_oom_score_adj = true/" "$1/etc/containerd/config.toml"' \
     --customize-hook='for b in containerd ctr containerd-shim-runc-v2; do ln -sf /usr/bin/$b "$1/usr/local/bin/$b"; done' \
     --customize-hook='mkdir -p "$1/usr/local/sbin" && ln -sf /usr/sbin/runc "$1/usr/local/sbin/runc"' \
     --customize-hook="install -m 0755 '$crictl' \"\$1/usr/local/bin/crictl\"" \
-    --customize-hook='mkdir -p "$1/opt/cni/bin" && for p in host-local loopback ptp portmap; do ln -sf /usr/lib/cni/$p "$1/opt/cni/bin/$p"; done' \
+    --customize-hook='mkdir -p "$1/opt/cni/bin" && for p in host-local loopback ptp portmap bridge; do ln -sf /usr/lib/cni/$p "$1/opt/cni/bin/$p"; done' \
     --customize-hook='chroot "$1" sh -c "ctr oci spec | jq \".hooks.createContainer[.hooks.createContainer | length] |= . + {\\\"path\\\": \\\"/kind/bin/mount-product-files.sh\\\"} | del(.process.rlimits)\" > /etc/containerd/cri-base.json"' \
     --customize-hook='chroot "$1" sh -c "
         find /lib/systemd/system/sysinit.target.wants/ -name systemd-tmpfiles-setup.service -delete

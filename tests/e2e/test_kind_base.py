@@ -54,7 +54,7 @@ def node(engine: None) -> Iterator[str]:
         subprocess.run(["docker", "rm", "--force", "--volumes", name], capture_output=True)
 
 
-def test_the_node_boots_systemd_and_containerd_runs_an_imported_image(node: str) -> None:
+def wait_for_systemd(node: str) -> None:
     deadline = time.monotonic() + WAIT_SECONDS
     state = ""
     while time.monotonic() < deadline:
@@ -64,6 +64,18 @@ def test_the_node_boots_systemd_and_containerd_runs_an_imported_image(node: str)
         time.sleep(0.5)
     failed = node_exec(node, "systemctl", "--failed", "--no-legend", "--plain").stdout.decode()
     assert state == "running", f"systemd is {state!r}; failed units:\n{failed}"
+
+
+def import_image(node: str, image: str) -> None:
+    if docker.image_config(image) is None:
+        pytest.skip(f"image {image} not built (make image, make kind-base)")
+    archive = subprocess.run(["docker", "save", image], capture_output=True, check=True).stdout
+    imported = node_exec(node, "ctr", "-n", "k8s.io", "images", "import", "-", stdin=archive)
+    assert imported.returncode == 0, imported.stderr.decode()
+
+
+def test_the_node_boots_systemd_and_containerd_runs_an_imported_image(node: str) -> None:
+    wait_for_systemd(node)
     assert node_exec(node, "systemctl", "is-active", "containerd").stdout.decode().strip() == "active"
     # The CRI that kubelet will talk to (through crictl, as kubeadm's preflight does): runtime ready;
     # the network is not, until a CNI configuration exists.
@@ -73,11 +85,7 @@ def test_the_node_boots_systemd_and_containerd_runs_an_imported_image(node: str)
     assert conditions["RuntimeReady"] is True
 
     image = f"{docker.NATS_REPOSITORY}:{nats_image_version()}"
-    if docker.image_config(image) is None:
-        pytest.skip(f"image {image} not built (make image)")
-    archive = subprocess.run(["docker", "save", image], capture_output=True, check=True).stdout
-    imported = node_exec(node, "ctr", "-n", "k8s.io", "images", "import", "-", stdin=archive)
-    assert imported.returncode == 0, imported.stderr.decode()
+    import_image(node, image)
     ran = node_exec(
         node,
         "ctr",
@@ -92,3 +100,47 @@ def test_the_node_boots_systemd_and_containerd_runs_an_imported_image(node: str)
     )
     assert ran.returncode == 0, ran.stderr.decode()
     assert ran.stdout.decode().strip() == f"nats-server: v{nats_image_version()}"
+
+
+# A single-node pod network from the CNI plugins in the base image (what kindnetd would write).
+BRIDGE_CNI = {
+    "cniVersion": "0.4.0",
+    "name": "e2e-bridge",
+    "plugins": [
+        {
+            "type": "bridge",
+            "bridge": "cni0",
+            "isGateway": True,
+            "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.244.0.0/24"}]]},
+        },
+        {"type": "portmap", "capabilities": {"portMappings": True}},
+    ],
+}
+# What kubelet asks for a pod (systemd cgroup driver: the parent is a slice).
+SANDBOX = {
+    "metadata": {"name": "e2e", "namespace": "default", "uid": "e2e-uid", "attempt": 0},
+    "log_directory": "/tmp",
+    "linux": {"cgroup_parent": "e2e.slice"},
+}
+
+
+def test_the_node_runs_a_pod_sandbox_with_a_pod_network(node: str) -> None:
+    # The step kubelet takes for every pod: the sandbox (pause) container in its own network
+    # namespace. It needs the node's restrict_oom_score_adj on a host without CAP_SYS_RESOURCE.
+    wait_for_systemd(node)
+    pause = "registry.k8s.io/pause:3.10"
+    import_image(node, pause)
+    wrote = node_exec(
+        node, "sh", "-c", "mkdir -p /etc/cni/net.d && cat > /etc/cni/net.d/10-e2e.conflist",
+        stdin=json.dumps(BRIDGE_CNI).encode(),
+    )  # fmt: skip
+    assert wrote.returncode == 0, wrote.stderr.decode()
+    node_exec(node, "sh", "-c", "cat > /tmp/sandbox.json", stdin=json.dumps(SANDBOX).encode())
+    ran = node_exec(node, "crictl", "runp", "/tmp/sandbox.json")
+    assert ran.returncode == 0, ran.stderr.decode()
+    pod_id = ran.stdout.decode().strip()
+    status = json.loads(node_exec(node, "crictl", "inspectp", pod_id).stdout)["status"]
+    assert status["state"] == "SANDBOX_READY"
+    assert status["network"]["ip"].startswith("10.244.0.")
+    assert node_exec(node, "crictl", "stopp", pod_id).returncode == 0
+    assert node_exec(node, "crictl", "rmp", pod_id).returncode == 0
