@@ -8,7 +8,7 @@ UV_VERSION := 0.9.5
 STAMP  := $(VENV)/.installed
 
 .PHONY: venv up lint typecheck test test-unit test-integration test-operator test-browser test-k8s \
-        test-deps k8s-tools bench lock audit clean
+        test-deps k8s-tools bench lock audit clean docker image kind-base test-e2e
 
 venv: $(STAMP)
 
@@ -69,12 +69,40 @@ test-browser: venv test-deps
 test-k8s: venv test-deps
 	$(BIN)/pytest -q -ra tests/k8s
 
+# Container images, built here from Debian packages and PyPI (no registry needed): a Docker engine
+# (Debian's docker.io, started without systemd), the Python base from mmdebstrap (cached by
+# recipe), then the project image in each variant (full, services, operator; see
+# scripts/build-image.sh), and the chart's bundled NATS from the nats-server Go module.
+# IMAGE_TAG=dev is what `kind load docker-image inthegrid:dev` loads.
+IMAGE_VARIANTS ?= full services operator
+
+docker:
+	@bash scripts/install-docker.sh
+
+image: docker
+	@bash scripts/build-image.sh $(IMAGE_VARIANTS)
+	@bash scripts/build-nats-image.sh >/dev/null
+
+# kind, offline (issue #12, section 2, first steps): the kind CLI from its Go module and a node base
+# image from kind's recipe files and Debian packages (systemd, containerd, runc, CNI plugins), and
+# the pod sandbox (pause) image its containerd expects.
+kind-base: docker
+	@bash scripts/build-kind-cli.sh >/dev/null
+	@bash scripts/build-kind-base-image.sh >/dev/null
+	@bash scripts/build-pause-image.sh >/dev/null
+
+# The images as a user runs them (tests/e2e): every command starts, uid 10001 on a read-only root
+# filesystem, the version matches the chart, the slim feed publishes to NATS (host and image), and
+# `docker run --privileged` works through the runc wrapper and boots the kind node base.
+test-e2e: venv image kind-base
+	$(BIN)/pytest -q -ra tests/e2e
+
 bench: venv
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 # Re-resolve the lock file after changing dependencies in pyproject.toml.
 lock: venv
-	$(BIN)/uv pip compile pyproject.toml --extra local --extra forecast --extra dev --python-version 3.11 -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --all-extras --python-version 3.11 -o requirements.lock
 
 # Known vulnerabilities in the locked dependencies (pip-audit against PyPI); fails on a finding.
 audit: venv

@@ -66,6 +66,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InTheGridError as exc:
         print(f"{name}: error: {exc}", file=sys.stderr)
         return RUNTIME_ERROR
+    except ModuleNotFoundError as exc:  # an optional part (pyproject extra) that is not installed
+        from inthegrid.platform.extras import describe_missing_module
+
+        print(f"{name}: error: {describe_missing_module(exc)}", file=sys.stderr)
+        return RUNTIME_ERROR
     except OSError as exc:
         print(f"{name}: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
         return RUNTIME_ERROR

@@ -22,6 +22,14 @@ def test_dashboard_is_skipped_cleanly_when_its_module_is_absent(monkeypatch: pyt
     assert not [r for r in app.routes if getattr(r, "path", "") == "/dashboard"]
 
 
+def test_gateway_without_gradio_serves_the_api_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    # An image without the `dashboard` extra: the gateway still starts, just without /dashboard.
+    monkeypatch.setattr(app_module, "DASHBOARD_REQUIRES", "no_such_gradio")
+    app = create_app(settings(dashboard=True), start_services=False)
+    assert not [r for r in app.routes if getattr(r, "path", "").startswith("/dashboard")]
+    assert "/health" in app.openapi()["paths"]
+
+
 def test_dashboard_can_be_turned_off() -> None:
     app = create_app(settings(dashboard=False), start_services=False)
     assert not [r for r in app.routes if getattr(r, "path", "") == "/dashboard"]

@@ -35,6 +35,9 @@ from inthegrid.platform.settings import GatewaySettings
 log = logging.getLogger(__name__)
 
 DASHBOARD_MODULE = "inthegrid.gateway.dashboard"
+# The package the dashboard is built on; images without the `dashboard` extra (the `services`
+# variant) do not have it, and their gateway serves the API alone.
+DASHBOARD_REQUIRES = "gradio"
 DASHBOARD_PATH = "/dashboard"
 
 
@@ -102,9 +105,12 @@ def api_base_url(settings: GatewaySettings) -> str:
 
 
 def _mount_dashboard(app: FastAPI, settings: GatewaySettings) -> None:
-    """Mount the Gradio dashboard when its module exists (it is optional for the API)."""
+    """Mount the Gradio dashboard when it and Gradio are installed (it is optional for the API)."""
     if importlib.util.find_spec(DASHBOARD_MODULE) is None:
         log.info("no dashboard module; /dashboard not mounted")
+        return
+    if importlib.util.find_spec(DASHBOARD_REQUIRES) is None:
+        log.warning("%s is not installed (the 'dashboard' extra); /dashboard not mounted", DASHBOARD_REQUIRES)
         return
     module = importlib.import_module(DASHBOARD_MODULE)
     # The dashboard calls this API from the server side, so it presents a key when keys are required.
