@@ -20,6 +20,7 @@ import nats
 import pytest
 
 from tests.support import servers
+from tests.support.gateway import Gateway, running_gateway
 from tests.support.servers import EmbeddedNats, EmbeddedPostgres
 
 INTEGRATION_DIR = __file__.rsplit("/", 1)[0]
@@ -125,3 +126,11 @@ async def database_url(storage_server: EmbeddedPostgres) -> AsyncIterator[str]:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await conn.close()
+
+
+@pytest.fixture
+async def gateway(request: pytest.FixtureRequest, nats_url: str, database_url: str) -> AsyncIterator[Gateway]:
+    """The gateway on uvicorn against this test's NATS and database; indirect parameters are
+    GatewaySettings overrides (``@pytest.mark.parametrize("gateway", [{...}], indirect=True)``)."""
+    async with running_gateway(nats_url, database_url, getattr(request, "param", None)) as running:
+        yield running

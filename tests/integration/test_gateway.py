@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -31,17 +30,10 @@ from tests.support.gateway import (
     clients_at_least,
     prices_for,
     publish_prices,
-    running_gateway,
     sse_clients,
     wait_until,
 )
 from tests.support.servers import EmbeddedPostgres
-
-
-@pytest.fixture
-async def gateway(request: pytest.FixtureRequest, nats_url: str, database_url: str) -> AsyncIterator[Gateway]:
-    async with running_gateway(nats_url, database_url, getattr(request, "param", None)) as running:
-        yield running
 
 
 def opened(buy: float, sell: float, start: datetime = T0) -> OpportunityEvent:

@@ -4,7 +4,6 @@ filters and resume semantics as Server-Sent Events, and the same API keys."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import orjson
 import pytest
@@ -17,16 +16,9 @@ from tests.support.gateway import (
     clients_at_least,
     prices_for,
     publish_prices,
-    running_gateway,
     sse_clients,
     wait_until,
 )
-
-
-@pytest.fixture
-async def gateway(request: pytest.FixtureRequest, nats_url: str, database_url: str) -> AsyncIterator[Gateway]:
-    async with running_gateway(nats_url, database_url, getattr(request, "param", None)) as running:
-        yield running
 
 
 def ws_url(gw: Gateway, path: str) -> str:

@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import re
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -20,15 +20,10 @@ import pytest
 from inthegrid.backtest.engine import opportunities_frame, run_backtest
 from inthegrid.backtest.manifest import load_rule
 from inthegrid.domain.zones import get_zone
-from inthegrid.gateway.server import run_gateway
-from inthegrid.platform.db import connect_pool, run_migrations
-from inthegrid.platform.metrics import HealthState
-from inthegrid.platform.settings import GatewaySettings
 from inthegrid.sources.entsoe.parse import parse_prices
 from inthegrid.sources.entsoe.schedule import delivery_day, market_day
 from inthegrid.sources.table import prices_to_table
 from tests.support.processes import ServiceProcess
-from tests.support.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -83,30 +78,8 @@ def entsoe_stand_in(documents: dict[str, str]) -> Iterator[str]:
         server.server_close()
 
 
-@pytest.fixture
-async def gateway_url(nats_url: str, database_url: str) -> AsyncIterator[str]:
-    pool = await connect_pool(database_url, timeout=30)
-    await run_migrations(pool)
-    await pool.close()
-    settings = GatewaySettings.model_validate(
-        {
-            "nats_url": nats_url,
-            "database_url": database_url,
-            "http_port": free_port(),
-            "metrics_port": 0,
-            "dashboard": False,
-        }
-    )
-    stop = asyncio.Event()
-    task = asyncio.create_task(run_gateway(settings, stop, HealthState(), mount_dashboard=False))
-    try:
-        yield f"http://127.0.0.1:{settings.http_port}"
-    finally:
-        stop.set()
-        await task
-
-
-async def test_quarter_hours_pair_with_hours_live_exactly_as_in_the_backtest(nats_url, gateway_url, tmp_path):
+async def test_quarter_hours_pair_with_hours_live_exactly_as_in_the_backtest(nats_url, gateway, tmp_path):
+    gateway_url = gateway.url
     de_doc, ch_doc = DE_DOC.read_text(), CH_DOC.read_text()
     day = delivery_day(market_day(datetime.now(UTC)))
     onto_today = day.start - _first_start(de_doc)
