@@ -15,12 +15,13 @@ same thing as ``out_Domain`` -> ``in_Domain``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from itertools import pairwise
 
-from inthegrid.domain.capture import hop_capture
+from inthegrid.domain.capture import Capture, hop_capture
+from inthegrid.domain.economics import PairValue
 from inthegrid.domain.grid import Grid
 from inthegrid.errors import ValidationError
 
@@ -213,3 +214,17 @@ def adverse_flow(
         return None
     hop = hop_capture(quantity.source, quantity.target, quantity.start, True)
     return AdverseFlow(quantity, source_price, target_price, hop.flow_based)
+
+
+def with_published_capacity(value: PairValue, moment: datetime, book: CapacityBook, grid: Grid) -> PairValue:
+    """``value`` at the capacity published for its path and period, saying which figures it used.
+
+    A day-ahead coupled path is valued at the border's capacity (the congestion income is earned on
+    all of it); any other trade only at what is left after the scheduled exchange, so a direction
+    with nothing left has no value. Without a published figure on any hop the value is unchanged.
+    """
+    path = path_capacity(value.path, moment, book, grid)
+    if all(h.provenance == CapacityKind.STATIC.value for h in path.hops):
+        return value
+    mw = path.mw if value.capture.capture is Capture.CONGESTION_INCOME else path.left_mw
+    return replace(value, capacity_mw=mw, capacity_source=path.provenance)
