@@ -19,7 +19,9 @@ from inthegrid.platform.settings import FeedSettings
 Source = Literal["simulator", "entsoe", "replay"]
 SOURCES: tuple[str, ...] = ("simulator", "entsoe", "replay")
 RESOLUTIONS: tuple[str, ...] = ("PT15M", "PT60M")
-MARKETS: tuple[str, ...] = ("day_ahead", "intraday")
+MARKETS: tuple[str, ...] = ("day_ahead", "intraday")  # what a MarketFeed can publish
+# What an ArbitrageRule can watch: every market, the intraday auctions included.
+RULE_MARKETS: tuple[str, ...] = ("day_ahead", "intraday", "ida1", "ida2", "ida3")
 
 
 def _default(field: str) -> Any:
