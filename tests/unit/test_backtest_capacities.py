@@ -36,6 +36,8 @@ def test_published_capacity_and_schedules_change_the_border_value() -> None:
         [
             BorderQuantity("DE-LU", "FR", T0, T0 + HOUR, 1000, CapacityKind.FORECAST),
             BorderQuantity("FR", "DE-LU", T0 + 2 * HOUR, T0 + 3 * HOUR, 5400, CapacityKind.SCHEDULED),
+            # 100 MW scheduled from DE-LU (80) to FR (60): from the dearer zone, legitimate in Core.
+            BorderQuantity("DE-LU", "FR", T0 + 2 * HOUR, T0 + 3 * HOUR, 100, CapacityKind.SCHEDULED),
         ]
     )
     (static,) = build_summary(result)["borders"]
@@ -46,10 +48,14 @@ def test_published_capacity_and_schedules_change_the_border_value() -> None:
     # capacity (congestion income is earned on it) but nothing is left for a later trade.
     assert border["congestion_value_by_direction_eur"] == {"DE-LU->FR": 64000.0, "FR->DE-LU": 108000.0}
     assert border["capacity_used"] == {
-        "DE-LU->FR": {"A61": 1, "static": 2},
+        "DE-LU->FR": {"A61": 1, "static": 1, "static-A09": 1},
         "FR->DE-LU": {"static": 2, "static-A09": 1},
     }
     assert border["periods_without_capacity_left"] == {"DE-LU->FR": 0, "FR->DE-LU": 1}
+    assert border["adverse_flows"] == {
+        "DE-LU->FR": {"periods": {"A09": 1, "A11": 0}, "flow_based": ["Core"]},
+        "FR->DE-LU": {"periods": {"A09": 0, "A11": 0}, "flow_based": []},  # cheap to dear: normal
+    }
 
 
 def test_cli_reads_real_a61_documents(tmp_path: Path, capsys) -> None:

@@ -14,7 +14,7 @@ import numpy as np
 
 from inthegrid.backtest.engine import BacktestResult
 from inthegrid.backtest.labels import eras_of
-from inthegrid.domain.capacity import CapacityBook, hop_capacity
+from inthegrid.domain.capacity import EXCHANGE_KINDS, CapacityBook, adverse_flow, hop_capacity
 from inthegrid.domain.capture import LABEL_CHANGES, HopAllocation, capture_in_era
 from inthegrid.domain.grid import Border
 from inthegrid.domain.zones import pair_key
@@ -67,6 +67,29 @@ def capacity_per_period(
     return caps, left, used
 
 
+def adverse_flows(
+    result: BacktestResult,
+    rows: np.ndarray,
+    source: str,
+    target: str,
+    p_source: np.ndarray,
+    p_target: np.ndarray,
+    book: CapacityBook,
+) -> dict[str, Any]:
+    """Periods whose scheduled exchange or physical flow ran source->target while source was dearer."""
+    counts = {kind.value: 0 for kind in EXCHANGE_KINDS}
+    flow_based: set[str] = set()
+    for i, moment in enumerate(result.index[rows]):
+        for kind in EXCHANGE_KINDS:
+            q = book.at(source, target, kind, moment.to_pydatetime())
+            flag = adverse_flow(q, float(p_source[i]), float(p_target[i])) if q is not None else None
+            if flag is not None:
+                counts[kind.value] += 1
+                if flag.flow_based:
+                    flow_based.add(flag.flow_based)
+    return {"periods": counts, "flow_based": sorted(flow_based)}
+
+
 def border_summary(
     result: BacktestResult, border: Border, capacities: CapacityBook | None = None
 ) -> dict[str, Any]:
@@ -96,6 +119,12 @@ def border_summary(
         cap_ba, left_ba, used_ba = capacity_per_period(result, border, rows, b, a, capacities)
         extra = {
             "capacity_used": {f"{a}->{b}": used_ab, f"{b}->{a}": used_ba},
+            # Exchange or flow from the dearer to the cheaper zone: legitimate in flow-based regions
+            # (listed), against the spread elsewhere.
+            "adverse_flows": {
+                f"{a}->{b}": adverse_flows(result, rows, a, b, pa, pb, capacities),
+                f"{b}->{a}": adverse_flows(result, rows, b, a, pb, pa, capacities),
+            },
             # Periods in which nothing was left for a later (intraday) trade in that direction.
             "periods_without_capacity_left": {
                 f"{a}->{b}": int(np.sum(left_ab <= 0)),
