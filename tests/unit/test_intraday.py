@@ -104,3 +104,29 @@ def test_the_arbitrage_rule_crd_accepts_every_market() -> None:
     from inthegrid_operator.specs import RULE_MARKETS
 
     assert set(RULE_MARKETS) == {m.value for m in Market}
+
+
+def test_day_ahead_against_an_intraday_auction_in_one_zone_on_real_documents() -> None:
+    from inthegrid.domain.cross_market import MARKET_TIMING, cross_market_value
+
+    fixtures = ES_INTRADAY.parent
+    da = {p.delivery_start: p for p in parse_prices((fixtures / "emaps_ES_day_ahead_price.xml").read_bytes())}
+    ida = {(p.market, p.delivery_start): p for p in parse_prices(ES_INTRADAY.read_bytes())}
+    t = at("2025-10-01T10:00Z")
+    # Day-ahead: third TimeSeries (PT15M from 2025-09-30T22:00Z), position 49 = 26.76.
+    # IDA3: TimeSeries 9 (from 2025-10-01T10:00Z), position 1 = -9.34.
+    value = cross_market_value(da[t], ida[(Market.IDA3, t)])
+    assert value is not None and value.capture == MARKET_TIMING
+    assert value.spread_eur_mwh == 36.1 and value.value_eur_per_mw == 9.03  # a quarter-hour
+    assert value.strategy == "sell ES in day_ahead at 26.76, buy back in ida3 at -9.34"
+    # IDA1 (TimeSeries 7, position 49) follows day-ahead's results too.
+    assert cross_market_value(da[t], ida[(Market.IDA1, t)]) is not None
+    # Not a trade: IDA2 closes (22:00 D-1) before IDA3's results, so IDA3 -> IDA2 is backwards,
+    # and IDA3 does not trade the morning.
+    assert cross_market_value(ida[(Market.IDA3, t)], ida[(Market.IDA2, t)]) is None
+    morning = at("2025-10-01T06:00Z")
+    assert (Market.IDA3, morning) not in ida
+    ida3_morning = make_price("ES", morning, 10, market="ida3", resolution=15, source="t")
+    assert cross_market_value(da[morning], ida3_morning) is None
+    with pytest.raises(ValidationError):
+        cross_market_value(da[t], ida[(Market.IDA1, at("2025-10-01T10:15Z"))])
