@@ -90,3 +90,36 @@ async def test_published_capacities_change_the_live_valuation(nats_url: str) -> 
         await bus.close()
         stop.set()
         await calculator
+
+
+async def test_cli_publishes_real_documents_and_the_gateway_state_follows(nats_url: str, capsys) -> None:
+    from inthegrid.cli import main
+    from inthegrid.gateway.services import GatewayServices
+    from inthegrid.platform.settings import GatewaySettings
+
+    fixtures = RULE.parents[1] / "entsoe"
+    files = [
+        str(fixtures / "emaps_ES_FR_capacity_day_ahead_export.xml"),
+        str(fixtures / "emaps_DK-DK1_GB_exchange_exports.xml"),
+    ]
+    # main() runs its own event loop: run it in a thread, as a user's shell would run it beside us.
+    code = await asyncio.to_thread(main, ["capacities", *files, "--nats-url", nats_url])
+    assert code == 0
+    assert (
+        "published 53 figures (0 already on the bus)" in capsys.readouterr().out
+    )  # 9 A61 runs + 44 A11 hours
+    services = GatewayServices(GatewaySettings.model_validate({"nats_url": nats_url, "dashboard": False}))
+    live, feeder = services.live, services.feeder
+    bus = await connect_bus(CommonSettings(nats_url=nats_url), "test")
+    try:
+        await feeder.start(bus, timedelta(hours=1))
+
+        async def followed() -> int | None:
+            return len(live.capacities) if len(live.capacities) == 53 else None
+
+        await wait_for(followed, 30, "the gateway's live state to hold every published figure")
+        latest = {(q.direction, q.kind.value): q.mw for q in live.capacities.latest()}
+        assert latest == {("FR->ES", "A61"): 3607.0, ("DK1->GB", "A11"): 0.0}
+    finally:
+        await feeder.stop()
+        await bus.close()
