@@ -140,3 +140,12 @@ def test_price_documents_and_acknowledgements_are_refused_or_reported() -> None:
     outside = doc("emaps_ES_FR_capacity_day_ahead_import.xml").replace(b"<position>20<", b"<position>99<")
     with pytest.raises(SourceError, match="outside the period"):
         parse_quantities(outside)
+
+
+def test_a31_offered_capacity_is_read_with_the_same_structure() -> None:
+    # No real A31 sample is in the data set: this is the real A61 document with only its <type>
+    # changed, so it checks the routing by document type, not a real A31's content.
+    a31 = doc("emaps_ES_FR_capacity_day_ahead_import.xml").replace(b"<type>A61</type>", b"<type>A31</type>")
+    qs = parse_quantities(a31)
+    assert {q.kind for q in qs} == {CapacityKind.OFFERED}
+    assert [q.mw for q in qs] == [1400, 1350, 1500, 1450]
