@@ -7,8 +7,9 @@
 - continuous intraday (SIDC): trades until shortly before delivery, no single clearing price.
 
 Times are the market's clock (Europe/Brussels, CET/CEST); results are ``gate closure + 20 min``.
-Price limits: day-ahead -500..4,000 EUR/MWh (domain.md); intraday -9,999..9,999 EUR/MWh for both
-continuous trading and the auctions (ACER's harmonised limits for SIDC; not in domain.md: check).
+Price limits live in domain/prices.py (PriceLimits.bounds): day-ahead -500..4,000 EUR/MWh
+(domain.md); intraday -9,999..9,999 EUR/MWh for both continuous trading and the auctions (ACER's
+harmonised limits for SIDC; not in domain.md: check).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from inthegrid.domain.prices import DEFAULT_LIMITS, Market, PriceLimits, Resolution
+from inthegrid.domain.prices import Market, Resolution
 from inthegrid.errors import ValidationError
 
 MARKET_TZ = ZoneInfo("Europe/Brussels")
@@ -67,10 +68,6 @@ def market_resolution(zone: str, market: Market, at: datetime) -> Resolution:
     if market is Market.INTRADAY:
         return Resolution.PT15M  # continuous intraday has traded quarter-hour products for years
     return Resolution.PT15M if at >= QUARTER_HOUR_GO_LIVE else Resolution.PT60M
-
-
-def price_limits(market: Market, limits: PriceLimits = DEFAULT_LIMITS) -> tuple[float, float]:
-    return limits.bounds(market)
 
 
 def auction_of_sequence(sequence: int | None) -> Market:
