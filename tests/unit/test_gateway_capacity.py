@@ -41,3 +41,21 @@ def test_latest_capacity_per_border_direction_and_kind() -> None:
     }
     assert forecast["static_capacity_mw"] > 0
     assert (scheduled["kind"], scheduled["mw"], scheduled["contract"]) == ("A09", 1000.0, "A05")
+
+
+def test_opportunities_say_which_capacity_they_rest_on() -> None:
+    from pathlib import Path
+
+    from inthegrid.backtest.manifest import load_rule
+    from inthegrid.calculator.state import CalculatorState
+    from inthegrid.domain.prices import make_price
+    from inthegrid.gateway.views import opportunity_item
+
+    rule = load_rule(Path(__file__).parents[1] / "fixtures" / "rules" / "de-ch-explicit.yaml")
+    state = CalculatorState(rule)
+    state.on_price(make_price("DE-LU", T, 50, source="t", published_at=T), T)
+    (opened,) = state.on_price(make_price("CH", T, 90, source="t", published_at=T), T)
+    assert opportunity_item(opened)["capacity_source"] == "static"
+    (updated,) = state.on_capacity(BorderQuantity("DE-LU", "CH", T, T + H, 800, CapacityKind.OFFERED), T)
+    item = opportunity_item(updated)
+    assert (item["capacity_mw"], item["capacity_source"]) == (800, "DE-LU->CH:A31")
