@@ -83,3 +83,12 @@ def test_adverse_flow_is_flagged_and_explained_in_flow_based_regions() -> None:
     # FR->DE-LU inside Core (flow-based since 2022-06-09): legitimate, and the flag says so.
     core = adverse_flow(q("FR", "DE-LU", 500, CapacityKind.SCHEDULED), 90.0, 60.0)
     assert core is not None and core.flow_based == "Core" and "legitimate" in core.note
+
+
+def test_the_book_forgets_figures_that_ended_before_a_cutoff() -> None:
+    book = CapacityBook.of(
+        [q("FR", "ES", 1, CapacityKind.FORECAST), q("FR", "ES", 2, CapacityKind.FORECAST, T0 + HOUR)]
+    )
+    assert book.forget_before(T0 + HOUR) == 1
+    assert len(book) == 1 and book.at("FR", "ES", CapacityKind.FORECAST, T0) is None
+    assert book.forget_before(T0 + 2 * HOUR) == 1 and len(book) == 0

@@ -138,4 +138,5 @@ class CalculatorState:
         for k in stale:
             del self.prices[k]
         self.book.forget_before(cutoff)
+        self.capacities.forget_before(cutoff)
         return len(stale)

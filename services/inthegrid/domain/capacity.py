@@ -86,6 +86,18 @@ class CapacityBook:
         for q in quantities:
             self._by_key.setdefault((q.source, q.target, q.kind), []).append(q)
 
+    def forget_before(self, cutoff: datetime) -> int:
+        """Drop figures that ended before ``cutoff`` (bounds a long-running calculator's memory)."""
+        dropped = 0
+        for key, items in list(self._by_key.items()):
+            kept = [q for q in items if q.end > cutoff]
+            dropped += len(items) - len(kept)
+            if kept:
+                self._by_key[key] = kept
+            else:
+                del self._by_key[key]
+        return dropped
+
     def __len__(self) -> int:
         return sum(len(v) for v in self._by_key.values())
 
