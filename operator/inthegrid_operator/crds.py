@@ -13,7 +13,7 @@ from typing import Any
 from inthegrid.domain.rules import CostModelType, PathMode
 from inthegrid.domain.zones import ALIASES, ZONE_CODES
 from inthegrid_operator import GROUP, VERSION
-from inthegrid_operator.specs import MARKETS, RESOLUTIONS, SOURCES
+from inthegrid_operator.specs import MARKETS, RESOLUTIONS, RULE_MARKETS, SOURCES
 
 # Canonical codes first, then the aliases RuleSpec and FeedSettings also accept (DE -> DE-LU).
 ZONE_ENUM: list[str] = [*ZONE_CODES, *ALIASES]
@@ -307,7 +307,7 @@ def arbitragerule_spec_schema() -> dict[str, Any]:
         "type": "object",
         "description": "which pairs to watch and how to price moving power between them",
         "properties": {
-            "market": {"type": "string", "enum": list(MARKETS), "description": "default day_ahead"},
+            "market": {"type": "string", "enum": list(RULE_MARKETS), "description": "default day_ahead"},
             "zones": _zones("watch every pair among these zones"),
             "pairs": {"type": "array", "description": "watch these pairs", "items": _pair("spec.pairs[]")},
             "costModel": {

@@ -19,7 +19,9 @@ from inthegrid.platform.settings import FeedSettings
 Source = Literal["simulator", "entsoe", "replay"]
 SOURCES: tuple[str, ...] = ("simulator", "entsoe", "replay")
 RESOLUTIONS: tuple[str, ...] = ("PT15M", "PT60M")
-MARKETS: tuple[str, ...] = ("day_ahead", "intraday")
+# What a MarketFeed can publish and an ArbitrageRule watch: every market, the intraday auctions too.
+MARKETS: tuple[str, ...] = ("day_ahead", "intraday", "ida1", "ida2", "ida3")
+RULE_MARKETS = MARKETS
 
 
 def _default(field: str) -> Any:
@@ -66,7 +68,7 @@ class ResourcesSpec(_Spec):
 class MarketFeedSpec(_Spec):
     zones: list[str] = Field(min_length=1)
     source: Source = "simulator"
-    market: Literal["day_ahead", "intraday"] = "day_ahead"
+    market: Literal["day_ahead", "intraday", "ida1", "ida2", "ida3"] = "day_ahead"
     resolution: Literal["PT15M", "PT60M"] = "PT15M"
     paused: bool = False
     simulator: SimulatorSpec = Field(default_factory=SimulatorSpec)

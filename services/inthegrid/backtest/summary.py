@@ -10,6 +10,7 @@ from inthegrid.backtest.borders import PAIR_CAVEAT, borders_summary
 from inthegrid.backtest.engine import BacktestResult, PairEvaluation
 from inthegrid.backtest.labels import eras_of, row_captures
 from inthegrid.backtest.strategies import strategies_summary
+from inthegrid.domain.capacity import CapacityBook
 from inthegrid.domain.capture import era_of
 from inthegrid.domain.rights import Signal
 from inthegrid.sources.jao import AuctionPrices
@@ -77,14 +78,17 @@ def pair_summary(ev: PairEvaluation, period_hours: float, eras: np.ndarray | Non
 
 
 def build_summary(
-    result: BacktestResult, auctions: AuctionPrices | None = None, signal: Signal | None = None
+    result: BacktestResult,
+    auctions: AuctionPrices | None = None,
+    signal: Signal | None = None,
+    capacities: CapacityBook | None = None,
 ) -> dict[str, Any]:
     table = result.table
     hours = table.period_hours
     index = result.index
     eras = eras_of(index)
     pairs = [pair_summary(ev, hours, eras) for ev in result.pairs]
-    borders = borders_summary(result)
+    borders = borders_summary(result, capacities)
     total_value = sum(p["value_eur_per_mw"] for p in pairs)
     best = max(pairs, key=lambda p: p["value_eur_per_mw"], default=None)
     return {

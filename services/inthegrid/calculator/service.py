@@ -9,6 +9,7 @@ twice is dropped by JetStream's deduplication and by the recorder's natural keys
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -23,10 +24,13 @@ from prometheus_client import Counter, Gauge, Histogram
 from inthegrid.calculator.alerts import WebhookAlerter
 from inthegrid.calculator.rulefile import load_rule
 from inthegrid.calculator.state import CalculatorState
+from inthegrid.domain.capacity_codec import decode_quantity
 from inthegrid.domain.codec import decode_event, decode_price, encode_event
 from inthegrid.domain.opportunities import OpportunityEvent
 from inthegrid.errors import DecodeError
 from inthegrid.platform.bus import (
+    CAPACITIES_STREAM,
+    CAPACITY_SUBJECT_ROOT,
     OPPORTUNITY_SUBJECT_ROOT,
     PRICE_SUBJECT_ROOT,
     PRICES_STREAM,
@@ -94,6 +98,38 @@ async def restore(bus: Bus, state: CalculatorState, settings: CalculatorSettings
             continue
     state.prune()
     log.info("restored %d events and %d prices for rule %s", len(events), len(prices), rule.name)
+
+
+async def consume_capacities(bus: Bus, state: CalculatorState, stop: asyncio.Event, batch: int = 500) -> None:
+    """Every published capacity from the stream's start, then each new one as it comes: each
+    re-values the periods it covers. An ephemeral consumer: capacities are few, and reading them all
+    again after a restart is how the state is rebuilt."""
+    name = state.rule.name
+    sub = await bus.js.pull_subscribe(
+        f"{CAPACITY_SUBJECT_ROOT}.>",
+        stream=CAPACITIES_STREAM,
+        config=ConsumerConfig(
+            ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL, inactive_threshold=60.0
+        ),
+    )
+    try:
+        while not stop.is_set():
+            msgs = await fetch_batch(sub, batch, 1.0)
+            events: list[OpportunityEvent] = []
+            now = datetime.now(UTC)
+            for msg in msgs:
+                try:
+                    quantity = decode_quantity(msg.data)
+                except DecodeError as exc:
+                    await dead_letter(
+                        bus, msg, stream=CAPACITIES_STREAM, service=f"calculator-{name}", reason=str(exc)
+                    )
+                    continue
+                events.extend(state.on_capacity(quantity, now))
+            await publish_events(bus, name, events)
+    finally:
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
 
 
 async def _delivered_sequence(bus: Bus, durable: str) -> int:
@@ -182,6 +218,7 @@ async def run_calculator(settings: CalculatorSettings, stop: asyncio.Event, heal
         health.set("nats", True)
         log.info("calculator %s watching %d pairs of %s", name, len(rule.pairs), ", ".join(rule.zones))
         lag_task = asyncio.create_task(_watch_lag(sub, name, stop))
+        capacity_task = asyncio.create_task(consume_capacities(bus, state, stop))
         housekept = 0.0
         try:
             while not stop.is_set():
@@ -191,8 +228,11 @@ async def run_calculator(settings: CalculatorSettings, stop: asyncio.Event, heal
                 if time.monotonic() - housekept >= HOUSEKEEPING_SECONDS:
                     housekept = time.monotonic()
                     _housekeep(state)
+                if capacity_task.done():
+                    capacity_task.result()  # a failed capacity consumer fails the calculator
         finally:
             lag_task.cancel()
+            capacity_task.cancel()
     finally:
         if alerter is not None:
             await alerter.close()

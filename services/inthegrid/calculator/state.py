@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from inthegrid.domain.capacity import BorderQuantity, CapacityBook, with_published_capacity
 from inthegrid.domain.economics import PairValue, is_opportunity, value_pair
 from inthegrid.domain.opportunities import OpportunityBook, OpportunityEvent
 from inthegrid.domain.periods import pair_prices, periods_touched
@@ -30,6 +31,8 @@ class CalculatorState:
     # Resolutions each zone has published: an hourly-only pair never looks for quarter-hours.
     resolutions: dict[str, set[Resolution]] = field(default_factory=dict)
     book: OpportunityBook = field(init=False)
+    # Published capacities, exchanges and flows: values use them where they cover a period.
+    capacities: CapacityBook = field(default_factory=CapacityBook)
 
     def __post_init__(self) -> None:
         self.book = OpportunityBook(self.rule.name, self.rule.market)
@@ -83,7 +86,27 @@ class CalculatorState:
         both = self._pair(model, start, resolution)
         if both is None:
             return None
-        return value_pair(model, both[0].eur_mwh, both[1].eur_mwh, resolution.hours, start)
+        return self._valued(model, both, resolution, start)
+
+    def _valued(
+        self, model: PairModel, both: tuple[Price, Price], resolution: Resolution, start: datetime
+    ) -> PairValue | None:
+        value = value_pair(model, both[0].eur_mwh, both[1].eur_mwh, resolution.hours, start)
+        if value is None or not len(self.capacities):
+            return value
+        return with_published_capacity(value, start, self.capacities, self.rule.grid)
+
+    def on_capacity(self, quantity: BorderQuantity, now: datetime) -> list[OpportunityEvent]:
+        """Store a published capacity and re-value every known period it covers."""
+        self.capacities.add_all([quantity])
+        periods = sorted({(s, r) for (_, s, r) in self.prices if quantity.start <= s < quantity.end})
+        events = []
+        for start, res in periods:
+            for model in self.rule.pairs.values():
+                event = self._revalue(model, start, res, now)
+                if event is not None:
+                    events.append(event)
+        return events
 
     def _revalue(
         self, model: PairModel, start: datetime, resolution: Resolution, now: datetime
@@ -92,7 +115,7 @@ class CalculatorState:
         if both is None:
             return None  # the other zone's price for this period is not known yet
         self.evaluations += 1
-        value = value_pair(model, both[0].eur_mwh, both[1].eur_mwh, resolution.hours, start)
+        value = self._valued(model, both, resolution, start)
         return self.book.observe(model.pair, start, resolution, value, is_opportunity(self.rule, value), now)
 
     def reconcile(self, now: datetime) -> list[OpportunityEvent]:
@@ -115,4 +138,5 @@ class CalculatorState:
         for k in stale:
             del self.prices[k]
         self.book.forget_before(cutoff)
+        self.capacities.forget_before(cutoff)
         return len(stale)

@@ -42,6 +42,13 @@ def register(sub: Any) -> None:
         help="JAO auction results export (CSV, as the JAO API gives it); repeatable. Periods no export "
         "covers use the rule's capacity price, marked assumed",
     )
+    p.add_argument(
+        "--capacities",
+        action="append",
+        default=[],
+        help="published capacities: ENTSO-E A61/A31/A09/A11 XML or JAO export CSV; repeatable. Border "
+        "values use them where they cover a period (the static capacity elsewhere) and say which",
+    )
     p.set_defaults(handler=_run)
 
 
@@ -56,12 +63,15 @@ def run_backtest_files(
     period: str | None = None,
     report: bool = True,
     auctions: list[str | Path] | None = None,
+    capacities: list[str | Path] | None = None,
 ) -> dict[str, Any]:
     """Run a backtest from files and write its three outputs; returns the summary."""
     from inthegrid.backtest.engine import ISO_UTC, opportunities_frame, run_backtest, write_opportunities_csv
     from inthegrid.backtest.manifest import load_rule
     from inthegrid.backtest.report import render_report
     from inthegrid.backtest.summary import build_summary
+    from inthegrid.domain.capacity import CapacityBook
+    from inthegrid.sources.capacities import read_capacity_file
     from inthegrid.sources.jao import AuctionPrices, read_jao_auctions
     from inthegrid.sources.table import read_table
 
@@ -70,7 +80,12 @@ def run_backtest_files(
     started = time.perf_counter()
     result = run_backtest(table, rule)
     prices_of_auctions = AuctionPrices(tuple(r for path in auctions or () for r in read_jao_auctions(path)))
-    summary = build_summary(result, prices_of_auctions)
+    book = (
+        CapacityBook.of(q for path in capacities or () for q in read_capacity_file(path))
+        if capacities
+        else None
+    )
+    summary = build_summary(result, prices_of_auctions, capacities=book)
     summary["evaluation_seconds"] = round(time.perf_counter() - started, 4)
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -96,6 +111,7 @@ def _run(args: argparse.Namespace) -> int:
         period=args.period,
         report=not args.no_report,
         auctions=args.auctions,
+        capacities=args.capacities,
     )
     totals = summary["totals"]
     print(

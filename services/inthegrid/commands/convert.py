@@ -14,8 +14,9 @@ def register(sub: Any) -> None:
         "convert",
         help="turn ENTSO-E A44 price documents into a price table",
         **described(
-            "Turn ENTSO-E A44 day-ahead price documents (XML) into a price table (CSV or Parquet).",
-            "inthegrid convert tests/fixtures/entsoe/openhab_CH_A44_day_ahead_2025-11-26_27.xml --out ch.csv",
+            "Turn ENTSO-E A44 day-ahead or intraday price documents (XML) into a price table (CSV or "
+            "Parquet) of one market.",
+            "inthegrid convert tests/fixtures/entsoe/emaps_ES_intraday_price.xml --market ida1 --out i.csv",
         ),
     )
     p.add_argument("files", nargs="+", metavar="FILE.xml", help="A44 documents (several zones/days allowed)")
@@ -31,13 +32,23 @@ def register(sub: Any) -> None:
         default=1,
         help="classificationSequence to keep where a zone has several (1 = SDAC)",
     )
+    p.add_argument(
+        "--market",
+        choices=["day_ahead", "intraday", "ida1", "ida2", "ida3"],
+        help="market to write (default: day_ahead, or the only market in the documents)",
+    )
     p.set_defaults(handler=_run)
 
 
 def convert_documents(
-    files: list[str | Path], out: str | Path, *, period: str | None = None, sequence: int = 1
+    files: list[str | Path],
+    out: str | Path,
+    *,
+    period: str | None = None,
+    sequence: int = 1,
+    market: str | None = None,
 ) -> Path:
-    from inthegrid.domain.prices import Price
+    from inthegrid.domain.prices import Market, Price
     from inthegrid.errors import SourceError, ValidationError
     from inthegrid.sources.entsoe.parse import parse_prices
     from inthegrid.sources.table import prices_to_table, write_table
@@ -53,10 +64,20 @@ def convert_documents(
             prices.extend(parse_prices(document, source="entsoe", sequence=sequence))
         except SourceError as exc:  # the file the user gave holds no usable prices: their input
             raise ValidationError(f"{path}: {exc}") from None
-    return write_table(prices_to_table(prices, period), out)
+    found = {p.market for p in prices}
+    if market is not None:
+        chosen = Market.parse(market)
+    elif Market.DAY_AHEAD in found or len(found) <= 1:
+        chosen = Market.DAY_AHEAD if Market.DAY_AHEAD in found or not found else found.pop()
+    else:
+        names = ", ".join(sorted(m.value for m in found))
+        raise ValidationError(f"the documents hold several markets ({names}): choose one with --market")
+    return write_table(prices_to_table(prices, period, chosen), out)
 
 
 def _run(args: argparse.Namespace) -> int:
-    path = convert_documents(args.files, args.out, period=args.period, sequence=args.sequence)
+    path = convert_documents(
+        args.files, args.out, period=args.period, sequence=args.sequence, market=args.market
+    )
     print(f"wrote {path}")
     return 0

@@ -34,7 +34,9 @@ def register(sub: Any) -> None:
     p.add_argument("--name", help="feed name [INTHEGRID_FEED_NAME]")
     p.add_argument("--zones", help="comma-separated zones [INTHEGRID_FEED_ZONES]")
     p.add_argument("--source", choices=["simulator", "entsoe", "replay"], help="[INTHEGRID_FEED_SOURCE]")
-    p.add_argument("--market", choices=["day_ahead", "intraday"], help="[INTHEGRID_FEED_MARKET]")
+    p.add_argument(
+        "--market", choices=["day_ahead", "intraday", "ida1", "ida2", "ida3"], help="[INTHEGRID_FEED_MARKET]"
+    )
     p.add_argument("--resolution", choices=["PT15M", "PT60M"], help="[INTHEGRID_FEED_RESOLUTION]")
     p.add_argument("--seed", type=int, help="simulator seed [INTHEGRID_SIMULATOR_SEED]")
     p.add_argument("--volatility", type=float, help="[INTHEGRID_SIMULATOR_VOLATILITY]")

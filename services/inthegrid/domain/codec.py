@@ -127,6 +127,7 @@ def encode_event(event: OpportunityEvent) -> bytes:
             "loss_factor": v.loss_factor,
             "path": list(v.path),
             "capacity_mw": v.capacity_mw,
+            "capacity_source": v.capacity_source,
             "period_hours": v.period_hours,
             "coupled": v.coupled,
             # Derived from the path and the date (decoders recompute them); sent for consumers.
@@ -177,6 +178,7 @@ def decode_event(data: bytes) -> OpportunityEvent:
                 period_hours=float(_field(raw, "period_hours", (int, float))),
                 # Facts, not the sender's word: the label follows from the path and the date.
                 capture=capture_of(tuple(str(z) for z in path), delivery_start),
+                capacity_source=str(raw.get("capacity_source") or "static"),
             )
         return OpportunityEvent(
             kind=EventKind(_field(doc, "kind", str)),

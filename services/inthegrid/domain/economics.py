@@ -44,6 +44,8 @@ class PairValue:
     capacity_mw: float
     period_hours: float
     capture: PathCapture  # how the value could be captured, from the path's real borders and the date
+    # Which capacity figures capacity_mw rests on, hop by hop ("static" without published ones).
+    capacity_source: str = "static"
 
     @property
     def spread_eur_mwh(self) -> float:
@@ -135,8 +137,14 @@ def value_pair(
 
 
 def is_opportunity(rule: CompiledRule, value: PairValue | None) -> bool:
-    """An opportunity exists when the net value is strictly above the rule's minimum net spread."""
-    return value is not None and value.net_eur_mwh > rule.min_net and value.value_eur >= rule.min_profit
+    """An opportunity exists when the net value is strictly above the rule's minimum net spread and
+    the path has capacity left (a published capacity can be zero: then nothing can be traded)."""
+    return (
+        value is not None
+        and value.capacity_mw > 0
+        and value.net_eur_mwh > rule.min_net
+        and value.value_eur >= rule.min_profit
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,4 +195,4 @@ def _best(
 def opportunity_mask(rule: CompiledRule, values: PairValues, period_hours: float) -> np.ndarray:
     profit = np.round(values.net_eur_mwh * values.capacity_mw * period_hours, 2)
     with np.errstate(invalid="ignore"):
-        return (values.net_eur_mwh > rule.min_net) & (profit >= rule.min_profit)
+        return (values.capacity_mw > 0) & (values.net_eur_mwh > rule.min_net) & (profit >= rule.min_profit)

@@ -50,7 +50,11 @@ class Resolution(IntEnum):
 
 class Market(StrEnum):
     DAY_AHEAD = "day_ahead"
-    INTRADAY = "intraday"
+    INTRADAY = "intraday"  # continuous intraday trading (SIDC)
+    # The three pan-European intraday auctions (SIDC IDAs; domain/markets.py has their times).
+    IDA1 = "ida1"
+    IDA2 = "ida2"
+    IDA3 = "ida3"
 
     @classmethod
     def parse(cls, value: object) -> Market:
@@ -71,7 +75,7 @@ class PriceLimits:
     intraday_max_eur_mwh: float = INTRADAY_MAX_EUR_MWH
 
     def bounds(self, market: Market) -> tuple[float, float]:
-        if market is Market.INTRADAY:
+        if market is not Market.DAY_AHEAD:  # continuous intraday and the intraday auctions
             return self.intraday_min_eur_mwh, self.intraday_max_eur_mwh
         return self.min_eur_mwh, self.max_eur_mwh
 

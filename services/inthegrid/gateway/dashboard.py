@@ -56,11 +56,12 @@ class LiveViews:
 
     async def refresh(self, chart_zones: list[str] | None) -> tuple[Any, ...]:
         try:
-            prices, opportunities, spreads, borders = await asyncio.gather(
+            prices, opportunities, spreads, borders, capacities = await asyncio.gather(
                 self.client.latest_prices(),
                 self.client.open_opportunities(),
                 self.client.latest_spreads(),
                 self.borders(),
+                self.client.border_capacities(),
             )
         except GatewayUnavailableError as exc:
             log.info("dashboard refresh failed: %s", exc)
@@ -81,7 +82,7 @@ class LiveViews:
             await self.recent_prices(chart_zones, zones),
             render_opportunities_table(opportunities),
             render_spread_matrix(spreads, zones),
-            render_border_map(borders, prices, spreads),
+            render_border_map(borders, prices, spreads, capacities),
             gr.update(choices=zones),
         )
 

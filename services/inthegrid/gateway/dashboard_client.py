@@ -87,6 +87,9 @@ class GatewayClient:
     async def borders(self) -> list[dict[str, Any]]:
         return list((await self.get_json("/api/borders")).get("data") or [])
 
+    async def border_capacities(self) -> list[dict[str, Any]]:
+        return list((await self.get_json("/api/borders/capacity")).get("data") or [])
+
     async def price_history(
         self, zone: str, *, start: str | None = None, end: str | None = None, limit: int = 1000
     ) -> list[dict[str, Any]]:

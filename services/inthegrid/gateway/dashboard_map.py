@@ -51,10 +51,36 @@ def zone_positions(zones: Sequence[str]) -> dict[str, tuple[float, float]]:
     return placed
 
 
+# Which published figure a direction's available capacity is, best first (domain.capacity).
+_CAPACITY_KINDS = ("A31", "auction_offered", "A61")
+
+
+def available_capacity(capacities: Sequence[dict[str, Any]]) -> dict[tuple[str, str], str]:
+    """Per direction, the latest published capacity as text: "3006 MW (A61)", less the schedule."""
+    by: dict[tuple[str, str], dict[str, float]] = {}
+    for c in capacities:
+        by.setdefault((str(c["source"]), str(c["target"])), {})[str(c["kind"])] = float(c["mw"])
+    out = {}
+    for direction, kinds in by.items():
+        base = next((k for k in _CAPACITY_KINDS if k in kinds), None)
+        if base is None:
+            continue
+        text = f"{kinds[base]:.0f} MW ({base})"
+        if "A09" in kinds:
+            text += f", {max(kinds[base] - kinds['A09'], 0.0):.0f} MW left after the A09 schedule"
+        out[direction] = text
+    return out
+
+
 def border_spreads(
-    borders: Sequence[dict[str, Any]], prices: Sequence[dict[str, Any]], spreads: Sequence[dict[str, Any]]
+    borders: Sequence[dict[str, Any]],
+    prices: Sequence[dict[str, Any]],
+    spreads: Sequence[dict[str, Any]],
+    capacities: Sequence[dict[str, Any]] = (),
 ) -> list[dict[str, Any]]:
-    """Each border with |price difference| of the latest prices and the best net of a running rule."""
+    """Each border with |price difference| of the latest prices, the best net of a running rule and
+    the published capacity per direction (static where none is published)."""
+    published = available_capacity(capacities)
     price_of = {str(p["zone"]): float(p["price"]) for p in prices if p.get("price") is not None}
     net_of: dict[tuple[str, ...], float] = {}
     for s in spreads:
@@ -74,17 +100,24 @@ def border_spreads(
                 "net": net_of.get(tuple(sorted((a, c)))),
                 "name": b.get("name") or "",
                 "capacity_mw": b.get("capacity_mw"),
+                "available": {
+                    f"{x}→{y}": published.get((x, y), f"{b.get('capacity_mw') or 0:.0f} MW (static)")
+                    for x, y in ((a, c), (c, a))
+                },
             }
         )
     return out
 
 
 def render_border_map(
-    borders: Sequence[dict[str, Any]], prices: Sequence[dict[str, Any]], spreads: Sequence[dict[str, Any]]
+    borders: Sequence[dict[str, Any]],
+    prices: Sequence[dict[str, Any]],
+    spreads: Sequence[dict[str, Any]],
+    capacities: Sequence[dict[str, Any]] = (),
 ) -> go.Figure:
     if not borders:
         return empty_figure(NO_DATA + " (no borders)", height=520)
-    rows = border_spreads(borders, prices, spreads)
+    rows = border_spreads(borders, prices, spreads, capacities)
     zones = sorted({r["a"] for r in rows} | {r["b"] for r in rows} | {str(p["zone"]) for p in prices})
     pos = zone_positions(zones)
     top = max((r["spread"] for r in rows if r["spread"] is not None), default=0.0) or 1.0
@@ -97,6 +130,8 @@ def render_border_map(
         label += f"spread {r['spread']:.2f} €/MWh" if known else "spread unknown (price missing)"
         if r["net"] is not None:
             label += f"<br>best net {r['net']:.2f} €/MWh"
+        for direction, text in r["available"].items():
+            label += f"<br>capacity {direction}: {text}"
         fig.add_trace(
             go.Scatter(
                 x=[x0, (x0 + x1) / 2, x1],

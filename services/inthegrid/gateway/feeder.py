@@ -26,6 +26,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy, KeyValueConfig
 from nats.js.errors import BucketNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 
+from inthegrid.domain.capacity_codec import decode_quantity
 from inthegrid.domain.codec import decode_event, decode_price
 from inthegrid.domain.prices import PriceLimits
 from inthegrid.domain.rules import compile_rule, parse_rule_spec
@@ -34,6 +35,8 @@ from inthegrid.gateway.live import LiveState
 from inthegrid.gateway.metrics import LIVE_MESSAGES
 from inthegrid.gateway.sse import Channel, SseEvent, opportunity_event, price_event
 from inthegrid.platform.bus import (
+    CAPACITIES_STREAM,
+    CAPACITY_SUBJECT_ROOT,
     OPPORTUNITIES_STREAM,
     OPPORTUNITY_SUBJECT_ROOT,
     PRICE_SUBJECT_ROOT,
@@ -104,6 +107,7 @@ class LiveFeeder:
                 deliver_policy=DeliverPolicy.BY_START_TIME, opt_start_time=datetime.now(UTC) - window
             ),
         )
+        await self._follow_capacities(bus)
         kv = await rules_bucket(bus)
         self._watch_task = asyncio.create_task(self._watch_rules(kv), name="gateway-rules-watch")
 
@@ -145,6 +149,28 @@ class LiveFeeder:
             booting = False
             channel.mark_contiguous(before.state.last_seq)
         log.info("following %s (%d messages to catch up)", stream, info.num_pending)
+
+    async def _follow_capacities(self, bus: Bus) -> None:
+        """Every published capacity, then each new one (no SSE channel: they are read over REST)."""
+
+        async def on_message(msg: Msg) -> None:
+            try:
+                self.live.apply_capacity(decode_quantity(msg.data))
+            except InTheGridError as exc:
+                LIVE_MESSAGES.labels(CAPACITIES_STREAM, "invalid").inc()
+                log.warning("ignoring capacity message: %s", exc)
+                return
+            LIVE_MESSAGES.labels(CAPACITIES_STREAM, "applied").inc()
+
+        sub = await bus.js.subscribe(
+            f"{CAPACITY_SUBJECT_ROOT}.>",
+            stream=CAPACITIES_STREAM,
+            cb=on_message,
+            ordered_consumer=True,
+            config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL),
+            idle_heartbeat=5.0,
+        )
+        self._subs.append(sub)
 
     def _on_price(self, sequence: int, data: bytes) -> None:
         try:

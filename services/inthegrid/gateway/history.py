@@ -174,6 +174,7 @@ def _stored_value(row: Any, pair: list[str], start: datetime) -> PairValue | Non
         capacity_mw=float(row["capacity_mw"] or 0.0),
         period_hours=float(row["period_hours"] or 0.0),
         capture=capture_of(path, start),
+        capacity_source="",  # not stored in the database
     )
 
 

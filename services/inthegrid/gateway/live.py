@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from inthegrid.domain.capacity import BorderQuantity, CapacityBook
 from inthegrid.domain.opportunities import EventKind, OpportunityEvent
 from inthegrid.domain.prices import Market, Price, Resolution
 from inthegrid.domain.rules import CompiledRule
@@ -49,8 +50,13 @@ class LiveState:
         self.rule_version = 0
         self.opportunity_version = 0
         self._cache: dict[Any, tuple[Any, Any]] = {}
+        # Published capacities, exchanges and flows (stream CAPACITIES), for /api/borders/capacity.
+        self.capacities = CapacityBook()
 
     # --- updates (called by the bus consumers) -------------------------------------------------
+
+    def apply_capacity(self, quantity: BorderQuantity) -> None:
+        self.capacities.add_all([quantity])
 
     def apply_price(self, price: Price) -> None:
         key = (price.market, price.zone)

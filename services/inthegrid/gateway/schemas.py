@@ -196,6 +196,7 @@ class OpportunityPublic(BaseModel):
     hops: list[HopPublic] = []
     flow_based_approximation: bool | None = None
     flow_based_regions: list[str] = []
+    capacity_source: str | None = None  # e.g. "DE-LU->CH:A31"; static, or None where not recorded
 
 
 class OpportunitiesPublic(BaseModel):

@@ -63,6 +63,8 @@ def _value_fields(value: PairValue) -> dict[str, Any]:
         "strategy": value.strategy,
         "path": list(value.path),
         "capacity_mw": value.capacity_mw,
+        # Which capacity figures capacity_mw rests on (docs/markets.md); None where not recorded.
+        "capacity_source": value.capacity_source or None,
         "profit_eur": value.profit_eur,
         "loss_factor": value.loss_factor,
         "coupled": value.coupled,
@@ -104,6 +106,7 @@ def opportunity_item(event: OpportunityEvent, sequence: int | None = None) -> di
         "resolution": event.resolution.iso,
         "path": [],
         "capacity_mw": None,
+        "capacity_source": None,
         "profit_eur": None,
         "loss_factor": None,
         "coupled": None,

@@ -4,6 +4,7 @@ the dead-letter stream that keeps what could not be decoded.
 Stream layout
 - PRICES         ``inthegrid.prices.<market>.<zone>``         prices, deduplicated by message id
 - OPPORTUNITIES  ``inthegrid.opportunities.<rule>.<pair>``     opened/updated/closed events
+- CAPACITIES     ``inthegrid.capacities.<kind>.<from>__<to>``  published capacities, exchanges, flows
 - DEADLETTER     ``inthegrid.deadletter.<stream>.<service>``   rejected messages, for inspection
 - KV ``INTHEGRID_RULES``                                       the rules calculators are running
 """
@@ -34,11 +35,13 @@ log = logging.getLogger(__name__)
 PRICES_STREAM = "PRICES"
 OPPORTUNITIES_STREAM = "OPPORTUNITIES"
 DEADLETTER_STREAM = "DEADLETTER"
+CAPACITIES_STREAM = "CAPACITIES"
 RULES_BUCKET = "INTHEGRID_RULES"
 
 PRICE_SUBJECT_ROOT = "inthegrid.prices"
 OPPORTUNITY_SUBJECT_ROOT = "inthegrid.opportunities"
 DEADLETTER_SUBJECT_ROOT = "inthegrid.deadletter"
+CAPACITY_SUBJECT_ROOT = "inthegrid.capacities"
 
 # Re-publishing within this window is dropped by JetStream (Nats-Msg-Id). It covers a restart of
 # a feed or calculator; the database's natural keys make older duplicates harmless too.
@@ -60,6 +63,11 @@ def token(text: str) -> str:
 
 def price_subject(market: str, zone: str) -> str:
     return f"{PRICE_SUBJECT_ROOT}.{token(market)}.{token(zone)}"
+
+
+def capacity_subject(kind: str, source: str, target: str) -> str:
+    """``inthegrid.capacities.<kind>.<from>__<to>``: one border direction's published figures."""
+    return f"{CAPACITY_SUBJECT_ROOT}.{token(kind)}.{token(source)}__{token(target)}"
 
 
 def opportunity_subject(rule: str, pair: tuple[str, str]) -> str:
@@ -167,6 +175,12 @@ async def ensure_streams(bus: Bus, settings: CommonSettings) -> None:
         stream(
             OPPORTUNITIES_STREAM,
             OPPORTUNITY_SUBJECT_ROOT,
+            max_age=max_age,
+            duplicate_window=DUPLICATE_WINDOW_SECONDS,
+        ),
+        stream(
+            CAPACITIES_STREAM,
+            CAPACITY_SUBJECT_ROOT,
             max_age=max_age,
             duplicate_window=DUPLICATE_WINDOW_SECONDS,
         ),

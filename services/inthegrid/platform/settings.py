@@ -68,7 +68,9 @@ class FeedSettings(CommonSettings):
         description="zones the feed publishes, comma-separated",
     )
     feed_source: Literal["simulator", "entsoe", "replay"] = Field("simulator", description="price source")
-    feed_market: Literal["day_ahead", "intraday"] = Field("day_ahead", description="market of the prices")
+    feed_market: Literal["day_ahead", "intraday", "ida1", "ida2", "ida3"] = Field(
+        "day_ahead", description="market of the prices"
+    )
     feed_resolution: Literal["PT15M", "PT60M"] = Field("PT15M", description="delivery period length")
     feed_paused: bool = Field(False, description="publish nothing while true")
     simulator_seed: int = Field(42, description="simulator random seed (same seed, same prices)")

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from inthegrid.domain.capacity import BorderQuantity, CapacityKind
 from inthegrid.domain.prices import as_utc
 from inthegrid.domain.zones import zone_code
 from inthegrid.errors import InTheGridError, ValidationError
@@ -131,3 +132,23 @@ class AuctionPrices:
             hi = starts.searchsorted(pd.Timestamp(r.delivery_end), side="left")
             prices[lo:hi] = r.price_eur_mwh
         return prices
+
+
+def auction_quantities(results: list[AuctionResult], horizon: str = "Daily") -> list[BorderQuantity]:
+    """Offered and allocated capacity of the ``horizon`` auctions, as border quantities.
+
+    Only one horizon at a time: the yearly, monthly and daily auctions each offer their own slice
+    of the border, so one period's figures from different horizons must not replace each other.
+    """
+    out: list[BorderQuantity] = []
+    for r in results:
+        if r.horizon != horizon:
+            continue
+        for kind, mw in (
+            (CapacityKind.AUCTION_OFFERED, r.offered_mw),
+            (CapacityKind.AUCTION_ALLOCATED, r.allocated_mw),
+        ):
+            out.append(
+                BorderQuantity(r.source, r.target, r.delivery_start, r.delivery_end, mw, kind, "jao", horizon)
+            )
+    return out

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from inthegrid.domain.markets import INTRADAY_AUCTIONS
 from inthegrid.domain.prices import (
     DEFAULT_LIMITS,
     Market,
@@ -31,6 +32,7 @@ from inthegrid.domain.prices import (
 from inthegrid.domain.zones import zone_code
 from inthegrid.errors import ConfigError, ValidationError
 from inthegrid.platform.settings import FeedSettings
+from inthegrid.sources.intraday_model import IntradayDeviation
 from inthegrid.sources.simulator_model import PriceModel
 
 log = logging.getLogger(__name__)
@@ -97,6 +99,12 @@ class SimulatorSource:
 
     async def batches(self, stop: asyncio.Event) -> AsyncIterator[list[Price]]:
         model = PriceModel(self.zones, self.start, self.resolution, self.seed, self.volatility)
+        # An intraday auction: the day-ahead model's price plus a calibrated deviation (intraday_model).
+        deviation = (
+            IntradayDeviation(self.market, len(self.zones), self.seed, self.volatility)
+            if self.market in INTRADAY_AUCTIONS
+            else None
+        )
         began = self._clock()
         log.info(
             "simulating %s from %s at %gx (seed %d)",
@@ -110,7 +118,10 @@ class SimulatorSource:
             count = min(due - model.periods_taken, MAX_PERIODS_PER_BATCH)
             if count > 0:
                 first = model.periods_taken
-                yield self._prices(first, model.take(count))
+                values = model.take(count)
+                if deviation is not None:
+                    values = values + deviation.take(count)
+                yield self._prices(first, values)
                 if due - model.periods_taken > 0:
                     await asyncio.sleep(0)  # behind: let others run, then continue without a tick wait
                     continue
@@ -119,7 +130,7 @@ class SimulatorSource:
 
     def _prices(self, first: int, values: np.ndarray) -> list[Price]:
         # The model keeps to the harmonised limits; a feed configured with narrower ones clips too.
-        values = np.clip(values, self.limits.min_eur_mwh, self.limits.max_eur_mwh)
+        values = np.clip(values, *self.limits.bounds(self.market))
         published = datetime.now(UTC)
         step = self.resolution.delta
         batch = []

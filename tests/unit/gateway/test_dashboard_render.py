@@ -180,3 +180,26 @@ def test_zone_order_merges_prices_and_spread_pairs() -> None:
 )
 def test_to_iso_utc(value, expected) -> None:
     assert to_iso_utc(value) == expected
+
+
+def test_border_map_shows_published_capacity_per_direction() -> None:
+    from inthegrid.gateway.dashboard_map import available_capacity
+
+    borders = [{"zones": ["ES", "FR"], "name": "", "capacity_mw": 2800.0}]
+    published = [
+        {"source": "FR", "target": "ES", "kind": "A61", "mw": 3006.0},
+        {"source": "FR", "target": "ES", "kind": "A09", "mw": 1000.0},
+        {"source": "ES", "target": "FR", "kind": "A11", "mw": 500.0},  # a flow is not a capacity
+    ]
+    assert available_capacity(published) == {
+        ("FR", "ES"): "3006 MW (A61), 2006 MW left after the A09 schedule"
+    }
+    (row,) = border_spreads(borders, [], [], published)
+    assert row["available"] == {
+        "ES→FR": "2800 MW (static)",
+        "FR→ES": "3006 MW (A61), 2006 MW left after the A09 schedule",
+    }
+    hover = (
+        render_border_map(borders, [price("ES", 70.0), price("FR", 50.0)], [], published).data[0].hovertext[0]
+    )
+    assert "capacity FR→ES: 3006 MW (A61)" in hover

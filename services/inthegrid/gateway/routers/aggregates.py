@@ -19,7 +19,7 @@ from inthegrid.gateway.history_aggregates import border_days, latest_stored_pric
 from inthegrid.gateway.schemas import ErrorPublic
 
 router = APIRouter(prefix="/api/history", tags=["history"])
-MarketType = Literal["day_ahead", "intraday"]
+MarketType = Literal["day_ahead", "intraday", "ida1", "ida2", "ida3"]
 
 
 @router.get(

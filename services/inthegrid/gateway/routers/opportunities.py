@@ -60,7 +60,7 @@ async def history(
         str | None, Query(max_length=253, openapi_examples={"poc": {"value": "proof-of-concept"}})
     ] = None,
     status: Annotated[Literal["open", "closed"] | None, Query()] = None,
-    market: Annotated[Literal["day_ahead", "intraday"] | None, Query()] = None,
+    market: Annotated[Literal["day_ahead", "intraday", "ida1", "ida2", "ida3"] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=10000, openapi_examples={"default": {"value": 100}})] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     format: Annotated[Literal["json", "csv"], Query()] = "json",

@@ -26,7 +26,7 @@ PRICE_COLUMNS = (
     "published_at",
     "received_at",
 )
-MarketType = Literal["day_ahead", "intraday"]
+MarketType = Literal["day_ahead", "intraday", "ida1", "ida2", "ida3"]
 
 
 @router.get("/latest", response_model=PricesPublic, summary="Latest delivery period per zone (live)")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from fastapi.responses import Response
 
 from inthegrid.domain.grid import DEFAULT_GRID
 from inthegrid.domain.zones import ZONES
-from inthegrid.gateway.deps import dump, json_response
+from inthegrid.gateway.deps import Services, dump, json_response
 from inthegrid.gateway.schemas import BordersPublic, ZonesPublic
 from inthegrid.gateway.views import border_item, zone_item
 
@@ -26,3 +28,32 @@ async def zones() -> Response:
 @router.get("/borders", response_model=BordersPublic, summary="Interconnectors of the default grid")
 async def borders() -> Response:
     return json_response(_BORDERS)
+
+
+@router.get(
+    "/borders/capacity",
+    summary="Latest published capacity, exchange and flow per border direction",
+    description="Per border direction and kind (A61 forecast capacity, A31 offered, auction_offered/"
+    "auction_allocated from JAO, A09 scheduled exchange, A11 physical flow): the figure with the latest "
+    "delivery start received on the bus, with the static indicative capacity beside it. Empty until "
+    "capacities are published (subject inthegrid.capacities.>).",
+)
+async def border_capacities(services: Services) -> Response:
+    data: list[dict[str, Any]] = []
+    for q in services.live.capacities.latest():
+        border = DEFAULT_GRID.border(q.source, q.target)
+        data.append(
+            {
+                "border": q.direction,
+                "source": q.source,
+                "target": q.target,
+                "kind": q.kind.value,
+                "mw": q.mw,
+                "delivery_start": q.start.isoformat().replace("+00:00", "Z"),
+                "delivery_end": q.end.isoformat().replace("+00:00", "Z"),
+                "origin": q.origin,
+                "contract": q.contract or None,
+                "static_capacity_mw": border.capacity_mw if border is not None else None,
+            }
+        )
+    return json_response({"count": len(data), "data": data})

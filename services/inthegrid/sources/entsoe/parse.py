@@ -18,6 +18,7 @@ from xml.etree.ElementTree import Element, ParseError
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
+from inthegrid.domain.markets import auction_of_sequence
 from inthegrid.domain.prices import DEFAULT_LIMITS, Market, Price, PriceLimits, Resolution, as_utc, make_price
 from inthegrid.domain.zones import zone_for_eic
 from inthegrid.errors import InTheGridError, NotPublishedYetError, SourceError
@@ -33,7 +34,8 @@ NO_MATCHING_DATA = "999"
 SDAC_SEQUENCE = 1
 
 # contract_MarketAgreement.type -> market
-_MARKETS = {"A01": Market.DAY_AHEAD, "A07": Market.INTRADAY}
+INTRADAY_CONTRACT = "A07"
+_MARKETS = {"A01": Market.DAY_AHEAD, INTRADAY_CONTRACT: Market.INTRADAY}
 _RESOLUTIONS = {"PT15M": Resolution.PT15M, "PT60M": Resolution.PT60M, "PT1H": Resolution.PT60M}
 
 
@@ -101,8 +103,9 @@ def parse_points(document: bytes | str, *, sequence: int = SDAC_SEQUENCE) -> lis
     """Every price point of an A44 document, forward-filled, of the wanted classification sequence.
 
     A TimeSeries without a classificationSequence is the zone's only auction and always kept; one
-    with a sequence is kept only when it is ``sequence`` (1 = SDAC for day-ahead; for intraday
-    documents the sequence numbers the IDA auction).
+    with a sequence is kept only when it is ``sequence`` (1 = SDAC for day-ahead). In intraday
+    documents (contract A07) the sequence numbers the auction: each becomes its own market (IDA1,
+    IDA2, IDA3) and all are kept; a series without one is continuous intraday.
     """
     root = parse_xml(document)
     raise_for_acknowledgement(root)
@@ -123,15 +126,21 @@ def parse_points(document: bytes | str, *, sequence: int = SDAC_SEQUENCE) -> lis
 def _series_points(series: Element, ns: str, wanted: int) -> list[SeriesPoint]:
     raw_seq = series.findtext(f"{{{ns}}}classificationSequence_AttributeInstanceComponent.position")
     seq = int(raw_seq) if raw_seq and raw_seq.strip().isdigit() else None
-    if seq is not None and seq != wanted:
+    contract = series.findtext(f"{{{ns}}}contract_MarketAgreement.type", "A01").strip()
+    # Intraday: each sequence is its own auction (its own market), so every one is kept.
+    if seq is not None and seq != wanted and contract != INTRADAY_CONTRACT:
         return []
     eic = _text(series, ns, "in_Domain.mRID")
     try:
         zone = zone_for_eic(eic).code
     except InTheGridError:
         raise SourceError(f"ENTSO-E document names an unknown bidding zone EIC {eic!r}") from None
-    contract = series.findtext(f"{{{ns}}}contract_MarketAgreement.type", "A01").strip()
     market = _MARKETS.get(contract)
+    if contract == INTRADAY_CONTRACT:
+        try:
+            market = auction_of_sequence(seq)
+        except InTheGridError as exc:
+            raise SourceError(f"ENTSO-E intraday series for {zone}: {exc}") from None
     if market is None:
         raise SourceError(
             f"unsupported contract_MarketAgreement.type {contract!r} (A01 day-ahead, A07 intraday)"
