@@ -79,6 +79,14 @@ def test_invalid_query_values_are_422_with_detail(api: tuple[TestClient, Gateway
         ("/api/opportunities/history", {"pair": "DE-XX"}),
         ("/api/opportunities/history", {"format": "xml"}),
         ("/api/spreads/opportunities", {"pair": "FR/FR"}),
+        # Calendar edges (an offset moves them out of range) and implausible bounds: 422, never 500.
+        ("/api/prices/history/DE", {"to": "9999-12-31T23:59:59-14:00"}),
+        ("/api/prices/history/DE", {"from": "0001-01-01T00:00:00+01:00"}),
+        ("/api/prices/history/DE", {"from": "1970-01-01T00:00:00Z"}),
+        ("/api/prices/history/DE", {"to": "9999-12-31T23:59:59Z"}),
+        ("/api/prices/history/DE", {"to": "9999-12-31T23:59:59"}),
+        ("/api/opportunities/history", {"from": "0001-01-01T00:00:00+01:00"}),
+        ("/api/opportunities/history", {"to": "9999-12-31T23:59:59-14:00"}),
     ):
         response = client.get(path, params=params)
         assert response.status_code == 422, (path, params, response.text)

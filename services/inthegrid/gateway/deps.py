@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import orjson
@@ -11,8 +11,9 @@ from fastapi import Depends, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BeforeValidator
 
+from inthegrid.domain.plausibility import TimeWindow
 from inthegrid.domain.zones import ZONE_CODES, parse_pair, zone_code
-from inthegrid.errors import InTheGridError
+from inthegrid.errors import ImplausibleTimeError, InTheGridError
 from inthegrid.gateway.services import GatewayServices
 
 
@@ -110,13 +111,30 @@ IsoDateTime = Annotated[datetime, BeforeValidator(_iso_only)]
 
 
 def utc(moment: datetime | None) -> datetime | None:
-    """Query times: naive ones are read as UTC (the API's only time zone)."""
+    """Query times: naive ones are read as UTC (the API's only time zone).
+
+    Raises OverflowError for an offset that moves a calendar-edge time out of range
+    (0001-01-01T00:00+01:00); time_range turns that into a 422.
+    """
     if moment is None:
         return None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def _plausible(field: str, moment: datetime | None, window: TimeWindow, now: datetime) -> datetime | None:
+    try:
+        value = utc(moment)
+        if value is not None:
+            window.check_filter(value, now)
+    except OverflowError:
+        raise unprocessable(field, "time is outside the representable range", str(moment)) from None
+    except ImplausibleTimeError as exc:
+        raise unprocessable(field, str(exc), str(moment)) from None
+    return value
+
+
 def time_range(
+    services: Services,
     start: Annotated[
         IsoDateTime | None,
         Query(
@@ -133,8 +151,15 @@ def time_range(
             openapi_examples={"day": {"value": "2026-01-16T00:00:00Z"}},
         ),
     ] = None,
-) -> tuple[datetime | None, datetime | None]:
-    start, end = utc(start), utc(end)
+) -> tuple[datetime, datetime]:
+    """[from, to) within the plausible window; an open side becomes the window's edge, so history
+    never lists a row no consumer would accept (one left from before the window existed)."""
+    window: TimeWindow = services.settings.time_window
+    now = datetime.now(UTC)
+    start, end = _plausible("from", start, window, now), _plausible("to", end, window, now)
     if start is not None and end is not None and start >= end:
         raise unprocessable("to", "'to' must be after 'from'", end.isoformat())
-    return start, end
+    return (
+        start if start is not None else window.earliest_delivery,
+        end if end is not None else window.latest_delivery(now) + timedelta(microseconds=1),
+    )

@@ -15,7 +15,6 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
@@ -160,12 +159,9 @@ class Platform:
                 }
             )
         elif opts.source == "simulator":
+            # The feed resumes by itself from its checkpoint on the bus (after a crash too, when the
+            # supervisor restarts it with this same environment): nothing to compute here.
             feed_env.update({"INTHEGRID_FEED_SOURCE": "simulator", "INTHEGRID_FEED_NAME": "simulator"})
-            resume = _simulator_resume_point(self.database_url)
-            if resume is not None:
-                # Continue simulated time after the last stored period: a restart keeps history and
-                # never re-simulates (and so "corrects") periods an earlier run already published.
-                feed_env["INTHEGRID_SIMULATOR_START"] = resume
         else:
             raise ConfigError(f"--source must be 'simulator' or 'replay:PATH', got {opts.source!r}")
         ports = [_preferred_port(p) for p in (9101, 9102, 9103)]
@@ -237,30 +233,6 @@ class Platform:
             self.postgres.stop()
         if self.nats is not None:
             self.nats.stop()
-
-
-def _simulator_resume_point(database_url: str) -> str | None:
-    import asyncpg
-
-    async def query() -> str | None:
-        try:
-            conn = await asyncpg.connect(database_url, timeout=5)
-        except (OSError, asyncpg.PostgresError):
-            return None
-        try:
-            row = await conn.fetchrow(
-                "SELECT max(delivery_start + make_interval(mins => resolution_minutes)) AS next "
-                "FROM prices WHERE source = 'simulator'"
-            )
-        except asyncpg.UndefinedTableError:
-            return None
-        finally:
-            await conn.close()
-        if row is None or row["next"] is None:
-            return None
-        return max(row["next"], datetime.now(UTC)).isoformat()
-
-    return asyncio.run(query())
 
 
 def _create_database(postgres: EmbeddedPostgres, name: str) -> None:

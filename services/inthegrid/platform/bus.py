@@ -6,6 +6,7 @@ Stream layout
 - OPPORTUNITIES  ``inthegrid.opportunities.<rule>.<pair>``     opened/updated/closed events
 - DEADLETTER     ``inthegrid.deadletter.<stream>.<service>``   rejected messages, for inspection
 - KV ``INTHEGRID_RULES``                                       the rules calculators are running
+- KV ``INTHEGRID_FEEDS``                                       where each feed's source resumes
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
-from inthegrid.errors import InTheGridError
+from inthegrid.domain.codec import decode_price
+from inthegrid.domain.plausibility import TimeWindow
+from inthegrid.domain.prices import Price, PriceLimits
+from inthegrid.errors import DecodeError, InTheGridError
 from inthegrid.platform.metrics import BUS_CONNECTED, MESSAGES_REJECTED, HealthState
 from inthegrid.platform.settings import CommonSettings
 
@@ -35,6 +39,7 @@ PRICES_STREAM = "PRICES"
 OPPORTUNITIES_STREAM = "OPPORTUNITIES"
 DEADLETTER_STREAM = "DEADLETTER"
 RULES_BUCKET = "INTHEGRID_RULES"
+FEEDS_BUCKET = "INTHEGRID_FEEDS"  # per feed: where a restarted source resumes (its checkpoint)
 
 PRICE_SUBJECT_ROOT = "inthegrid.prices"
 OPPORTUNITY_SUBJECT_ROOT = "inthegrid.opportunities"
@@ -60,6 +65,16 @@ def token(text: str) -> str:
 
 def price_subject(market: str, zone: str) -> str:
     return f"{PRICE_SUBJECT_ROOT}.{token(market)}.{token(zone)}"
+
+
+def decode_price_on(subject: str, data: bytes, limits: PriceLimits, window: TimeWindow) -> Price:
+    """A price message as a consumer must take it: valid, plausible, and on its own zone's subject
+    (a DE-LU price on the FR subject would slip past every per-zone filter and permission)."""
+    price = decode_price(data, limits, window)
+    expected = price_subject(price.market.value, price.zone)
+    if subject != expected:
+        raise DecodeError(f"{price.market.value} price for {price.zone} arrived on {subject}, not {expected}")
+    return price
 
 
 def opportunity_subject(rule: str, pair: tuple[str, str]) -> str:
@@ -215,22 +230,37 @@ async def publish_all(bus: Bus, items: Iterable[tuple[str, bytes, str]]) -> tupl
 
 async def dead_letter(bus: Bus, msg: Msg, *, stream: str, service: str, reason: str) -> None:
     """Keep a rejected message for inspection, count it, and terminate its delivery."""
+    await dead_letter_data(
+        bus, msg.subject, msg.data, stream=stream, service=service, reason=reason, sequence=_metadata(msg)
+    )
+    await msg.term()
+
+
+async def dead_letter_data(
+    bus: Bus,
+    subject: str,
+    data: bytes,
+    *,
+    stream: str,
+    service: str,
+    reason: str,
+    sequence: int | None = None,
+) -> None:
+    """Keep rejected data (a consumed message, or a price a feed refused to publish) and count it."""
     MESSAGES_REJECTED.labels(service, stream).inc()
     headers = {
         "InTheGrid-Reason": reason[:500],
-        "InTheGrid-Original-Subject": msg.subject,
+        "InTheGrid-Original-Subject": subject,
         "InTheGrid-Service": service,
     }
-    meta = _metadata(msg)
-    if meta is not None:
-        headers["InTheGrid-Original-Sequence"] = str(meta)
-    subject = f"{DEADLETTER_SUBJECT_ROOT}.{token(stream.lower())}.{token(service)}"
+    if sequence is not None:
+        headers["InTheGrid-Original-Sequence"] = str(sequence)
+    target = f"{DEADLETTER_SUBJECT_ROOT}.{token(stream.lower())}.{token(service)}"
     try:
-        await bus.js.publish(subject, msg.data, headers=headers)
+        await bus.js.publish(target, data, headers=headers)
     except nats.errors.Error as exc:  # keep consuming even if the DLQ is unavailable; the count stays
         log.error("could not dead-letter a message: %s", exc)
     log.warning("rejected a message from %s: %s", stream, reason)
-    await msg.term()
 
 
 def _metadata(msg: Msg) -> int | None:
