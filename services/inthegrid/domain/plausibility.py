@@ -56,15 +56,6 @@ class TimeWindow:
                 f"{what} {field} {moment.isoformat()} is in the future (now {now.isoformat()})"
             )
 
-    def check_filter(self, moment: datetime, now: datetime) -> None:
-        """A query bound: anywhere from the earliest delivery to the latest plausible period's end."""
-        latest = self.latest_delivery(now) + timedelta(days=1)
-        if not self.earliest_delivery <= moment <= latest:
-            raise ImplausibleTimeError(
-                f"{moment.isoformat()} is outside the plausible range "
-                f"[{self.earliest_delivery.isoformat()}, {latest.isoformat()}]"
-            )
-
 
 def check_price(window: TimeWindow, price: Price, now: datetime) -> None:
     what = f"price for {price.zone} from {price.source}"

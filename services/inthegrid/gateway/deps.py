@@ -13,7 +13,7 @@ from pydantic import BeforeValidator
 
 from inthegrid.domain.plausibility import TimeWindow
 from inthegrid.domain.zones import ZONE_CODES, parse_pair, zone_code
-from inthegrid.errors import ImplausibleTimeError, InTheGridError
+from inthegrid.errors import InTheGridError
 from inthegrid.gateway.services import GatewayServices
 
 
@@ -121,16 +121,11 @@ def utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _plausible(field: str, moment: datetime | None, window: TimeWindow, now: datetime) -> datetime | None:
+def _representable(field: str, moment: datetime | None) -> datetime | None:
     try:
-        value = utc(moment)
-        if value is not None:
-            window.check_filter(value, now)
+        return utc(moment)
     except OverflowError:
         raise unprocessable(field, "time is outside the representable range", str(moment)) from None
-    except ImplausibleTimeError as exc:
-        raise unprocessable(field, str(exc), str(moment)) from None
-    return value
 
 
 def time_range(
@@ -152,14 +147,15 @@ def time_range(
         ),
     ] = None,
 ) -> tuple[datetime, datetime]:
-    """[from, to) within the plausible window; an open side becomes the window's edge, so history
-    never lists a row no consumer would accept (one left from before the window existed)."""
+    """[from, to), intersected with the plausible window (an open side is the window's edge), so
+    history never lists a row no consumer would accept (one stored before the window existed).
+    A time that UTC cannot represent (an offset at the calendar's edge) is a 422."""
     window: TimeWindow = services.settings.time_window
     now = datetime.now(UTC)
-    start, end = _plausible("from", start, window, now), _plausible("to", end, window, now)
+    start, end = _representable("from", start), _representable("to", end)
     if start is not None and end is not None and start >= end:
         raise unprocessable("to", "'to' must be after 'from'", end.isoformat())
-    return (
-        start if start is not None else window.earliest_delivery,
-        end if end is not None else window.latest_delivery(now) + timedelta(microseconds=1),
-    )
+    first, last = window.earliest_delivery, window.latest_delivery(now) + timedelta(microseconds=1)
+    start = first if start is None else min(max(start, first), last)
+    end = last if end is None else min(max(end, first), last)
+    return start, end
