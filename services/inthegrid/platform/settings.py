@@ -164,6 +164,19 @@ class GatewaySettings(CommonSettings):
     )
 
     rate_limit_per_minute: int = Field(0, ge=0, description="requests per minute per client (0 = off)")
+    rate_limit_burst: int = Field(
+        0, ge=0, description="requests a client may make at once (0 = the per-minute rate)"
+    )
+    login_attempts_per_minute: int = Field(
+        10, ge=0, description="dashboard sign-ins per minute per address, when API keys are set (0 = off)"
+    )
+    login_attempts_burst: int = Field(
+        0, ge=0, description="dashboard sign-ins an address may try at once (0 = the per-minute rate)"
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="addresses whose X-Forwarded-For is believed (comma-separated; default none)",
+    )
     dashboard: bool = Field(True, description="mount the Gradio dashboard at /dashboard")
     gateway_opportunity_max_age_seconds: float = Field(
         300.0,
@@ -186,7 +199,7 @@ class GatewaySettings(CommonSettings):
     )
     database_pool_size: int = Field(10, ge=1, le=100, description="gateway connections to PostgreSQL")
 
-    @field_validator("api_keys", "cors_origins", mode="before")
+    @field_validator("api_keys", "cors_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split_list(cls, value: Any) -> Any:
         return split_list(value)
