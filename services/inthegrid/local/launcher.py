@@ -21,6 +21,7 @@ import yaml
 
 from inthegrid.domain.rules import PROOF_OF_CONCEPT_ZONES
 from inthegrid.errors import ConfigError
+from inthegrid.local.child_env import without_foreign_secrets
 from inthegrid.platform.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 
 log = logging.getLogger(__name__)
@@ -123,7 +124,7 @@ class Platform:
             _create_database(self.postgres, "inthegrid")
             self.database_url = self.postgres.url("inthegrid")
 
-    def _env(self, metrics_port: int, **extra: str) -> dict[str, str]:
+    def _env(self, service: str, metrics_port: int, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("INTHEGRID_")}
         env.update({k: v for k, v in os.environ.items() if k.startswith("INTHEGRID_")})
         env.update(
@@ -136,7 +137,7 @@ class Platform:
         )
         env.update(self.options.extra_env)
         env.update(extra)
-        return env
+        return without_foreign_secrets(service, env)
 
     def plan_children(self) -> None:
         opts, logs = self.options, self.options.data_dir / "logs"
@@ -170,6 +171,7 @@ class Platform:
                 "gateway",
                 ["gateway"],
                 self._env(
+                    "gateway",
                     0,
                     INTHEGRID_DATABASE_URL=self.database_url,
                     INTHEGRID_HTTP_PORT=str(opts.http_port),
@@ -181,18 +183,21 @@ class Platform:
             Child(
                 "recorder",
                 ["recorder"],
-                self._env(ports[2], INTHEGRID_DATABASE_URL=self.database_url),
+                self._env("recorder", ports[2], INTHEGRID_DATABASE_URL=self.database_url),
                 logs / "recorder.log",
             ),
             Child(
                 "calculator",
                 ["calculator"],
                 self._env(
-                    ports[1], INTHEGRID_RULE_NAME="proof-of-concept", INTHEGRID_RULE_FILE=str(rule_path)
+                    "calculator",
+                    ports[1],
+                    INTHEGRID_RULE_NAME="proof-of-concept",
+                    INTHEGRID_RULE_FILE=str(rule_path),
                 ),
                 logs / "calculator.log",
             ),
-            Child("feed", ["feed"], self._env(ports[0], **feed_env), logs / "feed.log"),
+            Child("feed", ["feed"], self._env("feed", ports[0], **feed_env), logs / "feed.log"),
         ]
         self.metrics_ports = {"feed": ports[0], "calculator": ports[1], "recorder": ports[2]}
 
