@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import random
 from collections.abc import Iterable, Sequence
@@ -54,6 +55,10 @@ PUBLISH_CHUNK = 1000
 PUBLISH_STALL_SECONDS = 30.0
 
 
+# Room for the reason and origin headers of a dead letter on top of its (truncated) payload.
+DEADLETTER_HEADER_BYTES = 2048
+
+
 class BusError(InTheGridError):
     pass
 
@@ -85,6 +90,7 @@ def opportunity_subject(rule: str, pair: tuple[str, str]) -> str:
 class Bus:
     nc: NATS
     js: JetStreamContext
+    deadletter_max_message_bytes: int = 4096
 
     async def close(self) -> None:
         """Drain: finish what is in flight, then disconnect."""
@@ -148,7 +154,7 @@ async def connect_bus(
             )
             nc.options["max_reconnect_attempts"] = -1
             BUS_CONNECTED.labels(service).set(1)
-            bus = Bus(nc, nc.jetstream(timeout=10))
+            bus = Bus(nc, nc.jetstream(timeout=10), settings.deadletter_max_message_bytes)
             await ensure_streams(bus, settings)
             return bus
         except (OSError, TimeoutError, nats.errors.Error) as exc:
@@ -177,16 +183,34 @@ async def ensure_streams(bus: Bus, settings: CommonSettings) -> None:
         )
 
     max_age = settings.stream_max_age_hours * 3600
+    # Byte limits (defaults: 1 GiB + 512 MiB + 128 MiB) keep the streams inside the chart's 2 GiB
+    # JetStream volume whatever the traffic; the oldest messages go first.
     configs = [
-        stream(PRICES_STREAM, PRICE_SUBJECT_ROOT, max_age=max_age, duplicate_window=DUPLICATE_WINDOW_SECONDS),
+        stream(
+            PRICES_STREAM,
+            PRICE_SUBJECT_ROOT,
+            max_age=max_age,
+            max_bytes=settings.prices_stream_max_bytes,
+            duplicate_window=DUPLICATE_WINDOW_SECONDS,
+        ),
         stream(
             OPPORTUNITIES_STREAM,
             OPPORTUNITY_SUBJECT_ROOT,
             max_age=max_age,
+            max_bytes=settings.opportunities_stream_max_bytes,
             duplicate_window=DUPLICATE_WINDOW_SECONDS,
         ),
-        # Rejected messages are kept a month for inspection, whatever the price retention.
-        stream(DEADLETTER_STREAM, DEADLETTER_SUBJECT_ROOT, max_age=30 * 86400.0, max_msgs=100_000),
+        # Rejected messages are kept a month for inspection, whatever the price retention; each once
+        # (deduplicated by origin), truncated, so a flood of bad messages cannot fill the volume.
+        stream(
+            DEADLETTER_STREAM,
+            DEADLETTER_SUBJECT_ROOT,
+            max_age=30 * 86400.0,
+            max_msgs=100_000,
+            max_bytes=settings.deadletter_max_bytes,
+            max_msg_size=settings.deadletter_max_message_bytes + DEADLETTER_HEADER_BYTES,
+            duplicate_window=DUPLICATE_WINDOW_SECONDS,
+        ),
     ]
     for config in configs:
         try:
@@ -236,6 +260,15 @@ async def dead_letter(bus: Bus, msg: Msg, *, stream: str, service: str, reason: 
     await msg.term()
 
 
+def dead_letter_id(stream: str, subject: str, data: bytes, sequence: int | None) -> str:
+    """One id per rejected message, whichever consumer rejects it: its stream sequence, or (for data
+    never stored, such as a price a feed refused) a digest of what it was."""
+    if sequence is not None:
+        return f"dlq:{stream}:{sequence}"
+    digest = hashlib.sha256(subject.encode() + b"\n" + bytes(data)).hexdigest()
+    return f"dlq:{stream}:{digest[:32]}"
+
+
 async def dead_letter_data(
     bus: Bus,
     subject: str,
@@ -246,18 +279,27 @@ async def dead_letter_data(
     reason: str,
     sequence: int | None = None,
 ) -> None:
-    """Keep rejected data (a consumed message, or a price a feed refused to publish) and count it."""
+    """Keep rejected data (a consumed message, or a price a feed refused to publish) and count it.
+
+    Each consumer that rejects a message counts it, but the stream keeps it once (the first
+    rejection's reason; the others are dropped as duplicates), truncated to the configured size.
+    """
     MESSAGES_REJECTED.labels(service, stream).inc()
+    limit = bus.deadletter_max_message_bytes
     headers = {
         "InTheGrid-Reason": reason[:500],
-        "InTheGrid-Original-Subject": subject,
+        "InTheGrid-Original-Subject": subject[:256],
         "InTheGrid-Service": service,
+        "InTheGrid-Original-Size": str(len(data)),
+        "Nats-Msg-Id": dead_letter_id(stream, subject, data, sequence),
     }
+    if len(data) > limit:
+        headers["InTheGrid-Truncated"] = "true"
     if sequence is not None:
         headers["InTheGrid-Original-Sequence"] = str(sequence)
     target = f"{DEADLETTER_SUBJECT_ROOT}.{token(stream.lower())}.{token(service)}"
     try:
-        await bus.js.publish(target, data, headers=headers)
+        await bus.js.publish(target, bytes(data[:limit]), headers=headers)
     except nats.errors.Error as exc:  # keep consuming even if the DLQ is unavailable; the count stays
         log.error("could not dead-letter a message: %s", exc)
     log.warning("rejected a message from %s: %s", stream, reason)

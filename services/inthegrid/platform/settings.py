@@ -56,6 +56,18 @@ class CommonSettings(BaseSettings):
         description="publication and detection times at most this far in the future are accepted",
     )
     stream_max_age_hours: float = Field(168.0, gt=0, description="how long JetStream keeps prices and events")
+    prices_stream_max_bytes: int = Field(
+        1024**3, ge=1024**2, description="bytes the PRICES stream keeps at most (oldest dropped first)"
+    )
+    opportunities_stream_max_bytes: int = Field(
+        512 * 1024**2, ge=1024**2, description="bytes the OPPORTUNITIES stream keeps at most"
+    )
+    deadletter_max_bytes: int = Field(
+        128 * 1024**2, ge=1024**2, description="bytes the DEADLETTER stream keeps at most"
+    )
+    deadletter_max_message_bytes: int = Field(
+        4096, ge=256, le=1024**2, description="a rejected message is kept truncated to this many bytes"
+    )
     stream_replicas: int = Field(1, ge=1, le=5, description="JetStream replicas of the streams")
     connect_timeout_seconds: float = Field(300.0, gt=0, description="give up connecting after this long")
 
