@@ -85,3 +85,26 @@ async def test_each_rejected_message_is_kept_once_truncated_with_its_reason(nats
         assert max(sizes) == 1000 * BAD
     finally:
         await nc.close()
+
+
+async def test_a_feed_dead_letters_implausible_prices_instead_of_publishing_them(nats_url: str) -> None:
+    from datetime import UTC, datetime
+
+    from inthegrid.domain.plausibility import TimeWindow
+    from inthegrid.domain.prices import make_price
+    from inthegrid.feed.service import admit_prices
+
+    now = datetime.now(UTC)
+    good = make_price("FR", "2026-01-15T10:00Z", 50, source="s", published_at=now)
+    old = make_price("FR", "2010-01-15T10:00Z", 50, source="s", published_at=now)
+    settings = CommonSettings.model_validate({"nats_url": nats_url, "connect_timeout_seconds": 10})
+    bus = await connect_bus(settings, "feed-test")
+    try:
+        assert await admit_prices(bus, "x", [good, old], TimeWindow()) == [good]
+        kept = await bus.js.get_last_msg(DEADLETTER_STREAM, "inthegrid.deadletter.prices.feed-x")
+        assert (
+            kept.headers is not None and "before the earliest plausible" in kept.headers["InTheGrid-Reason"]
+        )
+        assert kept.headers["InTheGrid-Original-Subject"] == "inthegrid.prices.day_ahead.FR"
+    finally:
+        await bus.close()
