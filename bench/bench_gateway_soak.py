@@ -168,7 +168,7 @@ async def publish_prices(bus: Bus, stop: asyncio.Event) -> None:
 
 
 async def soak(
-    seconds: float, sse_slots: int, rest_rate: float, sample_every: float, tolerance: float
+    seconds: float, sse_slots: int, rest_rate: float, sample_every: float, tolerance: float, ring: int | None
 ) -> None:
     with servers(fast=True) as (nats, pg), tempfile.TemporaryDirectory() as logs:
         env = {
@@ -186,6 +186,7 @@ async def soak(
                 "INTHEGRID_HTTP_HOST": "127.0.0.1",
                 "INTHEGRID_API_KEYS": KEY,
                 "INTHEGRID_RATE_LIMIT_PER_MINUTE": "1000000",
+                **({"INTHEGRID_SSE_RING_SIZE": str(ring)} if ring is not None else {}),
             },
             Path(logs) / "gateway.log",
         )
@@ -202,6 +203,7 @@ async def soak(
             base = f"http://127.0.0.1:{port}"
             print(f"# gateway soak, {stamp()}, {machine()}, {load()} at start")
             print(f"# {seconds:.0f} s; {sse_slots} SSE clients connecting/dropping; {rest_rate:g} REST req/s")
+            print(f"# SSE resume ring: {ring if ring is not None else 'the default'} events per stream")
             tasks = [
                 asyncio.create_task(publish_prices(bus, stop)),
                 asyncio.create_task(rest_load(base, rest_rate, stop, counts)),
@@ -258,9 +260,24 @@ def main() -> None:
     parser.add_argument("--rest-rate", type=float, default=40.0, help="fuzzed REST requests per second")
     parser.add_argument("--sample-seconds", type=float, default=15.0, help="RSS sampling interval")
     parser.add_argument("--tolerance-mib", type=float, default=5.0, help="growth still called levelled off")
+    parser.add_argument(
+        "--ring-size",
+        type=int,
+        default=None,
+        help="the gateway's SSE resume ring per stream (default: its own)",
+    )
     args = parser.parse_args()
     assert ROOT.exists()
-    asyncio.run(soak(args.seconds, args.sse_slots, args.rest_rate, args.sample_seconds, args.tolerance_mib))
+    asyncio.run(
+        soak(
+            args.seconds,
+            args.sse_slots,
+            args.rest_rate,
+            args.sample_seconds,
+            args.tolerance_mib,
+            args.ring_size,
+        )
+    )
 
 
 if __name__ == "__main__":
