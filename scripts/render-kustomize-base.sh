@@ -20,11 +20,13 @@ rm -f "$BASE"/*.yaml
 cp "$ROOT"/charts/inthegrid/crds/*.yaml "$BASE/" 2>/dev/null || true
 # The generated Secrets are not rendered (they would hold random passwords and a random API key, new
 # on every render): overlays supply `inthegrid-database` (keys password, replication-password, url) and
-# `inthegrid-api-keys` (key apiKeys: comma-separated API keys), as k8s/overlays/dev does. API keys stay
+# `inthegrid-api-keys` (key apiKeys: comma-separated API keys) and `inthegrid-nats-users` (keys
+# feed-password, calculator-password, recorder-password, gateway-password), as k8s/overlays/dev does. API keys stay
 # required in the base, so an overlay that forgets the Secret leaves the gateway not starting rather
 # than open.
 "$HELM" template inthegrid "$ROOT/charts/inthegrid" --namespace inthegrid \
     --set database.bundled.existingSecret=inthegrid-database \
     --set gateway.apiKeysSecret=inthegrid-api-keys \
+    --set nats.usersSecret=inthegrid-nats-users \
     | "$ROOT/.venv/bin/python" "$ROOT/scripts/split_manifests.py" "$BASE"
 echo "render-kustomize-base: wrote $(ls "$BASE" | wc -l) files to $BASE"

@@ -77,9 +77,16 @@ def _secret_env(name: str, secret: str, key: str, *, optional: bool = False) -> 
     return {"name": name, "valueFrom": {"secretKeyRef": ref}}
 
 
-def render_common_env(settings: OperatorSettings) -> list[dict[str, Any]]:
+def render_common_env(settings: OperatorSettings, role: str) -> list[dict[str, Any]]:
+    """What every child needs; NATS credentials of its role's user (least permissions: a feed may
+    publish prices only, a calculator opportunity events only) when the chart set up NATS users."""
     env = [_env("INTHEGRID_NATS_URL", settings.nats_url)]
-    if settings.nats_secret_name:
+    if settings.nats_users_secret_name:
+        env.append(_env("INTHEGRID_NATS_USER", role))
+        env.append(
+            _secret_env("INTHEGRID_NATS_PASSWORD", settings.nats_users_secret_name, f"{role}-password")
+        )
+    elif settings.nats_secret_name:
         env.append(_secret_env("INTHEGRID_NATS_USER", settings.nats_secret_name, "user"))
         env.append(_secret_env("INTHEGRID_NATS_PASSWORD", settings.nats_secret_name, "password"))
     env.append(_env("INTHEGRID_LOG_FORMAT", settings.child_log_format))
@@ -124,7 +131,7 @@ def render_feed_env(name: str, spec: MarketFeedSpec, settings: OperatorSettings)
             env.append(_env("INTHEGRID_REPLAY_FROM", rep.from_day))
         if rep.to_day:
             env.append(_env("INTHEGRID_REPLAY_TO", rep.to_day))
-    return env + render_common_env(settings)
+    return env + render_common_env(settings, "feed")
 
 
 def render_resources(settings: OperatorSettings, spec: MarketFeedSpec | None = None) -> dict[str, Any]:
@@ -269,7 +276,7 @@ def render_calculator_env(name: str, rule: RuleSpec, settings: OperatorSettings)
     ref = rule.alert.webhook_secret_ref if rule.alert is not None else None
     if ref is not None:
         env.append(_secret_env("INTHEGRID_ALERT_WEBHOOK_URL", ref.name, ref.key))
-    return env + render_common_env(settings)
+    return env + render_common_env(settings, "calculator")
 
 
 def render_calculator_deployment(

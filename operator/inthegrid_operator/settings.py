@@ -28,6 +28,11 @@ class OperatorSettings(BaseSettings):
     nats_secret_name: str | None = Field(
         default=None, description="Secret with keys user and password for NATS (none = no auth)"
     )
+    nats_users_secret_name: str | None = Field(
+        default=None,
+        description="Secret with keys feed-password and calculator-password: children connect as the "
+        "NATS user of their role (feed, calculator); takes precedence over nats_secret_name",
+    )
     watch_namespace: str = Field(default="", description="namespace to watch; empty = all namespaces")
     operator_metrics_port: int = Field(
         default=9090, ge=0, le=65535, description="operator /metrics port (0 = off)"

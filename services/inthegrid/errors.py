@@ -26,6 +26,10 @@ class PriceOutOfRangeError(ValidationError):
     """A price outside the harmonised (or configured) clearing-price limits."""
 
 
+class ImplausibleTimeError(ValidationError):
+    """A delivery, publication or detection time outside the plausible window (domain.plausibility)."""
+
+
 class DecodeError(ValidationError):
     """A bus message that cannot be turned into a domain object."""
 

@@ -30,6 +30,7 @@ import orjson
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.core.failures import AcceptedNegativeData, FailureGroup
 from schemathesis.core.result import Ok
@@ -362,3 +363,75 @@ def test_event_streams_survive_fuzzing(fuzzed: FuzzedGateway, path: str) -> None
     for last_id in ("0", "1", "999999", "18446744073709551616", "-1", "1e3", "07"):
         check(operation.Case(headers={"Last-Event-ID": last_id}))
     assert 200 in seen, f"no fuzzed request to {path} was accepted: {sorted(seen)}"
+
+
+# Calendar edges: offsets that push a representable local time out of UTC's range, the first and last
+# instants, far past and far future, and limits/offsets far beyond any integer the database takes.
+EXTREME_TIMES = (
+    "9999-12-31T23:59:59-14:00",
+    "9999-12-31T23:59:59.999999-00:01",
+    "9999-12-31T23:59:59Z",
+    "9999-12-31T23:59:59",
+    "0001-01-01T00:00:00+01:00",
+    "0001-01-01T00:00:00+14:00",
+    "0001-01-01T00:00:00Z",
+    "0001-01-01",
+    "1970-01-01T00:00:00Z",
+    "2015-01-01T00:00:00Z",
+    "2026-02-30T00:00:00Z",
+    "+10000-01-01T00:00:00Z",
+)
+HISTORY_PATHS = ("/api/prices/history/DE-LU", "/api/opportunities/history")
+
+
+def _extreme_check(fuzzed: FuzzedGateway, path: str, params: dict[str, str]) -> int:
+    response = httpx.get(f"{fuzzed.url}{path}", params=params, headers=AUTH, timeout=20)
+    where = f"GET {path} {params} -> {response.status_code}"
+    assert response.status_code in (200, 422), f"{where}: {response.text[:500]}"
+    assert_no_internals(response.text, where)
+    if response.status_code == 422:
+        assert response.json()["detail"], where
+    return response.status_code
+
+
+@pytest.mark.parametrize("path", HISTORY_PATHS)
+def test_history_at_the_edges_of_the_calendar_is_200_or_422(fuzzed: FuzzedGateway, path: str) -> None:
+    statuses = set()
+    for value in EXTREME_TIMES:
+        for name in ("from", "to"):
+            statuses.add(_extreme_check(fuzzed, path, {name: value}))
+        statuses.add(_extreme_check(fuzzed, path, {"from": value, "to": "9999-12-31T23:59:59-14:00"}))
+    for name in ("limit", "offset"):
+        for number in ("0", "-1", str(2**63), str(10**40), "1e309", "NaN"):
+            statuses.add(_extreme_check(fuzzed, path, {name: number}))
+    assert statuses == {200, 422}, statuses
+
+
+@pytest.mark.parametrize("path", HISTORY_PATHS)
+def test_history_with_fuzzed_dates_and_offsets_never_fails(fuzzed: FuzzedGateway, path: str) -> None:
+    """Any date-time of the whole calendar, with any offset of a day either way, as from and to."""
+    moments = st.datetimes(min_value=datetime.min, max_value=datetime.max)
+    offsets = st.integers(min_value=-(24 * 60 - 1), max_value=24 * 60 - 1)
+
+    def spelled(moment: datetime, minutes: int | None) -> str:
+        if minutes is None:
+            return moment.isoformat()
+        sign, minutes = ("-", -minutes) if minutes < 0 else ("+", minutes)
+        return f"{moment.isoformat()}{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+    @given(
+        start=st.none() | st.tuples(moments, st.none() | offsets),
+        end=st.none() | st.tuples(moments, st.none() | offsets),
+    )
+    @settings(
+        deadline=None, suppress_health_check=list(HealthCheck), max_examples=MAX_EXAMPLES * 4, database=None
+    )
+    def run(start: tuple[datetime, int | None] | None, end: tuple[datetime, int | None] | None) -> None:
+        params = {}
+        if start is not None:
+            params["from"] = spelled(*start)
+        if end is not None:
+            params["to"] = spelled(*end)
+        _extreme_check(fuzzed, path, params)
+
+    run()

@@ -42,7 +42,7 @@ VARIANTS: dict[str, list[str]] = {
         "--set",
         "monitoring.prometheusRule.enabled=true",
         "--set",
-        "entsoe.token=not-a-real-token",
+        "entsoe.existingSecret=inthegrid-entsoe-token",
         "--set",
         "gateway.apiKeysSecret=inthegrid-api-keys",
         "--set-json",

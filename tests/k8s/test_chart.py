@@ -13,6 +13,7 @@ import yaml
 
 from tests.k8s.chart import (
     CHART,
+    NAMESPACE,
     ROOT,
     VARIANTS,
     documents,
@@ -53,6 +54,8 @@ def test_default_rendering_matches_golden_file(helm: Path) -> None:
     ("args", "message"),
     [
         (["--set", "bogus=1"], "additional properties 'bogus' not allowed"),
+        # The ENTSO-E token never goes through values (they are stored in the release).
+        (["--set", "entsoe.token=abc"], "additional properties 'token' not allowed"),
         (["--set", "nats.replicas=2"], "nats/replicas"),
         (["--set", "logLevel=LOUD"], "logLevel"),
         (["--set", "gateway.httpPort=0"], "gateway/httpPort"),
@@ -211,6 +214,78 @@ def test_network_policies_let_only_what_must_talk(helm: Path) -> None:
     assert sorted(components) == ["calculator", "feed", "gateway", "recorder"]  # not the operator
 
 
+def test_egress_is_limited_to_what_each_pod_needs(helm: Path) -> None:
+    policies = by_kind(documents(render(helm)), "NetworkPolicy")
+
+    def components(name: str) -> list[str]:
+        selector = policies[name]["spec"]["podSelector"]
+        return sorted(
+            next(e["values"] for e in selector["matchExpressions"] if e["key"].endswith("component"))
+        )
+
+    deny = policies["inthegrid-egress-default-deny"]["spec"]
+    assert deny["podSelector"] == {"matchLabels": {"app.kubernetes.io/part-of": "inthegrid"}}
+    assert deny["policyTypes"] == ["Egress"]
+    assert deny["egress"] == [{"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}]
+    assert components("inthegrid-egress-nats") == ["calculator", "feed", "gateway", "recorder"]
+    assert components("inthegrid-egress-database") == ["gateway", "recorder", "timescaledb"]
+    assert components("inthegrid-egress-https") == ["calculator", "feed"]  # ENTSO-E, alert webhooks
+    operator = policies["inthegrid-egress-operator"]["spec"]
+    assert operator["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "operator"
+    assert [p["port"] for p in operator["egress"][0]["ports"]] == [443, 6443]
+    nats_to = policies["inthegrid-egress-nats"]["spec"]["egress"][0]["to"][0]["podSelector"]["matchLabels"]
+    assert nats_to["app.kubernetes.io/component"] == "nats"
+    off = by_kind(documents(render(helm, "--set", "networkPolicy.egress.enabled=false")), "NetworkPolicy")
+    assert not [name for name in off if "egress" in name]
+
+
+def test_services_connect_to_the_bundled_nats_as_their_own_users(helm: Path) -> None:
+    docs = documents(render(helm))
+    deployments = by_kind(docs, "Deployment")
+    users = by_kind(docs, "Secret")["inthegrid-nats-users"]
+    assert sorted(users["data"]) == [f"{u}-password" for u in ("calculator", "feed", "gateway", "recorder")]
+    for name, user in (("inthegrid-gateway", "gateway"), ("inthegrid-recorder", "recorder")):
+        env = env_of(deployments[name])
+        assert env["INTHEGRID_NATS_USER"] == user
+        assert env["INTHEGRID_NATS_PASSWORD"] == {
+            "secretKeyRef": {"name": "inthegrid-nats-users", "key": f"{user}-password"}
+        }
+    # Feeds and calculators: the operator names the Secret in the Deployments it creates.
+    assert (
+        env_of(deployments["inthegrid-operator"])["INTHEGRID_NATS_USERS_SECRET_NAME"]
+        == "inthegrid-nats-users"
+    )
+    nats = by_kind(docs, "StatefulSet")["inthegrid-nats"]["spec"]["template"]["spec"]["containers"][0]
+    passwords = {
+        e["name"]: e["valueFrom"]["secretKeyRef"] for e in nats["env"] if e["name"].endswith("_PASSWORD")
+    }
+    assert passwords["FEED_PASSWORD"] == {"name": "inthegrid-nats-users", "key": "feed-password"}
+    conf = by_kind(docs, "ConfigMap")["inthegrid-nats"]["data"]["nats.conf"]
+    assert "{user: feed, password: $FEED_PASSWORD" in conf
+    # An external NATS brings its own credentials (INTHEGRID_NATS_USER/PASSWORD through extraEnv).
+    external = documents(render(helm, *VARIANTS["external"]))
+    assert "inthegrid-nats-users" not in by_kind(external, "Secret")
+    assert "INTHEGRID_NATS_USER" not in env_of(by_kind(external, "Deployment")["inthegrid-gateway"])
+
+
+def test_operator_is_namespace_scoped_by_default(helm: Path) -> None:
+    docs = documents(render(helm))
+    assert "inthegrid-inthegrid-operator" in by_kind(docs, "Role")
+    assert not by_kind(docs, "ClusterRole")
+    assert env_of(by_kind(docs, "Deployment")["inthegrid-operator"])["INTHEGRID_WATCH_NAMESPACE"] == NAMESPACE
+    wide = documents(render(helm, "--set", "operator.clusterWide=true"))
+    assert "inthegrid-inthegrid-operator" in by_kind(wide, "ClusterRole")
+    assert env_of(by_kind(wide, "Deployment")["inthegrid-operator"])["INTHEGRID_WATCH_NAMESPACE"] == ""
+
+
+def test_entsoe_token_has_a_secret_of_its_own_never_a_value(helm: Path) -> None:
+    secret = by_kind(documents(render(helm)), "Secret")["inthegrid-entsoe"]
+    assert secret["data"] == {"token": ""}  # filled by the operator of the cluster, kept across upgrades
+    assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    existing = by_kind(documents(render(helm, "--set", "entsoe.existingSecret=mine")), "Secret")
+    assert "inthegrid-entsoe" not in existing
+
+
 def test_monitoring_resources_wrap_the_plain_rules_file(helm: Path) -> None:
     docs = documents(render(helm, *VARIANTS["monitoring"]))
     rule = by_kind(docs, "PrometheusRule")["inthegrid"]
@@ -231,7 +306,7 @@ def test_monitoring_resources_wrap_the_plain_rules_file(helm: Path) -> None:
         assert job["replacement"] == "inthegrid-$1", job
     assert by_kind(docs, "MarketFeed")["sim"]["spec"] == {"zones": ["DE-LU", "FR"]}
     assert "poc" in by_kind(docs, "ArbitrageRule")
-    assert by_kind(docs, "Secret")["inthegrid-entsoe"]["data"]["token"]
+    assert "inthegrid-entsoe" not in by_kind(docs, "Secret")  # the variant names its own Secret
     without = documents(render(helm))
     assert not by_kind(without, "PrometheusRule") and not by_kind(without, "ServiceMonitor")
 

@@ -64,7 +64,9 @@ def test_operator_rbac_is_least_privilege(cluster: EnvTest, helm: Path) -> None:
         ("create", "deployments.apps"),
         ("patch", "configmaps"),
     ):
-        assert can(*allowed, "-n", "anywhere"), allowed
+        assert can(*allowed, "-n", NAMESPACE), allowed
+        # Namespace-scoped by default: nothing in another namespace.
+        assert not can(*allowed, "-n", "anywhere"), allowed
     for denied in (
         ("get", "secrets"),
         ("delete", "deployments.apps"),

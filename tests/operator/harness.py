@@ -64,6 +64,10 @@ def render_rbac(helm: Path, namespace: str, service_account: str) -> str:
                 namespace,
                 "--set",
                 f"operator.serviceAccountName={service_account}",
+                # The harness runs one operator for namespaces of every test (the chart's default is
+                # its own namespace only).
+                "--set",
+                "operator.clusterWide=true",
             ],
             capture_output=True,
             text=True,

@@ -79,10 +79,29 @@ def test_invalid_query_values_are_422_with_detail(api: tuple[TestClient, Gateway
         ("/api/opportunities/history", {"pair": "DE-XX"}),
         ("/api/opportunities/history", {"format": "xml"}),
         ("/api/spreads/opportunities", {"pair": "FR/FR"}),
+        # Calendar edges (an offset moves them out of range) and implausible bounds: 422, never 500.
+        ("/api/prices/history/DE", {"to": "9999-12-31T23:59:59-14:00"}),
+        ("/api/prices/history/DE", {"from": "0001-01-01T00:00:00+01:00"}),
+        ("/api/opportunities/history", {"from": "0001-01-01T00:00:00+01:00"}),
+        ("/api/opportunities/history", {"to": "9999-12-31T23:59:59-14:00"}),
     ):
         response = client.get(path, params=params)
         assert response.status_code == 422, (path, params, response.text)
         assert response.json()["detail"]
+
+
+def test_implausible_but_representable_bounds_are_clamped_to_the_window(
+    api: tuple[TestClient, GatewayServices],
+) -> None:
+    # "Everything since 1970" or "until 9999" is a fair filter: it is intersected with the window
+    # (here the history query then finds no database: 503, not a 422 nor a 500).
+    for params in (
+        {"from": "1970-01-01T00:00:00Z"},
+        {"to": "9999-12-31T23:59:59Z"},
+        {"to": "9999-12-31T23:59:59"},
+    ):
+        response = api[0].get("/api/prices/history/DE", params=params)
+        assert response.status_code == 503, (params, response.text)
 
 
 def test_unknown_market_is_404_naming_the_valid_ones(api: tuple[TestClient, GatewayServices]) -> None:

@@ -180,3 +180,17 @@ def test_cache_builds_once_per_version() -> None:
     live.apply_price(price("FR", 1.0))
     live.cached("k", live.price_version, lambda: calls.append(1))
     assert len(calls) == 2
+
+
+def test_cache_is_bounded_whatever_keys_clients_send() -> None:
+    # Keys come from query values (free-text rule names, zone sets): a fuzzed stream of them must
+    # not grow the gateway's memory; the common queries stay cached.
+    from inthegrid.gateway.live import MAX_CACHED
+
+    live = LiveState()
+    calls = []
+    for i in range(MAX_CACHED * 4):
+        live.cached(("spreads", "common"), live.price_version, lambda: calls.append("common"))
+        live.cached(("spreads", f"rule-{i}"), live.price_version, lambda: calls.append("other"))
+    assert live.cache_size == MAX_CACHED
+    assert calls.count("common") == 1

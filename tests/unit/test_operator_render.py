@@ -381,3 +381,22 @@ def test_api_errors_are_classified_temporary_or_permanent() -> None:
     assert isinstance(as_kopf_error(KubeError(409, "conflict")), kopf.TemporaryError)
     forbidden = as_kopf_error(KubeError(403, "forbidden"))
     assert isinstance(forbidden, kopf.TemporaryError) and forbidden.delay == 60
+
+
+def test_children_connect_as_the_nats_user_of_their_role() -> None:
+    settings = OperatorSettings(
+        image="registry.example/inthegrid:1.2.3",
+        nats_url="nats://nats.test:4222",
+        nats_users_secret_name="rel-nats-users",
+    )
+    spec = {"zones": ["FR", "BE"]}
+    calculator = render_calculator_deployment(
+        "a", "ns", parse_rule_spec(spec), render_rule_configmap("a", "ns", spec), settings
+    )
+    feed = render_feed_deployment("fr", "ns", parse_feed_spec({"zones": ["FR"]}), settings)
+    for deployment, role in ((feed, "feed"), (calculator, "calculator")):
+        env = {e["name"]: e for e in _container(deployment)["env"]}
+        assert env["INTHEGRID_NATS_USER"]["value"] == role
+        assert env["INTHEGRID_NATS_PASSWORD"]["valueFrom"] == {
+            "secretKeyRef": {"name": "rel-nats-users", "key": f"{role}-password"}
+        }

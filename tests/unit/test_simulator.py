@@ -9,8 +9,10 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import orjson
 import pytest
 
+from inthegrid.domain.plausibility import TimeWindow
 from inthegrid.domain.prices import HARMONISED_MAX_EUR_MWH, HARMONISED_MIN_EUR_MWH, Resolution
 from inthegrid.platform.settings import FeedSettings
 from inthegrid.sources.base import PriceSource
@@ -255,3 +257,76 @@ async def test_source_stops_promptly_even_with_a_long_tick() -> None:
     # An hour-long tick: finishing at all shows the source wakes on stop, not on its next tick.
     await asyncio.wait_for(consume(), timeout=60)
     assert len(batches) == 1
+
+
+# --- resuming after a restart ---------------------------------------------------------------------
+
+
+def _source(clock: FakeClock, **kwargs: object) -> SimulatorSource:
+    values: dict[str, object] = {"speed": 900.0, "seed": 7, "clock": clock, "wall": lambda: WALL}
+    values.update(kwargs)
+    return SimulatorSource(["DE-LU", "FR"], **values)  # type: ignore[arg-type]
+
+
+WALL = datetime(2025, 6, 2, 10, tzinfo=UTC)
+
+
+def _by_period(batch: list) -> dict:
+    return {(p.zone, p.delivery_start): p.eur_mwh for p in batch}
+
+
+async def test_a_resumed_simulator_continues_with_the_same_values_per_period() -> None:
+    stop = asyncio.Event()
+    clock = FakeClock()
+    first_run = _source(clock, start=WALL)
+    periods = first_run.batches(stop)
+    await periods.__anext__()  # the first period at once
+    clock.now += 10.0  # 10 periods of 15 simulated minutes at 900x
+    acknowledged = await periods.__anext__()
+    checkpoint = orjson.loads(orjson.dumps(first_run.checkpoint(acknowledged)))  # as stored in the KV
+    clock.now += 10.0
+    unacknowledged = _by_period(await periods.__anext__())  # published, then the feed was killed
+    await periods.aclose()
+
+    # The restarted feed has no start setting (it would be "now"): the checkpoint decides.
+    clock2 = FakeClock()
+    second_run = _source(clock2, start=datetime(2025, 6, 3, 7, tzinfo=UTC))
+    second_run.resume(checkpoint)
+    resumed = second_run.batches(stop)
+    first = await resumed.__anext__()
+    assert {p.delivery_start for p in first} == {WALL + timedelta(minutes=15 * 11)}
+    clock2.now += 10.0
+    again = _by_period(first) | _by_period(await resumed.__anext__())
+    await resumed.aclose()
+    overlap = set(again) & set(unacknowledged)
+    assert len(overlap) == 20  # periods 11..20 of both zones were simulated twice ...
+    assert {k: again[k] for k in overlap} == unacknowledged  # ... with identical values
+
+
+async def test_a_changed_simulation_never_goes_back_before_the_checkpoint() -> None:
+    checkpoint = {
+        "anchor": "2025-06-02T10:00:00+00:00",
+        "next": "2025-06-02T12:00:00+00:00",
+        "seed": 1,  # another seed: another simulation
+        "volatility": 1.0,
+        "resolution": "PT15M",
+        "market": "day_ahead",
+    }
+    source = _source(FakeClock(), start=WALL)
+    source.resume(checkpoint)
+    first = await source.batches(asyncio.Event()).__anext__()
+    assert {p.delivery_start for p in first} == {datetime(2025, 6, 2, 12, tzinfo=UTC)}
+
+
+async def test_simulated_time_stays_within_the_plausible_lead() -> None:
+    stop = asyncio.Event()
+    clock = FakeClock()
+    window = TimeWindow(max_lead=timedelta(hours=1))
+    source = _source(clock, start=WALL, window=window, tick_seconds=0.01)
+    periods = source.batches(stop)
+    await periods.__anext__()
+    clock.now += 1000.0  # far more than the lead allows
+    batch = await periods.__anext__()
+    assert max(p.delivery_start for p in batch) == WALL + timedelta(hours=1)
+    stop.set()
+    assert [b async for b in periods] == []

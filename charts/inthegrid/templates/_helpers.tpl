@@ -115,11 +115,7 @@ url
 
 {{/* Secret holding the ENTSO-E token ("" when there is none). */}}
 {{- define "inthegrid.entsoe.secretName" -}}
-{{- if .Values.entsoe.existingSecret }}
-{{- .Values.entsoe.existingSecret }}
-{{- else if .Values.entsoe.token }}
-{{- printf "%s-entsoe" (include "inthegrid.fullname" .) }}
-{{- end }}
+{{- .Values.entsoe.existingSecret | default (printf "%s-entsoe" (include "inthegrid.fullname" .)) }}
 {{- end }}
 
 {{/* Secret whose key `apiKeys` holds the gateway's API keys: the user's, else the generated one. */}}
@@ -189,6 +185,17 @@ port: 4222
 http_port: 8222
 max_payload: 1MB
 lame_duck_duration: 20s
+{{- /* Per-service users with least permissions on the data subjects: a feed publishes prices (and
+their dead letters) only, a calculator opportunity events only, the recorder and the gateway no data
+at all. Every service also needs the JetStream API (it creates its streams and consumers) and its
+inbox. Passwords come from the generated Secret <release>-nats-users through the environment. */}}
+authorization {
+  users: [
+    {{- range $user := list "feed" "calculator" "recorder" "gateway" }}
+    {user: {{ $user }}, password: ${{ upper $user }}_PASSWORD, permissions: {{ include "inthegrid.nats.permissions" $user }}}
+    {{- end }}
+  ]
+}
 jetstream {
   store_dir: /data
   max_memory_store: {{ .Values.nats.jetstream.maxMemory | replace "Mi" "M" | replace "Gi" "G" }}
@@ -235,4 +242,35 @@ cluster {
 - {name: run, mountPath: /var/run/postgresql}
 - {name: tmp, mountPath: /tmp}
 - {name: shm, mountPath: /dev/shm}
+{{- end }}
+
+
+{{/* NATS permissions of one service user (see inthegrid.nats.config). */}}
+{{- define "inthegrid.nats.permissions" -}}
+{{- $publish := dict
+  "feed" (list "inthegrid.prices.>" "inthegrid.deadletter.prices.>" "$KV.INTHEGRID_FEEDS.>")
+  "calculator" (list "inthegrid.opportunities.>" "inthegrid.deadletter.prices.>" "$KV.INTHEGRID_RULES.>" "$JS.ACK.PRICES.>")
+  "recorder" (list "inthegrid.deadletter.prices.>" "inthegrid.deadletter.opportunities.>" "$JS.ACK.PRICES.>" "$JS.ACK.OPPORTUNITIES.>")
+  "gateway" (list "$JS.FC.>")
+-}}
+{{- $allow := concat (list "$JS.API.>") (get $publish .) -}}
+{publish: {allow: [{{ range $i, $subject := $allow }}{{ if $i }}, {{ end }}"{{ $subject }}"{{ end }}]}, subscribe: {allow: ["_INBOX.>"]}}
+{{- end }}
+
+{{/* The Secret with the NATS users' passwords (generated once, kept across upgrades). */}}
+{{- define "inthegrid.nats.usersSecretName" -}}
+{{- .Values.nats.usersSecret | default (printf "%s-nats-users" (include "inthegrid.fullname" .)) }}
+{{- end }}
+
+{{/* NATS credentials of one service, from that Secret: (dict "ctx" $ "user" NAME); none for an external NATS. */}}
+{{- define "inthegrid.nats.credentialsEnv" -}}
+{{- if include "inthegrid.nats.bundled" .ctx }}
+- name: INTHEGRID_NATS_USER
+  value: {{ .user }}
+- name: INTHEGRID_NATS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "inthegrid.nats.usersSecretName" .ctx }}
+      key: {{ .user }}-password
+{{- end }}
 {{- end }}

@@ -25,7 +25,7 @@ from inthegrid.calculator.alerts import WebhookAlerter
 from inthegrid.calculator.rulefile import load_rule
 from inthegrid.calculator.state import CalculatorState
 from inthegrid.domain.capacity_codec import decode_quantity
-from inthegrid.domain.codec import decode_event, decode_price, encode_event
+from inthegrid.domain.codec import decode_event, encode_event
 from inthegrid.domain.opportunities import OpportunityEvent
 from inthegrid.errors import DecodeError
 from inthegrid.platform.bus import (
@@ -38,6 +38,7 @@ from inthegrid.platform.bus import (
     Bus,
     connect_bus,
     dead_letter,
+    decode_price_on,
     fetch_batch,
     opportunity_subject,
     publish_all,
@@ -76,9 +77,10 @@ async def restore(bus: Bus, state: CalculatorState, settings: CalculatorSettings
     """Rebuild the book from this rule's published events and the price table from recent prices."""
     rule = state.rule
     events = await _replay(bus, f"{OPPORTUNITY_SUBJECT_ROOT}.{token(rule.name)}.>", None)
-    for data in events:
+    window = settings.time_window
+    for _, data in events:
         try:
-            state.book.restore(decode_event(data))
+            state.book.restore(decode_event(data, window))
         except DecodeError:
             continue
     since = datetime.now(UTC) - timedelta(hours=settings.calculator_horizon_hours)
@@ -91,9 +93,9 @@ async def restore(bus: Bus, state: CalculatorState, settings: CalculatorSettings
         if delivered
         else []
     )
-    for data in prices:
+    for subject, data in prices:
         try:
-            state.remember(decode_price(data, settings.price_limits))
+            state.remember(decode_price_on(subject, data, settings.price_limits, window))
         except DecodeError:
             continue
     state.prune()
@@ -141,7 +143,9 @@ async def _delivered_sequence(bus: Bus, durable: str) -> int:
     return int(info.delivered.stream_seq or 0) if info.delivered else 0
 
 
-async def _replay(bus: Bus, subject: str, since: datetime | None, until: int | None = None) -> list[bytes]:
+async def _replay(
+    bus: Bus, subject: str, since: datetime | None, until: int | None = None
+) -> list[tuple[str, bytes]]:
     """Every message on subject (since a time) up to stream sequence ``until`` (default: the stream's
     current end), via an ephemeral consumer."""
     stream = await bus.js.find_stream_name_by_subject(subject)
@@ -156,13 +160,15 @@ async def _replay(bus: Bus, subject: str, since: datetime | None, until: int | N
         opt_start_time=since,
     )
     sub = await bus.js.pull_subscribe(subject, stream=stream, config=config)
-    out: list[bytes] = []
+    out: list[tuple[str, bytes]] = []
     try:
         while True:
             msgs = await fetch_batch(sub, 1000, 0.5)
             if not msgs:
                 break
-            out.extend(m.data for m in msgs if until is None or m.metadata.sequence.stream <= until)
+            out.extend(
+                (m.subject, m.data) for m in msgs if until is None or m.metadata.sequence.stream <= until
+            )
             last = msgs[-1].metadata
             if last.num_pending == 0 or (until is not None and last.sequence.stream >= until):
                 break
@@ -252,9 +258,10 @@ async def _process(
     stored_at: list[float] = []
     good: list[Msg] = []
     before = state.evaluations
+    window = settings.time_window
     for msg in msgs:
         try:
-            price = decode_price(msg.data, settings.price_limits)
+            price = decode_price_on(msg.subject, msg.data, settings.price_limits, window)
         except DecodeError as exc:
             await dead_letter(bus, msg, stream=PRICES_STREAM, service=f"calculator-{name}", reason=str(exc))
             continue

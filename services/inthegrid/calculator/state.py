@@ -4,6 +4,11 @@ A new price re-values only the pairs of the rule that contain its zone, for its 
 book turns each value into at most one event. Re-valuing is always done, even for a price that is
 already known: after a restart a redelivered price must re-derive an event that was lost in the
 crash; the book (restored from the published events) drops the ones that were not lost.
+
+A price's identity includes its source (docs/robustness.md): the first source to price a zone and
+period owns it, and only a newer publication from that same source replaces it (a correction). A
+message from another source is ignored, never a silent replacement. The horizon is kept per source,
+so one source's far-future period cannot make another source's prices look too old.
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ class CalculatorState:
     rule: CompiledRule
     horizon: timedelta = timedelta(hours=48)
     prices: dict[PriceKey, Price] = field(default_factory=dict)
-    newest_start: datetime | None = None
+    newest_by_source: dict[str, datetime] = field(default_factory=dict)
+    ignored_other_source: int = 0
     evaluations: int = 0
     # Resolutions each zone has published: an hourly-only pair never looks for quarter-hours.
     resolutions: dict[str, set[Resolution]] = field(default_factory=dict)
@@ -44,17 +50,25 @@ class CalculatorState:
         """Store a price without valuing anything (replay after a restart). False if not ours."""
         if not self.accepts(price):
             return False
-        if self.newest_start is not None and price.delivery_start < self.newest_start - self.horizon:
+        newest = self.newest_by_source.get(price.source)
+        if newest is not None and price.delivery_start < newest - self.horizon:
             return False  # older than the horizon: its opportunities were already forgotten
         key = (price.zone, price.delivery_start, price.resolution)
         known = self.prices.get(key)
+        if known is not None and known.source != price.source:
+            self.ignored_other_source += 1
+            return False  # another source owns this zone and period
         # A correction replaces the price; an older publication never overwrites a newer one.
         if known is None or price.published_at >= known.published_at:
             self.prices[key] = price
         self.resolutions.setdefault(price.zone, set()).add(price.resolution)
-        if self.newest_start is None or price.delivery_start > self.newest_start:
-            self.newest_start = price.delivery_start
+        if newest is None or price.delivery_start > newest:
+            self.newest_by_source[price.source] = price.delivery_start
         return True
+
+    @property
+    def newest_start(self) -> datetime | None:
+        return max(self.newest_by_source.values(), default=None)
 
     def on_price(self, price: Price, now: datetime) -> list[OpportunityEvent]:
         if not self.remember(price):
@@ -131,12 +145,14 @@ class CalculatorState:
 
     def prune(self) -> int:
         """Forget periods older than the horizon before the newest period seen; bounds memory."""
-        if self.newest_start is None:
+        if not self.newest_by_source:
             return 0
-        cutoff = self.newest_start - self.horizon
-        stale = [k for k in self.prices if k[1] < cutoff]
+        cutoffs = {source: newest - self.horizon for source, newest in self.newest_by_source.items()}
+        stale = [k for k, p in self.prices.items() if k[1] < cutoffs[p.source]]
         for k in stale:
             del self.prices[k]
+        # The book is per rule, not per source: forget only what every source has left behind.
+        cutoff = min(cutoffs.values())
         self.book.forget_before(cutoff)
         self.capacities.forget_before(cutoff)
         return len(stale)

@@ -6,7 +6,7 @@ nothing else escapes them (a property test holds them to that).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -14,6 +14,7 @@ import orjson
 from inthegrid.domain.capture import capture_fields, capture_of
 from inthegrid.domain.economics import PairValue
 from inthegrid.domain.opportunities import EventKind, OpportunityEvent
+from inthegrid.domain.plausibility import DEFAULT_WINDOW, TimeWindow, check_event, check_price
 from inthegrid.domain.prices import DEFAULT_LIMITS, Market, Price, PriceLimits, Resolution, as_utc, make_price
 from inthegrid.domain.zones import pair_key
 from inthegrid.errors import DecodeError, InTheGridError
@@ -75,7 +76,14 @@ def _field(doc: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any
     return value
 
 
-def decode_price(data: bytes, limits: PriceLimits = DEFAULT_LIMITS) -> Price:
+def decode_price(
+    data: bytes,
+    limits: PriceLimits = DEFAULT_LIMITS,
+    window: TimeWindow = DEFAULT_WINDOW,
+    now: datetime | None = None,
+) -> Price:
+    """A price from a message; refused (DecodeError) when malformed, out of limits or implausible in
+    time (``window`` relative to ``now``, default the wall clock)."""
     doc = _load(data, SCHEMA_PRICE)
     try:
         # Fields are read in the order a person reads a price, so the first problem reported is
@@ -85,7 +93,7 @@ def decode_price(data: bytes, limits: PriceLimits = DEFAULT_LIMITS) -> Price:
         value: float = _field(doc, "price_eur_mwh", (int, float))
         resolution: str = _field(doc, "resolution", str)
         market: str = _field(doc, "market", str)
-        return make_price(
+        price = make_price(
             zone,
             start,
             value,
@@ -95,6 +103,8 @@ def decode_price(data: bytes, limits: PriceLimits = DEFAULT_LIMITS) -> Price:
             published_at=_field(doc, "published_at", str),
             limits=limits,
         )
+        check_price(window, price, now or datetime.now(UTC))
+        return price
     except DecodeError:
         raise
     except InTheGridError as exc:
@@ -147,7 +157,9 @@ def _resolution(text: str) -> Resolution:
     return _RESOLUTIONS.get(text) or Resolution.parse(text)
 
 
-def decode_event(data: bytes) -> OpportunityEvent:
+def decode_event(
+    data: bytes, window: TimeWindow = DEFAULT_WINDOW, now: datetime | None = None
+) -> OpportunityEvent:
     doc = _load(data, SCHEMA_OPPORTUNITY)
     try:
         pair_raw = _field(doc, "pair", list)
@@ -180,7 +192,7 @@ def decode_event(data: bytes) -> OpportunityEvent:
                 capture=capture_of(tuple(str(z) for z in path), delivery_start),
                 capacity_source=str(raw.get("capacity_source") or "static"),
             )
-        return OpportunityEvent(
+        event = OpportunityEvent(
             kind=EventKind(_field(doc, "kind", str)),
             rule=_field(doc, "rule", str),
             market=_market(_field(doc, "market", str)),
@@ -191,6 +203,8 @@ def decode_event(data: bytes) -> OpportunityEvent:
             value=value,
             detected_at=as_utc(_field(doc, "detected_at", str)),
         )
+        check_event(window, event, now or datetime.now(UTC))
+        return event
     except DecodeError:
         raise
     except (InTheGridError, ValueError, TypeError) as exc:

@@ -135,7 +135,10 @@ def as_utc(value: datetime | str) -> datetime:
         raise ValidationError(f"time {value!r} is not a datetime")
     if value.tzinfo is None:
         raise ValidationError(f"time {value.isoformat()} has no time zone; give UTC (suffix Z)")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before the first representable UTC instant
+        raise ValidationError(f"time {value.isoformat()} is outside the representable range") from None
 
 
 def floor_to_period(moment: datetime, resolution: Resolution) -> datetime:

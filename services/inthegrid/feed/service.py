@@ -1,17 +1,40 @@
 """Feed: reads a price source and publishes every price to JetStream with a deterministic
-message id, so a restarted or duplicated feed stores nothing twice."""
+message id, so a restarted or duplicated feed stores nothing twice.
+
+Prices outside the plausibility window are never published: they are dead-lettered with the reason.
+A source that can resume (the simulator) gets its checkpoint from the KV bucket at start and a new
+one after every acknowledged batch, so a restart continues where the last run stopped.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from datetime import UTC, datetime
+from typing import Any
 
+import nats.errors
+import orjson
+from nats.js.errors import KeyNotFoundError
+from nats.js.kv import KeyValue
 from prometheus_client import Counter, Gauge, Histogram
 
 from inthegrid.domain.codec import encode_price
+from inthegrid.domain.plausibility import TimeWindow, check_price
 from inthegrid.domain.prices import Price
-from inthegrid.platform.bus import Bus, BusError, connect_bus, price_subject, publish_all
+from inthegrid.errors import ImplausibleTimeError
+from inthegrid.platform.bus import (
+    FEEDS_BUCKET,
+    PRICES_STREAM,
+    Bus,
+    BusError,
+    connect_bus,
+    dead_letter_data,
+    price_subject,
+    publish_all,
+    token,
+)
 from inthegrid.platform.metrics import LATENCY_BUCKETS, HealthState
 from inthegrid.platform.runtime import wait_or_stop
 from inthegrid.platform.settings import FeedSettings
@@ -105,9 +128,11 @@ async def run_feed(
             log.info("feed is paused; publishing nothing")
             await stop.wait()
             return
-        async for batch in source.batches(stop):
-            if batch:
-                await publish_prices(bus, settings.feed_name, batch, stop)
+        checkpoints = await _resume(bus, settings.feed_name, source)
+        async for produced in source.batches(stop):
+            batch = await admit_prices(bus, settings.feed_name, produced, settings.time_window)
+            if batch and await publish_prices(bus, settings.feed_name, batch, stop) is not None:
+                await _save_checkpoint(checkpoints, settings.feed_name, source, batch)
             if stop.is_set():
                 break
         else:
@@ -116,3 +141,48 @@ async def run_feed(
             await stop.wait()
     finally:
         await bus.close()
+
+
+async def admit_prices(bus: Bus, feed: str, prices: list[Price], window: TimeWindow) -> list[Price]:
+    """The prices a feed may publish; implausible ones are dead-lettered with the reason instead."""
+    now = datetime.now(UTC)
+    admitted = []
+    for p in prices:
+        try:
+            check_price(window, p, now)
+        except ImplausibleTimeError as exc:
+            subject = price_subject(p.market.value, p.zone)
+            await dead_letter_data(
+                bus, subject, encode_price(p), stream=PRICES_STREAM, service=f"feed-{feed}", reason=str(exc)
+            )
+            continue
+        admitted.append(p)
+    return admitted
+
+
+async def _resume(bus: Bus, feed: str, source: PriceSource) -> KeyValue | None:
+    """Hand a resumable source its checkpoint; the bucket to save new ones in (None: not resumable)."""
+    resume = getattr(source, "resume", None)
+    if resume is None:
+        return None
+    kv = await bus.js.create_key_value(bucket=FEEDS_BUCKET, history=1)
+    try:
+        entry = await kv.get(token(feed))
+        checkpoint: Any = orjson.loads(entry.value) if entry.value else None
+    except KeyNotFoundError:
+        checkpoint = None
+    except orjson.JSONDecodeError:
+        log.warning("feed %s: unreadable checkpoint; starting afresh", feed)
+        checkpoint = None
+    resume(checkpoint if isinstance(checkpoint, dict) else None)
+    return kv
+
+
+async def _save_checkpoint(kv: KeyValue | None, feed: str, source: PriceSource, batch: list[Price]) -> None:
+    if kv is None:
+        return
+    try:
+        await kv.put(token(feed), orjson.dumps(source.checkpoint(batch)))  # type: ignore[attr-defined]
+    except (nats.errors.Error, TimeoutError) as exc:
+        # Best effort: without it a restart re-publishes a few periods, with the same values.
+        log.warning("feed %s: could not save its checkpoint: %s", feed, exc)

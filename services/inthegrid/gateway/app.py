@@ -92,6 +92,10 @@ def create_app(
         SecurityMiddleware,
         api_keys=[k.get_secret_value() for k in settings.api_keys],
         rate_limit_per_minute=settings.rate_limit_per_minute,
+        rate_limit_burst=settings.rate_limit_burst,
+        login_path=f"{DASHBOARD_PATH}/login",
+        login_attempts_per_minute=settings.login_attempts_per_minute,
+        login_attempts_burst=settings.login_attempts_burst,
     )
     app.add_middleware(MetricsMiddleware)  # outermost: counts rejected requests too
     if mount_dashboard and settings.dashboard:

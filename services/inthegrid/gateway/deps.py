@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import orjson
@@ -11,6 +11,7 @@ from fastapi import Depends, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BeforeValidator
 
+from inthegrid.domain.plausibility import TimeWindow
 from inthegrid.domain.zones import ZONE_CODES, parse_pair, zone_code
 from inthegrid.errors import InTheGridError
 from inthegrid.gateway.services import GatewayServices
@@ -110,13 +111,25 @@ IsoDateTime = Annotated[datetime, BeforeValidator(_iso_only)]
 
 
 def utc(moment: datetime | None) -> datetime | None:
-    """Query times: naive ones are read as UTC (the API's only time zone)."""
+    """Query times: naive ones are read as UTC (the API's only time zone).
+
+    Raises OverflowError for an offset that moves a calendar-edge time out of range
+    (0001-01-01T00:00+01:00); time_range turns that into a 422.
+    """
     if moment is None:
         return None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def _representable(field: str, moment: datetime | None) -> datetime | None:
+    try:
+        return utc(moment)
+    except OverflowError:
+        raise unprocessable(field, "time is outside the representable range", str(moment)) from None
+
+
 def time_range(
+    services: Services,
     start: Annotated[
         IsoDateTime | None,
         Query(
@@ -133,8 +146,16 @@ def time_range(
             openapi_examples={"day": {"value": "2026-01-16T00:00:00Z"}},
         ),
     ] = None,
-) -> tuple[datetime | None, datetime | None]:
-    start, end = utc(start), utc(end)
+) -> tuple[datetime, datetime]:
+    """[from, to), intersected with the plausible window (an open side is the window's edge), so
+    history never lists a row no consumer would accept (one stored before the window existed).
+    A time that UTC cannot represent (an offset at the calendar's edge) is a 422."""
+    window: TimeWindow = services.settings.time_window
+    now = datetime.now(UTC)
+    start, end = _representable("from", start), _representable("to", end)
     if start is not None and end is not None and start >= end:
         raise unprocessable("to", "'to' must be after 'from'", end.isoformat())
+    first, last = window.earliest_delivery, window.latest_delivery(now) + timedelta(microseconds=1)
+    start = first if start is None else min(max(start, first), last)
+    end = last if end is None else min(max(end, first), last)
     return start, end

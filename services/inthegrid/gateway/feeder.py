@@ -28,6 +28,7 @@ from nats.js.kv import KeyValue
 
 from inthegrid.domain.capacity_codec import decode_quantity
 from inthegrid.domain.codec import decode_event, decode_price
+from inthegrid.domain.plausibility import DEFAULT_WINDOW, TimeWindow
 from inthegrid.domain.prices import PriceLimits
 from inthegrid.domain.rules import compile_rule, parse_rule_spec
 from inthegrid.errors import InTheGridError
@@ -58,11 +59,19 @@ def _sequence(msg: Msg) -> tuple[int, int]:
 class LiveFeeder:
     """Applies bus messages to the live state and publishes them to the SSE channels."""
 
-    def __init__(self, live: LiveState, prices: Channel, opportunities: Channel, limits: PriceLimits) -> None:
+    def __init__(
+        self,
+        live: LiveState,
+        prices: Channel,
+        opportunities: Channel,
+        limits: PriceLimits,
+        window: TimeWindow = DEFAULT_WINDOW,
+    ) -> None:
         self.live = live
         self.prices = prices
         self.opportunities = opportunities
         self.limits = limits
+        self.window = window
         self._subs: list[Any] = []
         self._watch_task: asyncio.Task[None] | None = None
 
@@ -70,7 +79,7 @@ class LiveFeeder:
 
     def price_from(self, sequence: int, data: bytes) -> SseEvent | None:
         try:
-            price = decode_price(data, self.limits)
+            price = decode_price(data, self.limits, self.window)
         except InTheGridError as exc:
             LIVE_MESSAGES.labels(PRICES_STREAM, "invalid").inc()
             log.warning("ignoring price message %d: %s", sequence, exc)
@@ -79,7 +88,7 @@ class LiveFeeder:
 
     def opportunity_from(self, sequence: int, data: bytes) -> SseEvent | None:
         try:
-            event = decode_event(data)
+            event = decode_event(data, self.window)
         except InTheGridError as exc:
             LIVE_MESSAGES.labels(OPPORTUNITIES_STREAM, "invalid").inc()
             log.warning("ignoring opportunity message %d: %s", sequence, exc)
@@ -174,7 +183,7 @@ class LiveFeeder:
 
     def _on_price(self, sequence: int, data: bytes) -> None:
         try:
-            price = decode_price(data, self.limits)
+            price = decode_price(data, self.limits, self.window)
         except InTheGridError as exc:
             LIVE_MESSAGES.labels(PRICES_STREAM, "invalid").inc()
             log.warning("ignoring price message %d: %s", sequence, exc)
@@ -185,7 +194,7 @@ class LiveFeeder:
 
     def _on_event(self, sequence: int, data: bytes) -> None:
         try:
-            event = decode_event(data)
+            event = decode_event(data, self.window)
         except InTheGridError as exc:
             LIVE_MESSAGES.labels(OPPORTUNITIES_STREAM, "invalid").inc()
             log.warning("ignoring opportunity message %d: %s", sequence, exc)

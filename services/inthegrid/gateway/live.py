@@ -8,6 +8,7 @@ of requests between two prices costs one computation.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,6 +20,8 @@ from inthegrid.domain.prices import Market, Price, Resolution
 from inthegrid.domain.rules import CompiledRule
 
 T = TypeVar("T")
+# Cached answers kept: the handful of common queries stay, one-off ones are evicted.
+MAX_CACHED = 256
 PeriodKey = tuple[datetime, Resolution]
 
 
@@ -49,7 +52,9 @@ class LiveState:
         self.price_version = 0
         self.rule_version = 0
         self.opportunity_version = 0
-        self._cache: dict[Any, tuple[Any, Any]] = {}
+        # Keys come from query values (a zone set, a rule name: any string a client sends), so the
+        # cache is bounded, least recently used out: an unbounded one grew with every fuzzed request.
+        self._cache: OrderedDict[Any, tuple[Any, Any]] = OrderedDict()
         # Published capacities, exchanges and flows (stream CAPACITIES), for /api/borders/capacity.
         self.capacities = CapacityBook()
 
@@ -126,11 +131,19 @@ class LiveState:
         return list(self._opportunities.values())
 
     def cached(self, key: Any, version: Any, build: Callable[[], T]) -> T:
-        """``build()`` once per (key, version); the cache holds one entry per key."""
+        """``build()`` once per (key, version); at most MAX_CACHED keys, least recently used out."""
         hit = self._cache.get(key)
         if hit is not None and hit[0] == version:
+            self._cache.move_to_end(key)
             cached: T = hit[1]
             return cached
         value = build()
         self._cache[key] = (version, value)
+        self._cache.move_to_end(key)
+        while len(self._cache) > MAX_CACHED:
+            self._cache.popitem(last=False)
         return value
+
+    @property
+    def cache_size(self) -> int:
+        return len(self._cache)

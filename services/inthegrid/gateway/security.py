@@ -2,7 +2,13 @@
 
 Plain ASGI (not BaseHTTPMiddleware) so streaming responses (SSE) pass through untouched and the
 per-request cost stays a few dictionary look-ups. Only ``/api/`` is guarded: health, metrics, docs
-and the dashboard stay open.
+and the dashboard stay open. Every route that checks a key is rate limited: ``/api/`` by the
+per-client limit, and the dashboard's login (its password is an API key) by its own limit on
+attempts per address, always on when keys are configured, so keys cannot be guessed there either.
+
+The client's address is the connection's peer; uvicorn replaces it with X-Forwarded-For only for
+connections from the configured trusted proxies (none by default), so a spoofed header can never
+give a client a fresh bucket.
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from __future__ import annotations
 import hmac
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import orjson
@@ -33,16 +39,21 @@ class _Bucket:
 
 
 class TokenBuckets:
-    """One token bucket per client: ``per_minute`` tokens, refilled continuously."""
+    """One token bucket per client: ``burst`` tokens (default ``per_minute``), refilled continuously
+    at ``per_minute``, on ``clock`` (monotonic seconds; tests pass their own)."""
 
-    def __init__(self, per_minute: int) -> None:
-        self.capacity = float(per_minute)
+    def __init__(self, per_minute: int, burst: int = 0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.capacity = float(burst or per_minute)
         self.rate = per_minute / 60.0
+        self.clock = clock
         self._buckets: dict[str, _Bucket] = {}
+
+    def __len__(self) -> int:
+        return len(self._buckets)
 
     def take(self, client: str, now: float | None = None) -> float:
         """0 when allowed; otherwise the seconds until a token is available."""
-        now = time.monotonic() if now is None else now
+        now = self.clock() if now is None else now
         bucket = self._buckets.get(client)
         if bucket is None:
             if len(self._buckets) >= MAX_TRACKED_CLIENTS:
@@ -77,10 +88,31 @@ def presented_key(headers: dict[bytes, bytes]) -> str | None:
 
 
 class SecurityMiddleware:
-    def __init__(self, app: ASGIApp, *, api_keys: Sequence[str] = (), rate_limit_per_minute: int = 0) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        api_keys: Sequence[str] = (),
+        rate_limit_per_minute: int = 0,
+        rate_limit_burst: int = 0,
+        login_path: str | None = None,
+        login_attempts_per_minute: int = 10,
+        login_attempts_burst: int = 0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.app = app
         self.api_keys = [k.encode() for k in api_keys if k]
-        self.buckets = TokenBuckets(rate_limit_per_minute) if rate_limit_per_minute > 0 else None
+        self.buckets = (
+            TokenBuckets(rate_limit_per_minute, rate_limit_burst, clock)
+            if rate_limit_per_minute > 0
+            else None
+        )
+        self.login_path = login_path
+        self.logins = (
+            TokenBuckets(login_attempts_per_minute, login_attempts_burst, clock)
+            if self.api_keys and login_path and login_attempts_per_minute > 0
+            else None
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -99,7 +131,12 @@ class SecurityMiddleware:
                 message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
             await send(message)
 
-        if scope["path"].startswith(PROTECTED_PREFIX) and scope["method"] != "OPTIONS":
+        if self.logins is not None and scope["method"] == "POST" and scope["path"] == self.login_path:
+            wait = self.logins.take(f"ip:{_peer(scope)}")
+            if wait > 0:
+                await _too_many(send_with_headers, wait)
+                return
+        elif scope["path"].startswith(PROTECTED_PREFIX) and scope["method"] != "OPTIONS":
             refusal = self._refusal(scope)
             if refusal is not None:
                 await _reject(send_with_headers, *refusal)
@@ -114,7 +151,7 @@ class SecurityMiddleware:
         if self.buckets is not None:
             # Checked before the key: a missing or wrong key counts against the caller's address,
             # so guessing keys (or flooding with them) is throttled like any other traffic.
-            client = f"key:{key}" if authenticated else f"ip:{(scope.get('client') or ('?',))[0]}"
+            client = f"key:{key}" if authenticated else f"ip:{_peer(scope)}"
             wait = self.buckets.take(client)
             if wait > 0:
                 retry = str(max(1, math.ceil(wait))).encode()
@@ -133,6 +170,16 @@ class SecurityMiddleware:
         presented = key.encode()
         # Compare against every key so the time taken does not reveal which one nearly matched.
         return any([hmac.compare_digest(presented, k) for k in self.api_keys])
+
+
+def _peer(scope: Scope) -> str:
+    """The client's address: the TCP peer, or X-Forwarded-For's when uvicorn trusts the peer as a proxy."""
+    return str((scope.get("client") or ("?",))[0])
+
+
+async def _too_many(send: Send, wait: float) -> None:
+    retry = str(max(1, math.ceil(wait))).encode()
+    await _reject(send, 429, "rate limit exceeded; retry later", [(b"retry-after", retry)])
 
 
 async def _reject(send: Send, status: int, detail: str, extra: list[tuple[bytes, bytes]]) -> None:

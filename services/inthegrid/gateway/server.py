@@ -36,7 +36,10 @@ def build_server(
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=5,
-        proxy_headers=True,
+        # X-Forwarded-For decides the client's address (and so its rate-limit bucket) only when the
+        # connection comes from a proxy the operator named; uvicorn would otherwise trust 127.0.0.1.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=",".join(settings.trusted_proxies) or "",
         server_header=False,
         timeout_keep_alive=30,
         backlog=2048,

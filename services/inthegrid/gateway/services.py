@@ -36,7 +36,9 @@ class GatewayServices:
         self.opportunities = Channel(
             "opportunities", settings.sse_ring_size, settings.sse_queue_size, settings.sse_hopeless_seconds
         )
-        self.feeder = LiveFeeder(self.live, self.prices, self.opportunities, settings.price_limits)
+        self.feeder = LiveFeeder(
+            self.live, self.prices, self.opportunities, settings.price_limits, settings.time_window
+        )
         self.db = Database(settings.database_url.get_secret_value(), settings.database_pool_size)
         self.bus: Bus | None = None
         self.live_ready = False

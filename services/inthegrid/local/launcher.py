@@ -15,13 +15,13 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
 
 from inthegrid.domain.rules import PROOF_OF_CONCEPT_ZONES
 from inthegrid.errors import ConfigError
+from inthegrid.local.child_env import without_foreign_secrets
 from inthegrid.platform.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 
 log = logging.getLogger(__name__)
@@ -127,7 +127,7 @@ class Platform:
         self.storage = _server_storage(self.database_url)
         log.info("storage: %s", self.storage)
 
-    def _env(self, metrics_port: int, **extra: str) -> dict[str, str]:
+    def _env(self, service: str, metrics_port: int, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("INTHEGRID_")}
         env.update({k: v for k, v in os.environ.items() if k.startswith("INTHEGRID_")})
         env.update(
@@ -140,7 +140,7 @@ class Platform:
         )
         env.update(self.options.extra_env)
         env.update(extra)
-        return env
+        return without_foreign_secrets(service, env)
 
     def plan_children(self) -> None:
         opts, logs = self.options, self.options.data_dir / "logs"
@@ -163,12 +163,9 @@ class Platform:
                 }
             )
         elif opts.source == "simulator":
+            # The feed resumes by itself from its checkpoint on the bus (after a crash too, when the
+            # supervisor restarts it with this same environment): nothing to compute here.
             feed_env.update({"INTHEGRID_FEED_SOURCE": "simulator", "INTHEGRID_FEED_NAME": "simulator"})
-            resume = _simulator_resume_point(self.database_url)
-            if resume is not None:
-                # Continue simulated time after the last stored period: a restart keeps history and
-                # never re-simulates (and so "corrects") periods an earlier run already published.
-                feed_env["INTHEGRID_SIMULATOR_START"] = resume
         else:
             raise ConfigError(f"--source must be 'simulator' or 'replay:PATH', got {opts.source!r}")
         ports = [_preferred_port(p) for p in (9101, 9102, 9103)]
@@ -177,6 +174,7 @@ class Platform:
                 "gateway",
                 ["gateway"],
                 self._env(
+                    "gateway",
                     0,
                     INTHEGRID_DATABASE_URL=self.database_url,
                     INTHEGRID_HTTP_PORT=str(opts.http_port),
@@ -188,18 +186,21 @@ class Platform:
             Child(
                 "recorder",
                 ["recorder"],
-                self._env(ports[2], INTHEGRID_DATABASE_URL=self.database_url),
+                self._env("recorder", ports[2], INTHEGRID_DATABASE_URL=self.database_url),
                 logs / "recorder.log",
             ),
             Child(
                 "calculator",
                 ["calculator"],
                 self._env(
-                    ports[1], INTHEGRID_RULE_NAME="proof-of-concept", INTHEGRID_RULE_FILE=str(rule_path)
+                    "calculator",
+                    ports[1],
+                    INTHEGRID_RULE_NAME="proof-of-concept",
+                    INTHEGRID_RULE_FILE=str(rule_path),
                 ),
                 logs / "calculator.log",
             ),
-            Child("feed", ["feed"], self._env(ports[0], **feed_env), logs / "feed.log"),
+            Child("feed", ["feed"], self._env("feed", ports[0], **feed_env), logs / "feed.log"),
         ]
         self.metrics_ports = {"feed": ports[0], "calculator": ports[1], "recorder": ports[2]}
 
@@ -240,30 +241,6 @@ class Platform:
             self.postgres.stop()
         if self.nats is not None:
             self.nats.stop()
-
-
-def _simulator_resume_point(database_url: str) -> str | None:
-    import asyncpg
-
-    async def query() -> str | None:
-        try:
-            conn = await asyncpg.connect(database_url, timeout=5)
-        except (OSError, asyncpg.PostgresError):
-            return None
-        try:
-            row = await conn.fetchrow(
-                "SELECT max(delivery_start + make_interval(mins => resolution_minutes)) AS next "
-                "FROM prices WHERE source = 'simulator'"
-            )
-        except asyncpg.UndefinedTableError:
-            return None
-        finally:
-            await conn.close()
-        if row is None or row["next"] is None:
-            return None
-        return max(row["next"], datetime.now(UTC)).isoformat()
-
-    return asyncio.run(query())
 
 
 def _server_storage(database_url: str) -> str:

@@ -7,12 +7,14 @@ Stream layout
 - CAPACITIES     ``inthegrid.capacities.<kind>.<from>__<to>``  published capacities, exchanges, flows
 - DEADLETTER     ``inthegrid.deadletter.<stream>.<service>``   rejected messages, for inspection
 - KV ``INTHEGRID_RULES``                                       the rules calculators are running
+- KV ``INTHEGRID_FEEDS``                                       where each feed's source resumes
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import random
 from collections.abc import Iterable, Sequence
@@ -26,7 +28,10 @@ from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
-from inthegrid.errors import InTheGridError
+from inthegrid.domain.codec import decode_price
+from inthegrid.domain.plausibility import TimeWindow
+from inthegrid.domain.prices import Price, PriceLimits
+from inthegrid.errors import DecodeError, InTheGridError
 from inthegrid.platform.metrics import BUS_CONNECTED, MESSAGES_REJECTED, HealthState
 from inthegrid.platform.settings import CommonSettings
 
@@ -37,6 +42,7 @@ OPPORTUNITIES_STREAM = "OPPORTUNITIES"
 DEADLETTER_STREAM = "DEADLETTER"
 CAPACITIES_STREAM = "CAPACITIES"
 RULES_BUCKET = "INTHEGRID_RULES"
+FEEDS_BUCKET = "INTHEGRID_FEEDS"  # per feed: where a restarted source resumes (its checkpoint)
 
 PRICE_SUBJECT_ROOT = "inthegrid.prices"
 OPPORTUNITY_SUBJECT_ROOT = "inthegrid.opportunities"
@@ -46,10 +52,15 @@ CAPACITY_SUBJECT_ROOT = "inthegrid.capacities"
 # Re-publishing within this window is dropped by JetStream (Nats-Msg-Id). It covers a restart of
 # a feed or calculator; the database's natural keys make older duplicates harmless too.
 DUPLICATE_WINDOW_SECONDS = 3600.0
+CAPACITIES_STREAM_MAX_BYTES = 64 * 2**20  # years of hourly figures for every border direction
 # publish_all sends at most this many before waiting on the client's in-flight limit (4000 in nats-py),
 # and gives up with TooManyStalledMsgsError when a chunk cannot be sent within the stall timeout.
 PUBLISH_CHUNK = 1000
 PUBLISH_STALL_SECONDS = 30.0
+
+
+# Room for the reason and origin headers of a dead letter on top of its (truncated) payload.
+DEADLETTER_HEADER_BYTES = 2048
 
 
 class BusError(InTheGridError):
@@ -70,6 +81,16 @@ def capacity_subject(kind: str, source: str, target: str) -> str:
     return f"{CAPACITY_SUBJECT_ROOT}.{token(kind)}.{token(source)}__{token(target)}"
 
 
+def decode_price_on(subject: str, data: bytes, limits: PriceLimits, window: TimeWindow) -> Price:
+    """A price message as a consumer must take it: valid, plausible, and on its own zone's subject
+    (a DE-LU price on the FR subject would slip past every per-zone filter and permission)."""
+    price = decode_price(data, limits, window)
+    expected = price_subject(price.market.value, price.zone)
+    if subject != expected:
+        raise DecodeError(f"{price.market.value} price for {price.zone} arrived on {subject}, not {expected}")
+    return price
+
+
 def opportunity_subject(rule: str, pair: tuple[str, str]) -> str:
     return f"{OPPORTUNITY_SUBJECT_ROOT}.{token(rule)}.{token(pair[0])}__{token(pair[1])}"
 
@@ -78,6 +99,7 @@ def opportunity_subject(rule: str, pair: tuple[str, str]) -> str:
 class Bus:
     nc: NATS
     js: JetStreamContext
+    deadletter_max_message_bytes: int = 4096
 
     async def close(self) -> None:
         """Drain: finish what is in flight, then disconnect."""
@@ -141,7 +163,7 @@ async def connect_bus(
             )
             nc.options["max_reconnect_attempts"] = -1
             BUS_CONNECTED.labels(service).set(1)
-            bus = Bus(nc, nc.jetstream(timeout=10))
+            bus = Bus(nc, nc.jetstream(timeout=10), settings.deadletter_max_message_bytes)
             await ensure_streams(bus, settings)
             return bus
         except (OSError, TimeoutError, nats.errors.Error) as exc:
@@ -170,22 +192,42 @@ async def ensure_streams(bus: Bus, settings: CommonSettings) -> None:
         )
 
     max_age = settings.stream_max_age_hours * 3600
+    # Byte limits (defaults: 1 GiB + 512 MiB + 128 MiB) keep the streams inside the chart's 2 GiB
+    # JetStream volume whatever the traffic; the oldest messages go first.
     configs = [
-        stream(PRICES_STREAM, PRICE_SUBJECT_ROOT, max_age=max_age, duplicate_window=DUPLICATE_WINDOW_SECONDS),
+        stream(
+            PRICES_STREAM,
+            PRICE_SUBJECT_ROOT,
+            max_age=max_age,
+            max_bytes=settings.prices_stream_max_bytes,
+            duplicate_window=DUPLICATE_WINDOW_SECONDS,
+        ),
         stream(
             OPPORTUNITIES_STREAM,
             OPPORTUNITY_SUBJECT_ROOT,
             max_age=max_age,
+            max_bytes=settings.opportunities_stream_max_bytes,
             duplicate_window=DUPLICATE_WINDOW_SECONDS,
         ),
+        # Rejected messages are kept a month for inspection, whatever the price retention; each once
+        # (deduplicated by origin), truncated, so a flood of bad messages cannot fill the volume.
+        stream(
+            DEADLETTER_STREAM,
+            DEADLETTER_SUBJECT_ROOT,
+            max_age=30 * 86400.0,
+            max_msgs=100_000,
+            max_bytes=settings.deadletter_max_bytes,
+            max_msg_size=settings.deadletter_max_message_bytes + DEADLETTER_HEADER_BYTES,
+            duplicate_window=DUPLICATE_WINDOW_SECONDS,
+        ),
+        # Published capacities, exchanges and flows: small (a figure per border direction and period).
         stream(
             CAPACITIES_STREAM,
             CAPACITY_SUBJECT_ROOT,
             max_age=max_age,
+            max_bytes=CAPACITIES_STREAM_MAX_BYTES,
             duplicate_window=DUPLICATE_WINDOW_SECONDS,
         ),
-        # Rejected messages are kept a month for inspection, whatever the price retention.
-        stream(DEADLETTER_STREAM, DEADLETTER_SUBJECT_ROOT, max_age=30 * 86400.0, max_msgs=100_000),
     ]
     for config in configs:
         try:
@@ -229,22 +271,55 @@ async def publish_all(bus: Bus, items: Iterable[tuple[str, bytes, str]]) -> tupl
 
 async def dead_letter(bus: Bus, msg: Msg, *, stream: str, service: str, reason: str) -> None:
     """Keep a rejected message for inspection, count it, and terminate its delivery."""
+    await dead_letter_data(
+        bus, msg.subject, msg.data, stream=stream, service=service, reason=reason, sequence=_metadata(msg)
+    )
+    await msg.term()
+
+
+def dead_letter_id(stream: str, subject: str, data: bytes, sequence: int | None) -> str:
+    """One id per rejected message, whichever consumer rejects it: its stream sequence, or (for data
+    never stored, such as a price a feed refused) a digest of what it was."""
+    if sequence is not None:
+        return f"dlq:{stream}:{sequence}"
+    digest = hashlib.sha256(subject.encode() + b"\n" + bytes(data)).hexdigest()
+    return f"dlq:{stream}:{digest[:32]}"
+
+
+async def dead_letter_data(
+    bus: Bus,
+    subject: str,
+    data: bytes,
+    *,
+    stream: str,
+    service: str,
+    reason: str,
+    sequence: int | None = None,
+) -> None:
+    """Keep rejected data (a consumed message, or a price a feed refused to publish) and count it.
+
+    Each consumer that rejects a message counts it, but the stream keeps it once (the first
+    rejection's reason; the others are dropped as duplicates), truncated to the configured size.
+    """
     MESSAGES_REJECTED.labels(service, stream).inc()
+    limit = bus.deadletter_max_message_bytes
     headers = {
         "InTheGrid-Reason": reason[:500],
-        "InTheGrid-Original-Subject": msg.subject,
+        "InTheGrid-Original-Subject": subject[:256],
         "InTheGrid-Service": service,
+        "InTheGrid-Original-Size": str(len(data)),
+        "Nats-Msg-Id": dead_letter_id(stream, subject, data, sequence),
     }
-    meta = _metadata(msg)
-    if meta is not None:
-        headers["InTheGrid-Original-Sequence"] = str(meta)
-    subject = f"{DEADLETTER_SUBJECT_ROOT}.{token(stream.lower())}.{token(service)}"
+    if len(data) > limit:
+        headers["InTheGrid-Truncated"] = "true"
+    if sequence is not None:
+        headers["InTheGrid-Original-Sequence"] = str(sequence)
+    target = f"{DEADLETTER_SUBJECT_ROOT}.{token(stream.lower())}.{token(service)}"
     try:
-        await bus.js.publish(subject, msg.data, headers=headers)
+        await bus.js.publish(target, bytes(data[:limit]), headers=headers)
     except nats.errors.Error as exc:  # keep consuming even if the DLQ is unavailable; the count stays
         log.error("could not dead-letter a message: %s", exc)
     log.warning("rejected a message from %s: %s", stream, reason)
-    await msg.term()
 
 
 def _metadata(msg: Msg) -> int | None:

@@ -7,12 +7,19 @@ Deployments it creates, and a contract test parses a rendered Deployment's env w
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from inthegrid.domain.plausibility import (
+    DEFAULT_MAX_CLOCK_SKEW,
+    DEFAULT_MAX_LEAD,
+    EARLIEST_DELIVERY,
+    TimeWindow,
+)
 from inthegrid.domain.prices import HARMONISED_MAX_EUR_MWH, HARMONISED_MIN_EUR_MWH, PriceLimits
 from inthegrid.domain.zones import zone_code
 
@@ -33,13 +40,57 @@ class CommonSettings(BaseSettings):
     metrics_host: str = Field("0.0.0.0", description="address the metrics server binds")
     price_min_eur_mwh: float = Field(HARMONISED_MIN_EUR_MWH, description="lowest accepted price")
     price_max_eur_mwh: float = Field(HARMONISED_MAX_EUR_MWH, description="highest accepted price")
+    plausible_earliest_delivery: datetime = Field(
+        EARLIEST_DELIVERY, description="prices and events delivered before this are refused (UTC)"
+    )
+    plausible_max_lead_hours: float = Field(
+        DEFAULT_MAX_LEAD.total_seconds() / 3600,
+        gt=0,
+        le=87600,
+        description="prices and events delivered more than this after now are refused",
+    )
+    plausible_clock_skew_seconds: float = Field(
+        DEFAULT_MAX_CLOCK_SKEW.total_seconds(),
+        ge=0,
+        le=86400,
+        description="publication and detection times at most this far in the future are accepted",
+    )
     stream_max_age_hours: float = Field(168.0, gt=0, description="how long JetStream keeps prices and events")
+    prices_stream_max_bytes: int = Field(
+        1024**3, ge=1024**2, description="bytes the PRICES stream keeps at most (oldest dropped first)"
+    )
+    opportunities_stream_max_bytes: int = Field(
+        512 * 1024**2, ge=1024**2, description="bytes the OPPORTUNITIES stream keeps at most"
+    )
+    deadletter_max_bytes: int = Field(
+        128 * 1024**2, ge=1024**2, description="bytes the DEADLETTER stream keeps at most"
+    )
+    deadletter_max_message_bytes: int = Field(
+        4096, ge=256, le=1024**2, description="a rejected message is kept truncated to this many bytes"
+    )
     stream_replicas: int = Field(1, ge=1, le=5, description="JetStream replicas of the streams")
     connect_timeout_seconds: float = Field(300.0, gt=0, description="give up connecting after this long")
 
     @property
     def price_limits(self) -> PriceLimits:
         return PriceLimits(self.price_min_eur_mwh, self.price_max_eur_mwh)
+
+    @property
+    def time_window(self) -> TimeWindow:
+        return plausible_window(
+            self.plausible_earliest_delivery, self.plausible_max_lead_hours, self.plausible_clock_skew_seconds
+        )
+
+    @field_validator("plausible_earliest_delivery")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("give a time zone (suffix Z for UTC)")
+        return value
+
+
+def plausible_window(earliest: datetime, max_lead_hours: float, clock_skew_seconds: float) -> TimeWindow:
+    return TimeWindow(earliest, timedelta(hours=max_lead_hours), timedelta(seconds=clock_skew_seconds))
 
 
 def split_list(value: Any) -> Any:
@@ -156,6 +207,19 @@ class GatewaySettings(CommonSettings):
     )
 
     rate_limit_per_minute: int = Field(0, ge=0, description="requests per minute per client (0 = off)")
+    rate_limit_burst: int = Field(
+        0, ge=0, description="requests a client may make at once (0 = the per-minute rate)"
+    )
+    login_attempts_per_minute: int = Field(
+        10, ge=0, description="dashboard sign-ins per minute per address, when API keys are set (0 = off)"
+    )
+    login_attempts_burst: int = Field(
+        0, ge=0, description="dashboard sign-ins an address may try at once (0 = the per-minute rate)"
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="addresses whose X-Forwarded-For is believed (comma-separated; default none)",
+    )
     dashboard: bool = Field(True, description="mount the Gradio dashboard at /dashboard")
     gateway_opportunity_max_age_seconds: float = Field(
         300.0,
@@ -183,7 +247,7 @@ class GatewaySettings(CommonSettings):
         "unset = no forecasts",
     )
 
-    @field_validator("api_keys", "cors_origins", mode="before")
+    @field_validator("api_keys", "cors_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split_list(cls, value: Any) -> Any:
         return split_list(value)

@@ -17,7 +17,8 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from inthegrid.domain.codec import decode_event, decode_price
+from inthegrid.domain.codec import decode_event
+from inthegrid.domain.plausibility import TimeWindow
 from inthegrid.domain.prices import PriceLimits
 from inthegrid.platform.bus import (
     OPPORTUNITIES_STREAM,
@@ -26,6 +27,7 @@ from inthegrid.platform.bus import (
     PRICES_STREAM,
     Bus,
     connect_bus,
+    decode_price_on,
     stream_sequence,
 )
 from inthegrid.platform.db import connect_pool, is_transient, run_migrations
@@ -45,12 +47,12 @@ ACK_WAIT_SECONDS = 30.0
 PENDING_REPORT_SECONDS = 5.0
 
 
-def _decode_price_row(limits: PriceLimits, msg: Msg) -> Row:
-    return build_price_row(decode_price(msg.data, limits), stream_sequence(msg))
+def _decode_price_row(limits: PriceLimits, window: TimeWindow, msg: Msg) -> Row:
+    return build_price_row(decode_price_on(msg.subject, msg.data, limits, window), stream_sequence(msg))
 
 
-def _decode_event_row(msg: Msg) -> Row:
-    return build_event_row(decode_event(msg.data), stream_sequence(msg))
+def _decode_event_row(window: TimeWindow, msg: Msg) -> Row:
+    return build_event_row(decode_event(msg.data, window), stream_sequence(msg))
 
 
 def build_sinks(settings: RecorderSettings) -> list[Sink]:
@@ -60,7 +62,7 @@ def build_sinks(settings: RecorderSettings) -> list[Sink]:
             PRICES_STREAM,
             PRICES_DURABLE,
             f"{PRICE_SUBJECT_ROOT}.>",
-            partial(_decode_price_row, settings.price_limits),
+            partial(_decode_price_row, settings.price_limits, settings.time_window),
             write_prices,
         ),
         Sink(
@@ -68,7 +70,7 @@ def build_sinks(settings: RecorderSettings) -> list[Sink]:
             OPPORTUNITIES_STREAM,
             OPPORTUNITIES_DURABLE,
             f"{OPPORTUNITY_SUBJECT_ROOT}.>",
-            _decode_event_row,
+            partial(_decode_event_row, settings.time_window),
             write_events,
         ),
     ]

@@ -5,6 +5,12 @@ the source yields, as one batch, the prices of every period whose delivery start
 and that it has not yet yielded; the current period comes at once, so a demo shows prices within a
 second. Prices depend on the period's index from ``start`` only, never on speed or tick, so two runs
 with the same seed, start and zones publish the same prices (and the bus drops the repeats).
+
+A restart resumes rather than restarts: ``checkpoint()`` after each acknowledged batch records the
+model's anchor (its ``start``) and the next period, and ``resume()`` continues the same simulation
+from there, so every period keeps the one value it was first published with. Simulated time never
+runs further ahead of the wall clock than the plausibility window allows (it then follows the wall
+clock), so the simulator's own prices always pass the consumers' checks.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from inthegrid.domain.markets import INTRADAY_AUCTIONS
+from inthegrid.domain.plausibility import DEFAULT_WINDOW, TimeWindow
 from inthegrid.domain.prices import (
     DEFAULT_LIMITS,
     Market,
@@ -60,7 +67,9 @@ class SimulatorSource:
         start: datetime | str | None = None,
         source: str = "simulator",
         limits: PriceLimits = DEFAULT_LIMITS,
+        window: TimeWindow = DEFAULT_WINDOW,
         clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         if speed <= 0 or tick_seconds <= 0:
             raise ConfigError(f"speed and tick must be positive, got speed={speed}, tick={tick_seconds}")
@@ -71,8 +80,9 @@ class SimulatorSource:
         self.start = floor_to_period(moment, self.resolution)
         self.seed, self.volatility = seed, volatility
         self.speed, self.tick_seconds = speed, tick_seconds
-        self.source, self.limits = source, limits
-        self._clock = clock
+        self.source, self.limits, self.window = source, limits, window
+        self._clock, self._wall = clock, wall
+        self.resume_index = 0  # the first period (counted from start) this run yields
 
     @classmethod
     def from_settings(cls, settings: FeedSettings) -> SimulatorSource:
@@ -88,14 +98,54 @@ class SimulatorSource:
                 start=settings.simulator_start,
                 source=settings.feed_name,
                 limits=settings.price_limits,
+                window=settings.time_window,
             )
         except ValidationError as exc:
             raise ConfigError(f"simulator settings: {exc}") from exc
 
+    def checkpoint(self, yielded: list[Price]) -> dict[str, object]:
+        """What a restart needs to continue this simulation after the prices in ``yielded``."""
+        last = max(p.delivery_start for p in yielded)
+        return {
+            "anchor": self.start.isoformat(),
+            "next": (last + self.resolution.delta).isoformat(),
+            "seed": self.seed,
+            "volatility": self.volatility,
+            "resolution": self.resolution.iso,
+            "market": self.market.value,
+        }
+
+    def resume(self, checkpoint: dict[str, object] | None) -> None:
+        """Continue after a checkpoint: the same anchor when the model is the same (so periods keep
+        their values), and never before the checkpoint's next period in any case."""
+        if not checkpoint:
+            return
+        try:
+            following = as_utc(str(checkpoint["next"]))
+            same_model = (
+                checkpoint.get("seed") == self.seed
+                and checkpoint.get("volatility") == self.volatility
+                and checkpoint.get("resolution") == self.resolution.iso
+                and checkpoint.get("market") == self.market.value
+            )
+            anchor = as_utc(str(checkpoint["anchor"])) if same_model else self.start
+        except (KeyError, ValidationError) as exc:
+            log.warning("ignoring an unreadable simulator checkpoint (%s)", exc)
+            return
+        if not same_model:
+            log.warning("the simulator's settings changed; a new simulation starts after %s", following)
+        self.start = floor_to_period(anchor, self.resolution)
+        step = self.resolution.delta
+        self.resume_index = max(0, -(-(following - self.start) // step))  # ceiling division
+
     def _due_periods(self, elapsed_wall_seconds: float) -> int:
-        """How many periods have started by simulated now (the one at ``start`` counts at once)."""
+        """How many periods (counted from start) have started by simulated now: the first one of
+        this run at once, then one per simulated period, but none beyond the window's lead."""
         simulated = elapsed_wall_seconds * self.speed
-        return int(simulated // (self.resolution.value * 60)) + 1
+        due = self.resume_index + int(simulated // (self.resolution.value * 60)) + 1
+        latest = self.window.latest_delivery(self._wall())
+        allowed = (latest - self.start) // self.resolution.delta + 1
+        return max(0, min(due, allowed))
 
     async def batches(self, stop: asyncio.Event) -> AsyncIterator[list[Price]]:
         model = PriceModel(self.zones, self.start, self.resolution, self.seed, self.volatility)
@@ -105,11 +155,20 @@ class SimulatorSource:
             if self.market in INTRADAY_AUCTIONS
             else None
         )
+        # Periods before the resume point were published by an earlier run: draw and drop them (and
+        # their intraday deviations), so the ones after keep the values this simulation gives them
+        # (both models are sequential).
+        while model.periods_taken < self.resume_index:
+            skipped = min(self.resume_index - model.periods_taken, MAX_PERIODS_PER_BATCH)
+            model.take(skipped)
+            if deviation is not None:
+                deviation.take(skipped)
+            await asyncio.sleep(0)
         began = self._clock()
         log.info(
             "simulating %s from %s at %gx (seed %d)",
             ",".join(self.zones),
-            self.start.isoformat(),
+            (self.start + self.resume_index * self.resolution.delta).isoformat(),
             self.speed,
             self.seed,
         )

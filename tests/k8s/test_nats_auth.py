@@ -1,0 +1,144 @@
+"""The chart's NATS users and permissions, on a real nats-server running the rendered authorization.
+
+Each service connects as its own user (creating its streams and consumers through the JetStream
+API); a feed may publish prices but not opportunity events, a calculator events but not prices, and
+the recorder and the gateway no data at all, so a pod that is not a feed cannot inject a price.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import secrets
+import subprocess
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from inthegrid.domain.codec import encode_price
+from inthegrid.domain.prices import make_price
+from inthegrid.errors import InTheGridError
+from inthegrid.platform.bus import (
+    PRICES_STREAM,
+    Bus,
+    BusError,
+    connect_bus,
+    fetch_batch,
+    opportunity_subject,
+    price_subject,
+    publish_all,
+)
+from inthegrid.platform.embedded import find_nats_server, free_port
+from inthegrid.platform.settings import CommonSettings
+from tests.k8s.chart import documents, render
+from tests.support.servers import server_dir
+
+USERS = ("feed", "calculator", "recorder", "gateway")
+AUTHORIZATION = re.compile(r"^authorization \{\n.*?^\}\n", re.MULTILINE | re.DOTALL)
+
+
+@pytest.fixture(scope="module")
+def nats_with_chart_users(helm: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    binary = find_nats_server()
+    if binary is None:
+        pytest.skip("nats-server not found")
+    config_map = next(
+        d
+        for d in documents(render(helm))
+        if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-nats")
+    )
+    found = AUTHORIZATION.search(config_map["data"]["nats.conf"])
+    assert found, config_map["data"]["nats.conf"]
+    passwords = {user: secrets.token_hex(16) for user in USERS}
+    with server_dir("nats-auth") as base:
+        conf = base / "nats.conf"
+        conf.write_text(f"{found.group(0)}\njetstream {{\n  store_dir: {base / 'js'}\n}}\n")
+        port = free_port()
+        env = {**os.environ, **{f"{u.upper()}_PASSWORD": p for u, p in passwords.items()}}
+        process = subprocess.Popen(
+            [str(binary), "-c", str(conf), "-a", "127.0.0.1", "-p", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            yield f"nats://127.0.0.1:{port}", passwords
+        finally:
+            process.terminate()
+            process.wait(10)
+
+
+async def _bus(url: str, user: str, password: str) -> Bus:
+    settings = CommonSettings.model_validate(
+        {"nats_url": url, "nats_user": user, "nats_password": password, "connect_timeout_seconds": 20}
+    )
+    return await connect_bus(settings, f"auth-test-{user}")
+
+
+async def _may_publish(bus: Bus, subject: str, payload: bytes, msg_id: str) -> bool:
+    try:
+        await asyncio.wait_for(publish_all(bus, [(subject, payload, msg_id)]), 3)
+    except (BusError, TimeoutError, InTheGridError):
+        return False
+    return True
+
+
+async def _check(url: str, passwords: dict[str, str]) -> dict[str, dict[str, bool]]:
+    price = make_price("DE-LU", "2026-01-15T10:00Z", 50, source="auth", published_at=datetime.now(UTC))
+    prices = (price_subject("day_ahead", "DE-LU"), encode_price(price))
+    events = (opportunity_subject("proof-of-concept", ("DE-LU", "FR")), b"{}")
+    outcome: dict[str, dict[str, bool]] = {}
+    for user in USERS:
+        bus = await _bus(url, user, passwords[user])  # creates or updates the streams: the JetStream API
+        try:
+            outcome[user] = {
+                "prices": await _may_publish(bus, *prices, f"{user}-p"),
+                "events": await _may_publish(bus, *events, f"{user}-e"),
+            }
+            if user in ("calculator", "recorder"):  # consumers: fetch and ack what the feed published
+                sub = await bus.js.pull_subscribe(
+                    "inthegrid.prices.>",
+                    durable=f"auth-{user}",
+                    stream=PRICES_STREAM,
+                    config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL),
+                )
+                msgs = await fetch_batch(sub, 10, 5)
+                for msg in msgs:
+                    await msg.ack()
+                outcome[user]["consumes"] = bool(msgs)
+        finally:
+            await bus.close()
+    return outcome
+
+
+def test_each_service_publishes_only_its_own_data(nats_with_chart_users: tuple[str, dict[str, str]]) -> None:
+    url, passwords = nats_with_chart_users
+    outcome = asyncio.run(_check(url, passwords))
+    assert outcome == {
+        "feed": {"prices": True, "events": False},
+        "calculator": {"prices": False, "events": True, "consumes": True},
+        "recorder": {"prices": False, "events": False, "consumes": True},
+        "gateway": {"prices": False, "events": False},
+    }
+
+
+def test_no_user_no_entry(nats_with_chart_users: tuple[str, dict[str, str]]) -> None:
+    url, passwords = nats_with_chart_users
+
+    async def attempt(user: str | None, password: str | None) -> bool:
+        settings = CommonSettings.model_validate(
+            {"nats_url": url, "nats_user": user, "nats_password": password, "connect_timeout_seconds": 1}
+        )
+        try:
+            bus = await connect_bus(settings, "auth-test-anonymous")
+        except (BusError, InTheGridError):
+            return False
+        await bus.close()
+        return True
+
+    assert asyncio.run(attempt(None, None)) is False
+    assert asyncio.run(attempt("feed", passwords["gateway"])) is False
