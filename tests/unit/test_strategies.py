@@ -122,3 +122,30 @@ def test_a_coupled_border_without_a_price_reports_payoff_and_break_even_only():
     assert year["price"] == "none" and year["pnl_eur_per_mw"] is None
     assert year["payoff_eur_per_mw"] == 20.0 and year["break_even_price_eur_mwh"] == 10.0
     assert out["explicit_capacity"] == []  # coupled: no explicit capacity to buy
+
+
+def test_explicit_capacity_on_a_forecast_buys_where_the_forecast_expects_the_price_beaten():
+    spec = {
+        "pairs": [["DE-LU", "CH"]],
+        "costModel": {"type": "border", "borders": [{"zones": ["DE-LU", "CH"], "capacityPriceEurPerMWh": 5}]},
+    }
+    result = run_backtest(frame_to_table(_ch_table(), "PT60M"), compile_rule("ch", parse_rule_spec(spec)))
+    asked: list[tuple[str, str, int]] = []
+
+    def forecast(a: str, b: str, index: pd.DatetimeIndex) -> np.ndarray:
+        # Expected payoff, known before each auction: 30 for DE-LU -> CH at 00:00 UTC, 1 otherwise.
+        asked.append((a, b, len(index)))
+        return np.where((index.hour == 0) & (a == "DE-LU"), 30.0, 1.0)
+
+    out = strategies_summary(result, signal=previous_days_mean(7), forecast=forecast)
+    rows = {(r["direction"], r["strategy"]): r for r in out["explicit_capacity"]}
+    assert sorted(asked) == [("CH", "DE-LU", 6), ("DE-LU", "CH", 6)]
+    # Hour 0 of all three days bought at 5 (payoff 20 each): 3 x 15 = 45. Unlike the recent-days
+    # signal, the forecast needs no history, so day 1 is bought too.
+    assert rows[("DE-LU->CH", "on_forecast")]["periods_bought"] == 3
+    assert rows[("DE-LU->CH", "on_forecast")]["pnl_eur_per_mw"] == 3 * (20.0 - 5.0)
+    assert rows[("CH->DE-LU", "on_forecast")]["periods_bought"] == 0
+    assert rows[("DE-LU->CH", "on_signal")]["pnl_eur_per_mw"] == 2 * (20.0 - 5.0)  # unchanged
+    assert ("DE-LU->CH", "on_forecast") not in {
+        (r["direction"], r["strategy"]) for r in strategies_summary(result)["explicit_capacity"]
+    }  # without a forecast, no such row

@@ -13,6 +13,7 @@ the break-even price. Products are market (CET) days, months and years, as JAO's
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -113,6 +114,11 @@ def _explicit_mask(index: pd.DatetimeIndex, border: Border) -> np.ndarray:
     return mask
 
 
+# Expected payoff per MW and hour of capacity from a to b for each delivery start of ``index``, made
+# before the auction (e.g. a spread forecast: inthegrid.forecast.signal.forecast_payoff_signal).
+PeriodSignal = Callable[[str, str, pd.DatetimeIndex], np.ndarray]
+
+
 def _signal_expectations(payoff: np.ndarray, local: pd.DatetimeIndex, signal: Signal) -> np.ndarray:
     """Per period, what the signal expected using only earlier days (the auction is on the day before)."""
     days = np.asarray(local.strftime("%Y-%m-%d"))
@@ -134,6 +140,7 @@ def _explicit(
     p_to: np.ndarray,
     auctions: AuctionPrices,
     signal: Signal,
+    forecast: PeriodSignal | None = None,
 ) -> list[dict[str, Any]]:
     hours = result.table.period_hours
     route = result.rule.grid.direct_route(*direction)
@@ -150,16 +157,23 @@ def _explicit(
     every = hold_pnl(payoff, price, hours)
     expected = _signal_expectations(payoff, index.tz_convert(MARKET_TZ), signal)
     chosen, _ = buy_on_signal(payoff, price, expected, hours)
+    outcomes = [("every_period", every), ("on_signal", chosen)]
+    if forecast is not None:
+        # The same decision, with the forecast's expected payoff in place of the recent-days mean.
+        outcomes.append(("on_forecast", buy_on_signal(payoff, price, forecast(*direction, index), hours)[0]))
     return [
         {**head, "strategy": strategy, "periods": len(payoff), "periods_bought": pnl.periods}
         | {"payoff_eur_per_mw": _r(pnl.payoff_eur), "cost_eur_per_mw": _r(pnl.cost_eur)}
         | {"pnl_eur_per_mw": _r(pnl.pnl_eur)}
-        for strategy, pnl in (("every_period", every), ("on_signal", chosen))
+        for strategy, pnl in outcomes
     ]
 
 
 def strategies_summary(
-    result: BacktestResult, auctions: AuctionPrices | None = None, signal: Signal | None = None
+    result: BacktestResult,
+    auctions: AuctionPrices | None = None,
+    signal: Signal | None = None,
+    forecast: PeriodSignal | None = None,
 ) -> dict[str, Any]:
     auctions = auctions or AuctionPrices()
     signal = signal or previous_days_mean(7)
@@ -184,7 +198,15 @@ def strategies_summary(
                 )
             if mask.any():
                 explicit += _explicit(
-                    result, border, direction, index[mask], p_from[mask], p_to[mask], auctions, signal
+                    result,
+                    border,
+                    direction,
+                    index[mask],
+                    p_from[mask],
+                    p_to[mask],
+                    auctions,
+                    signal,
+                    forecast,
                 )
     return {
         "basis": "per MW of capacity, per border and direction; decided before prices were known",

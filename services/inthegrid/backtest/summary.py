@@ -9,7 +9,7 @@ import numpy as np
 from inthegrid.backtest.borders import PAIR_CAVEAT, borders_summary
 from inthegrid.backtest.engine import BacktestResult, PairEvaluation
 from inthegrid.backtest.labels import eras_of, row_captures
-from inthegrid.backtest.strategies import strategies_summary
+from inthegrid.backtest.strategies import PeriodSignal, strategies_summary
 from inthegrid.domain.capacity import CapacityBook
 from inthegrid.domain.capture import era_of
 from inthegrid.domain.rights import Signal
@@ -82,6 +82,7 @@ def build_summary(
     auctions: AuctionPrices | None = None,
     signal: Signal | None = None,
     capacities: CapacityBook | None = None,
+    forecast: PeriodSignal | None = None,
 ) -> dict[str, Any]:
     table = result.table
     hours = table.period_hours
@@ -105,7 +106,7 @@ def build_summary(
         "pairs_caveat": PAIR_CAVEAT,
         "pairs": pairs,
         "borders": borders,
-        "strategies": strategies_summary(result, auctions, signal),
+        "strategies": strategies_summary(result, auctions, signal, forecast),
         "totals": {
             # Each border once per period: safe to add up (pair values are not).
             "congestion_value_eur": _r(sum(b["congestion_value_eur"] for b in borders), 2),

@@ -49,6 +49,11 @@ def register(sub: Any) -> None:
         help="published capacities: ENTSO-E A61/A31/A09/A11 XML or JAO export CSV; repeatable. Border "
         "values use them where they cover a period (the static capacity elsewhere) and say which",
     )
+    p.add_argument(
+        "--forecast-model",
+        help="spread forecast model (inthegrid forecast train): explicit-capacity strategies also buy on "
+        "its expected payout ('on_forecast'); train it on days before --from (needs inthegrid[forecast])",
+    )
     p.set_defaults(handler=_run)
 
 
@@ -64,6 +69,7 @@ def run_backtest_files(
     report: bool = True,
     auctions: list[str | Path] | None = None,
     capacities: list[str | Path] | None = None,
+    forecast_model: str | Path | None = None,
 ) -> dict[str, Any]:
     """Run a backtest from files and write its three outputs; returns the summary."""
     from inthegrid.backtest.engine import ISO_UTC, opportunities_frame, run_backtest, write_opportunities_csv
@@ -85,7 +91,14 @@ def run_backtest_files(
         if capacities
         else None
     )
-    summary = build_summary(result, prices_of_auctions, capacities=book)
+    forecast = None
+    if forecast_model is not None:
+        # Imported only here: the forecast extra (scikit-learn) is optional for the backtest.
+        from inthegrid.forecast.model import load_forecaster
+        from inthegrid.forecast.signal import forecast_payoff_signal
+
+        forecast = forecast_payoff_signal(load_forecaster(forecast_model), table.frame)
+    summary = build_summary(result, prices_of_auctions, capacities=book, forecast=forecast)
     summary["evaluation_seconds"] = round(time.perf_counter() - started, 4)
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -112,6 +125,7 @@ def _run(args: argparse.Namespace) -> int:
         report=not args.no_report,
         auctions=args.auctions,
         capacities=args.capacities,
+        forecast_model=args.forecast_model,
     )
     totals = summary["totals"]
     print(

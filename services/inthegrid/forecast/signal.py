@@ -9,8 +9,10 @@ already holds the outcomes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 
+import numpy as np
 import pandas as pd
 
 from inthegrid.analytics.frames import market_time
@@ -99,3 +101,16 @@ def capacity_pnl(
         "cost_eur": bought * cost_eur_mwh,
         "pnl_eur": income - bought * cost_eur_mwh,
     }
+
+
+def forecast_payoff_signal(
+    forecaster: SpreadForecaster, frame: pd.DataFrame
+) -> Callable[[str, str, pd.DatetimeIndex], np.ndarray]:
+    """A backtest strategy's signal (``backtest.strategies.PeriodSignal``): for capacity from ``a`` to
+    ``b``, the expected payout E[max(p_b - p_a, 0)] of each period of ``index``, each day forecast
+    from the days before it only (``forecast_periods``), so it can run on the backtest's own table."""
+
+    def signal(a: str, b: str, index: pd.DatetimeIndex) -> np.ndarray:
+        return expected_payout(forecast_periods(forecaster, frame, a, b, index)).to_numpy(dtype=float)
+
+    return signal
