@@ -114,7 +114,7 @@ def utc(moment: datetime | None) -> datetime | None:
     """Query times: naive ones are read as UTC (the API's only time zone).
 
     Raises OverflowError for an offset that moves a calendar-edge time out of range
-    (0001-01-01T00:00+01:00); time_range turns that into a 422.
+    (0001-01-01T00:00+01:00); requested_range turns that into a 422.
     """
     if moment is None:
         return None
@@ -128,34 +128,50 @@ def _representable(field: str, moment: datetime | None) -> datetime | None:
         raise unprocessable(field, "time is outside the representable range", str(moment)) from None
 
 
-def time_range(
-    services: Services,
-    start: Annotated[
-        IsoDateTime | None,
-        Query(
-            alias="from",
-            description="delivery start >= this (ISO-8601)",
-            openapi_examples={"day": {"value": "2026-01-15T00:00:00Z"}},
-        ),
-    ] = None,
-    end: Annotated[
-        IsoDateTime | None,
-        Query(
-            alias="to",
-            description="delivery start < this (ISO-8601)",
-            openapi_examples={"day": {"value": "2026-01-16T00:00:00Z"}},
-        ),
-    ] = None,
-) -> tuple[datetime, datetime]:
-    """[from, to), intersected with the plausible window (an open side is the window's edge), so
-    history never lists a row no consumer would accept (one stored before the window existed).
-    A time that UTC cannot represent (an offset at the calendar's edge) is a 422."""
-    window: TimeWindow = services.settings.time_window
-    now = datetime.now(UTC)
+From = Annotated[
+    IsoDateTime | None,
+    Query(
+        alias="from",
+        description="delivery start >= this (ISO-8601)",
+        openapi_examples={"day": {"value": "2026-01-15T00:00:00Z"}},
+    ),
+]
+To = Annotated[
+    IsoDateTime | None,
+    Query(
+        alias="to",
+        description="delivery start < this (ISO-8601)",
+        openapi_examples={"day": {"value": "2026-01-16T00:00:00Z"}},
+    ),
+]
+
+
+def requested_range(start: From = None, end: To = None) -> tuple[datetime | None, datetime | None]:
+    """The [from, to) a client asked for, in UTC (None: not given); 422 when unrepresentable or empty."""
     start, end = _representable("from", start), _representable("to", end)
     if start is not None and end is not None and start >= end:
         raise unprocessable("to", "'to' must be after 'from'", end.isoformat())
-    first, last = window.earliest_delivery, window.latest_delivery(now) + timedelta(microseconds=1)
+    return start, end
+
+
+def within_window(
+    window: TimeWindow, start: datetime | None, end: datetime | None
+) -> tuple[datetime, datetime]:
+    """[start, end) intersected with the plausible window (an open side is the window's edge), so
+    history never lists a row no consumer would accept (one stored before the window existed)."""
+    first, last = (
+        window.earliest_delivery,
+        window.latest_delivery(datetime.now(UTC)) + timedelta(microseconds=1),
+    )
     start = first if start is None else min(max(start, first), last)
     end = last if end is None else min(max(end, first), last)
     return start, end
+
+
+def time_range(
+    services: Services,
+    requested: Annotated[tuple[datetime | None, datetime | None], Depends(requested_range)],
+) -> tuple[datetime, datetime]:
+    """[from, to) within the plausible window. A time that UTC cannot represent (an offset at the
+    calendar's edge) is a 422."""
+    return within_window(services.settings.time_window, *requested)

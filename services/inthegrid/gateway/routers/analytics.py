@@ -21,7 +21,14 @@ from inthegrid.analytics.report import CONGESTION_NOTE, clean, records
 from inthegrid.domain.zones import parse_pair
 from inthegrid.errors import InTheGridError
 from inthegrid.gateway.analytics_history import price_frame
-from inthegrid.gateway.deps import Services, json_response, optional_zones, time_range, unprocessable
+from inthegrid.gateway.deps import (
+    Services,
+    json_response,
+    optional_zones,
+    requested_range,
+    unprocessable,
+    within_window,
+)
 from inthegrid.gateway.schemas import CSV_CONTENT, ErrorPublic
 
 router = APIRouter(prefix="/api/analytics", tags=["analytics"])
@@ -60,9 +67,12 @@ class AnalysisPublic(BaseModel):
     count: int | None = None
 
 
-def analysis_range(times: Annotated[tuple, Depends(time_range)]) -> tuple[datetime, datetime]:
-    """[from, to): default the last year up to now; at most MAX_DAYS."""
-    start, end = times
+def analysis_range(
+    services: Services,
+    requested: Annotated[tuple[datetime | None, datetime | None], Depends(requested_range)],
+) -> tuple[datetime, datetime]:
+    """[from, to): default the last year up to now; at most MAX_DAYS; within the plausible window."""
+    start, end = requested
     end = end or datetime.now(UTC)
     try:
         start = start or end - timedelta(days=DEFAULT_DAYS)
@@ -72,7 +82,7 @@ def analysis_range(times: Annotated[tuple, Depends(time_range)]) -> tuple[dateti
         raise unprocessable("from", f"the range may span at most {MAX_DAYS} days", start.isoformat())
     if start >= end:
         raise unprocessable("from", "'from' must be before 'to'", start.isoformat())
-    return start, end
+    return within_window(services.settings.time_window, start, end)
 
 
 def required_pair(
