@@ -19,6 +19,7 @@ clock in the unit tests.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
@@ -66,36 +67,45 @@ def new_client_address() -> dict[str, str]:
     return {"X-Forwarded-For": next(_addresses)}
 
 
-@pytest.fixture(scope="module")
-def gateway_url(
-    nats_server: EmbeddedNats, postgres: EmbeddedPostgres, tmp_path_factory: pytest.TempPathFactory
+@contextlib.contextmanager
+def _running_gateway(
+    nats_server: EmbeddedNats, postgres: EmbeddedPostgres, log: Path, settings: dict[str, str]
 ) -> Iterator[str]:
-    log: Path = tmp_path_factory.mktemp("gateway-security") / "gateway.log"
+    """A gateway process on a new migrated database with these INTHEGRID_* settings; its URL."""
     database_url = asyncio.run(_migrated_database(postgres))
     port = free_port()
-    process = ServiceProcess(
-        ["gateway"],
-        {
-            "INTHEGRID_NATS_URL": nats_server.url,
-            "INTHEGRID_DATABASE_URL": database_url,
-            "INTHEGRID_HTTP_HOST": "127.0.0.1",
-            "INTHEGRID_HTTP_PORT": str(port),
-            "INTHEGRID_API_KEYS": ",".join(KEYS.values()),
-            "INTHEGRID_CORS_ORIGINS": f'["{ORIGIN}"]',  # JSON, as the chart renders it
-            "INTHEGRID_RATE_LIMIT_PER_MINUTE": "1",
-            "INTHEGRID_RATE_LIMIT_BURST": str(BURST),
-            "INTHEGRID_LOGIN_ATTEMPTS_PER_MINUTE": "1",
-            "INTHEGRID_LOGIN_ATTEMPTS_BURST": str(LOGIN_BURST),
-            "INTHEGRID_TRUSTED_PROXIES": "127.0.0.1",
-        },
-        log,
-    )
+    env = {
+        "INTHEGRID_NATS_URL": nats_server.url,
+        "INTHEGRID_DATABASE_URL": database_url,
+        "INTHEGRID_HTTP_HOST": "127.0.0.1",
+        "INTHEGRID_HTTP_PORT": str(port),
+        **settings,
+    }
+    process = ServiceProcess(["gateway"], env, log)
     process.start(wait_ready=90)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
         asyncio.run(drop_database(postgres, database_url))
+
+
+@pytest.fixture(scope="module")
+def gateway_url(
+    nats_server: EmbeddedNats, postgres: EmbeddedPostgres, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    log: Path = tmp_path_factory.mktemp("gateway-security") / "gateway.log"
+    settings = {
+        "INTHEGRID_API_KEYS": ",".join(KEYS.values()),
+        "INTHEGRID_CORS_ORIGINS": f'["{ORIGIN}"]',  # JSON, as the chart renders it
+        "INTHEGRID_RATE_LIMIT_PER_MINUTE": "1",
+        "INTHEGRID_RATE_LIMIT_BURST": str(BURST),
+        "INTHEGRID_LOGIN_ATTEMPTS_PER_MINUTE": "1",
+        "INTHEGRID_LOGIN_ATTEMPTS_BURST": str(LOGIN_BURST),
+        "INTHEGRID_TRUSTED_PROXIES": "127.0.0.1",
+    }
+    with _running_gateway(nats_server, postgres, log, settings) as url:
+        yield url
     text = log.read_text(errors="replace")
     for key in KEYS.values():
         assert key not in text, "an API key was written to the gateway log"
@@ -268,28 +278,14 @@ def untrusting_gateway_url(
 ) -> Iterator[str]:
     """The same gateway with the default: no trusted proxy."""
     log: Path = tmp_path_factory.mktemp("gateway-untrusting") / "gateway.log"
-    database_url = asyncio.run(_migrated_database(postgres))
-    port = free_port()
-    process = ServiceProcess(
-        ["gateway"],
-        {
-            "INTHEGRID_NATS_URL": nats_server.url,
-            "INTHEGRID_DATABASE_URL": database_url,
-            "INTHEGRID_HTTP_HOST": "127.0.0.1",
-            "INTHEGRID_HTTP_PORT": str(port),
-            "INTHEGRID_API_KEYS": KEYS["other"],
-            "INTHEGRID_DASHBOARD": "false",
-            "INTHEGRID_RATE_LIMIT_PER_MINUTE": "1",
-            "INTHEGRID_RATE_LIMIT_BURST": "5",
-        },
-        log,
-    )
-    process.start(wait_ready=90)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        asyncio.run(drop_database(postgres, database_url))
+    settings = {
+        "INTHEGRID_API_KEYS": KEYS["other"],
+        "INTHEGRID_DASHBOARD": "false",
+        "INTHEGRID_RATE_LIMIT_PER_MINUTE": "1",
+        "INTHEGRID_RATE_LIMIT_BURST": "5",
+    }
+    with _running_gateway(nats_server, postgres, log, settings) as url:
+        yield url
 
 
 def test_a_spoofed_forwarded_for_does_not_escape_the_limit(untrusting_gateway_url: str) -> None:
