@@ -13,13 +13,13 @@ import asyncpg
 import orjson
 import pytest
 
+from inthegrid.dashboard.client import GatewayClient
+from inthegrid.dashboard.history import load_history
 from inthegrid.domain.codec import encode_event
 from inthegrid.domain.economics import value_pair
 from inthegrid.domain.opportunities import EventKind, OpportunityEvent
 from inthegrid.domain.prices import Market, Resolution
 from inthegrid.domain.rules import proof_of_concept_rule
-from inthegrid.gateway.dashboard_client import GatewayClient
-from inthegrid.gateway.dashboard_history import load_history
 from inthegrid.gateway.metrics import SSE_DISCONNECTED
 from inthegrid.platform.bus import opportunity_subject, publish_all
 from tests.support.gateway import (

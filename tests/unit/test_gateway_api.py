@@ -12,7 +12,7 @@ from inthegrid.domain.opportunities import EventKind
 from inthegrid.domain.rules import proof_of_concept_rule
 from inthegrid.domain.zones import ZONE_CODES
 from inthegrid.gateway.app import create_app
-from inthegrid.gateway.schemas import (
+from inthegrid.gateway.rest.schemas import (
     BordersPublic,
     HealthPublic,
     OpportunitiesPublic,

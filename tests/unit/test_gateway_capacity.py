@@ -49,7 +49,7 @@ def test_opportunities_say_which_capacity_they_rest_on() -> None:
     from inthegrid.backtest.manifest import load_rule
     from inthegrid.calculator.state import CalculatorState
     from inthegrid.domain.prices import make_price
-    from inthegrid.gateway.views import opportunity_item
+    from inthegrid.gateway.rest.views import opportunity_item
 
     rule = load_rule(Path(__file__).parents[1] / "fixtures" / "rules" / "de-ch-explicit.yaml")
     state = CalculatorState(rule)

@@ -8,8 +8,8 @@ from inthegrid.domain.economics import value_pair
 from inthegrid.domain.opportunities import EventKind, OpportunityBook, OpportunityEvent
 from inthegrid.domain.prices import Market, Price, Resolution, make_price
 from inthegrid.domain.rules import CompiledRule, compile_rule, parse_rule_spec, proof_of_concept_rule
-from inthegrid.gateway.live import LiveState
-from inthegrid.gateway.views import iso_z, open_opportunity_items, price_item, spread_rows
+from inthegrid.gateway.live.state import LiveState
+from inthegrid.gateway.rest.views import iso_z, open_opportunity_items, price_item, spread_rows
 
 T0 = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
 
@@ -185,7 +185,7 @@ def test_cache_builds_once_per_version() -> None:
 def test_cache_is_bounded_whatever_keys_clients_send() -> None:
     # Keys come from query values (free-text rule names, zone sets): a fuzzed stream of them must
     # not grow the gateway's memory; the common queries stay cached.
-    from inthegrid.gateway.live import MAX_CACHED
+    from inthegrid.gateway.live.state import MAX_CACHED
 
     live = LiveState()
     calls = []

@@ -6,7 +6,7 @@ from starlette.responses import PlainTextResponse
 from starlette.testclient import TestClient
 from starlette.types import Receive, Scope, Send
 
-from inthegrid.gateway.security import SecurityMiddleware, TokenBuckets
+from inthegrid.gateway.middleware.security import SecurityMiddleware, TokenBuckets
 from inthegrid.gateway.server import build_server
 from inthegrid.gateway.services import GatewayServices
 from inthegrid.platform.settings import GatewaySettings

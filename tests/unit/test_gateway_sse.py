@@ -6,7 +6,7 @@ import asyncio
 
 from inthegrid.domain.opportunities import EventKind
 from inthegrid.gateway.metrics import SSE_DROPPED
-from inthegrid.gateway.sse import Channel, EventFilter, SseClient, opportunity_event, price_event
+from inthegrid.gateway.stream.channels import Channel, EventFilter, SseClient, opportunity_event, price_event
 from tests.unit.test_gateway_live import event, price
 
 

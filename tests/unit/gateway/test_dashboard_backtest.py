@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from inthegrid.gateway.dashboard_backtest import (
+from inthegrid.dashboard.backtest import (
     PROOF_OF_CONCEPT_MANIFEST,
     backtest_argv,
     backtest_available,

@@ -6,11 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from inthegrid.domain.grid import DEFAULT_GRID
-from inthegrid.domain.zones import ZONE_CODES
-from inthegrid.gateway.dashboard_history import to_iso_utc
-from inthegrid.gateway.dashboard_map import ZONE_POSITIONS, border_spreads, render_border_map, zone_positions
-from inthegrid.gateway.dashboard_render import (
+from inthegrid.dashboard.history import to_iso_utc
+from inthegrid.dashboard.map import ZONE_POSITIONS, border_spreads, render_border_map, zone_positions
+from inthegrid.dashboard.render import (
     NO_DATA,
     OPPORTUNITY_COLUMNS,
     best_spread_per_pair,
@@ -22,6 +20,8 @@ from inthegrid.gateway.dashboard_render import (
     render_status,
     zone_order,
 )
+from inthegrid.domain.grid import DEFAULT_GRID
+from inthegrid.domain.zones import ZONE_CODES
 
 
 def price(zone: str, value: float, start: str = "2026-01-01T10:00:00Z") -> dict:
@@ -183,7 +183,7 @@ def test_to_iso_utc(value, expected) -> None:
 
 
 def test_border_map_shows_published_capacity_per_direction() -> None:
-    from inthegrid.gateway.dashboard_map import available_capacity
+    from inthegrid.dashboard.map import available_capacity
 
     borders = [{"zones": ["ES", "FR"], "name": "", "capacity_mw": 2800.0}]
     published = [

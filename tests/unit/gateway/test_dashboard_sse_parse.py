@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from inthegrid.gateway.dashboard_client import ServerSentEvent, parse_sse
+from inthegrid.dashboard.client import ServerSentEvent, parse_sse
 
 
 async def lines(*items: str) -> AsyncIterator[str]:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from inthegrid.gateway.dashboard_divergence import (
+from inthegrid.dashboard.divergence import (
     day_bounds,
     render_heatmap,
     render_summary,
     render_years,
 )
-from inthegrid.gateway.dashboard_forecast import render_forecast, render_forecast_note, render_forecast_table
+from inthegrid.dashboard.forecast import render_forecast, render_forecast_note, render_forecast_table
 
 
 def test_days_are_market_time_days():
@@ -94,7 +94,7 @@ def test_heatmap_shows_percent_and_forecast_note_names_the_largest_gap():
 
 
 def test_forecast_client_keeps_the_key_with_a_longer_timeout():
-    from inthegrid.gateway.dashboard_client import GatewayClient
+    from inthegrid.dashboard.client import GatewayClient
 
     patient = GatewayClient("http://gw:8000/", api_key="k", timeout=5).with_timeout(60)
     assert (patient.base_url, patient._headers["X-API-Key"], patient._timeout) == ("http://gw:8000", "k", 60)

@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from inthegrid.gateway.metrics import SSE_DISCONNECTED
-from inthegrid.gateway.sse import Channel, EventFilter, price_event
-from inthegrid.gateway.sse_response import SseResponse
+from inthegrid.gateway.stream.channels import Channel, EventFilter, price_event
+from inthegrid.gateway.stream.sse_response import SseResponse
 from tests.unit.test_gateway_live import price
 
 Message = dict[str, Any]

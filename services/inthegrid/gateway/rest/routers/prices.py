@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import PlainTextResponse, Response
 
 from inthegrid.domain.prices import Market
-from inthegrid.gateway.deps import Services, dump, json_response, market_zone, optional_zones, time_range
-from inthegrid.gateway.history import Page, price_history, render_csv
-from inthegrid.gateway.schemas import CSV_CONTENT, ErrorPublic, PriceHistoryPublic, PricesPublic
-from inthegrid.gateway.views import price_item
+from inthegrid.gateway.rest.deps import Services, dump, json_response, market_zone, optional_zones, time_range
+from inthegrid.gateway.rest.schemas import CSV_CONTENT, ErrorPublic, PriceHistoryPublic, PricesPublic
+from inthegrid.gateway.rest.views import price_item
+from inthegrid.gateway.storage.history import Page, price_history, render_csv
 
 router = APIRouter(prefix="/api/prices", tags=["prices"])
 

@@ -8,9 +8,9 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from inthegrid.gateway.deps import Services, json_response
-from inthegrid.gateway.schemas import HealthPublic
-from inthegrid.gateway.views import iso_z
+from inthegrid.gateway.rest.deps import Services, json_response
+from inthegrid.gateway.rest.schemas import HealthPublic
+from inthegrid.gateway.rest.views import iso_z
 
 router = APIRouter(tags=["operations"])
 

@@ -7,11 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, HTTPException, Query
 from fastapi.responses import Response
 
-from inthegrid.gateway.deps import Services, optional_pair, optional_zones
+from inthegrid.gateway.rest.deps import Services, optional_pair, optional_zones
 from inthegrid.gateway.services import GatewayServices
-from inthegrid.gateway.sse import EventFilter
-from inthegrid.gateway.sse_response import SseResponse
-from inthegrid.gateway.subscriptions import (
+from inthegrid.gateway.stream.channels import EventFilter
+from inthegrid.gateway.stream.sse_response import SseResponse
+from inthegrid.gateway.stream.subscriptions import (
     LiveStream,
     StreamUnavailableError,
     opportunity_stream,

@@ -10,9 +10,9 @@ import gradio as gr
 import pandas as pd
 import plotly.graph_objects as go
 
-from inthegrid.gateway.dashboard_client import GatewayClient, GatewayUnavailableError
-from inthegrid.gateway.dashboard_divergence import BORDER_CHOICES
-from inthegrid.gateway.dashboard_render import empty_figure, wrap_text
+from inthegrid.dashboard.client import GatewayClient, GatewayUnavailableError
+from inthegrid.dashboard.divergence import BORDER_CHOICES
+from inthegrid.dashboard.render import empty_figure, wrap_text
 
 # The first forecast loads the model (and scikit-learn) in the gateway: seconds on a busy machine.
 FORECAST_TIMEOUT_SECONDS = 60.0

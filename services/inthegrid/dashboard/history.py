@@ -10,15 +10,15 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from inthegrid.domain.zones import ZONE_CODES
-from inthegrid.gateway.dashboard_client import GatewayClient, GatewayUnavailableError
-from inthegrid.gateway.dashboard_render import (
+from inthegrid.dashboard.client import GatewayClient, GatewayUnavailableError
+from inthegrid.dashboard.render import (
     RESAMPLE_RULES,
     empty_figure,
     render_opportunity_history,
     render_price_history,
     wrap_text,
 )
+from inthegrid.domain.zones import ZONE_CODES
 
 HISTORY_LIMIT = 10000  # the API's maximum page; a week of quarter-hours is 672 rows per zone
 AGGREGATE_BUCKETS = {"hourly": "hour", "daily": "day"}  # resolutions /api/history/prices answers

@@ -21,7 +21,7 @@ import orjson
 from inthegrid.domain.opportunities import OpportunityEvent
 from inthegrid.domain.prices import Price
 from inthegrid.gateway.metrics import SSE_CLIENTS, SSE_DISCONNECTED, SSE_DROPPED
-from inthegrid.gateway.views import opportunity_item, price_item
+from inthegrid.gateway.rest.views import opportunity_item, price_item
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,9 +7,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import PlainTextResponse, Response
 
-from inthegrid.gateway.deps import Services, json_response, optional_pair, time_range
-from inthegrid.gateway.history import Page, opportunity_history, render_csv
-from inthegrid.gateway.schemas import CSV_CONTENT, ErrorPublic, OpportunityHistoryPublic
+from inthegrid.gateway.rest.deps import Services, json_response, optional_pair, time_range
+from inthegrid.gateway.rest.schemas import CSV_CONTENT, ErrorPublic, OpportunityHistoryPublic
+from inthegrid.gateway.storage.history import Page, opportunity_history, render_csv
 
 router = APIRouter(prefix="/api/opportunities", tags=["opportunities"])
 

@@ -14,8 +14,8 @@ from inthegrid.domain.capture import capture_of
 from inthegrid.domain.economics import PairValue
 from inthegrid.domain.prices import Resolution
 from inthegrid.domain.zones import ZONES
-from inthegrid.gateway.database import Database
-from inthegrid.gateway.views import empty_valuation_fields, iso_z, market_pair, valuation_fields
+from inthegrid.gateway.rest.views import empty_valuation_fields, iso_z, market_pair, valuation_fields
+from inthegrid.gateway.storage.database import Database
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
-from inthegrid.gateway.deps import (
+from inthegrid.gateway.rest.deps import (
     Services,
     json_response,
     market_zone,
@@ -15,8 +15,8 @@ from inthegrid.gateway.deps import (
     time_range,
     unprocessable,
 )
-from inthegrid.gateway.history_aggregates import border_days, latest_stored_prices, price_buckets
-from inthegrid.gateway.schemas import ErrorPublic
+from inthegrid.gateway.rest.schemas import ErrorPublic
+from inthegrid.gateway.storage.aggregates import border_days, latest_stored_prices, price_buckets
 
 router = APIRouter(prefix="/api/history", tags=["history"])
 MarketType = Literal["day_ahead", "intraday", "ida1", "ida2", "ida3"]

@@ -18,10 +18,10 @@ import anyio
 from fastapi import APIRouter, Depends, Query, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
-from inthegrid.gateway.deps import optional_pair, optional_zones
+from inthegrid.gateway.rest.deps import optional_pair, optional_zones
 from inthegrid.gateway.services import GatewayServices
-from inthegrid.gateway.sse import EventFilter, SseClient
-from inthegrid.gateway.subscriptions import (
+from inthegrid.gateway.stream.channels import EventFilter, SseClient
+from inthegrid.gateway.stream.subscriptions import (
     Cleanup,
     LiveStream,
     StreamUnavailableError,

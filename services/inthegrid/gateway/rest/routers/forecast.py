@@ -18,9 +18,9 @@ from inthegrid.analytics.frames import MARKET_TZ
 from inthegrid.domain.prices import Resolution
 from inthegrid.domain.zones import parse_pair
 from inthegrid.errors import InTheGridError
-from inthegrid.gateway.analytics_history import price_frame
-from inthegrid.gateway.deps import Services, json_response, unprocessable
-from inthegrid.gateway.schemas import CSV_CONTENT, ErrorPublic
+from inthegrid.gateway.rest.deps import Services, json_response, unprocessable
+from inthegrid.gateway.rest.schemas import CSV_CONTENT, ErrorPublic
+from inthegrid.gateway.storage.price_frame import price_frame
 
 router = APIRouter(prefix="/api/forecast", tags=["forecast"])
 

@@ -12,7 +12,7 @@ import anyio
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from inthegrid.gateway.sse import Channel, SseClient
+from inthegrid.gateway.stream.channels import Channel, SseClient
 
 log = logging.getLogger(__name__)
 

@@ -21,10 +21,10 @@ import gradio as gr
 import pandas as pd
 import yaml
 
+from inthegrid.dashboard.client import GatewayClient
+from inthegrid.dashboard.history import HISTORY_LIMIT, to_iso_utc
 from inthegrid.domain.rules import PROOF_OF_CONCEPT_ZONES, rule_from_manifest
 from inthegrid.errors import InTheGridError
-from inthegrid.gateway.dashboard_client import GatewayClient
-from inthegrid.gateway.dashboard_history import HISTORY_LIMIT, to_iso_utc
 
 BACKTEST_COMMAND_MODULE = "inthegrid.commands.backtest"
 BUILT_IN_RULE = "proof-of-concept (built in)"

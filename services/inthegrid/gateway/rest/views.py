@@ -18,7 +18,7 @@ from inthegrid.domain.periods import pair_prices
 from inthegrid.domain.prices import Price, Resolution
 from inthegrid.domain.rules import CompiledRule, PairModel
 from inthegrid.domain.zones import ZONES, Zone, pair_label
-from inthegrid.gateway.live import LiveOpportunity, LiveState
+from inthegrid.gateway.live.state import LiveOpportunity, LiveState
 
 
 def iso_z(moment: datetime | None) -> str | None:

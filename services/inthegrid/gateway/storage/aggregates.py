@@ -12,8 +12,8 @@ import weakref
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from inthegrid.gateway.database import Database
-from inthegrid.gateway.views import iso_z
+from inthegrid.gateway.rest.views import iso_z
+from inthegrid.gateway.storage.database import Database
 
 Bucket = Literal["hour", "day"]
 _STEP = {"hour": timedelta(hours=1), "day": timedelta(days=1)}

@@ -8,9 +8,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from inthegrid.errors import InTheGridError
-from inthegrid.gateway.feeder import Decoder, replay_stream
+from inthegrid.gateway.live.feeder import Decoder, replay_stream
 from inthegrid.gateway.services import GatewayServices
-from inthegrid.gateway.sse import Channel, EventFilter, SseClient
+from inthegrid.gateway.stream.channels import Channel, EventFilter, SseClient
 from inthegrid.platform.bus import (
     OPPORTUNITIES_STREAM,
     OPPORTUNITY_SUBJECT_ROOT,

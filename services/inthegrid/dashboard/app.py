@@ -19,10 +19,10 @@ import gradio as gr
 import pandas as pd
 import plotly.graph_objects as go
 
-from inthegrid.gateway.dashboard_client import GatewayClient, GatewayUnavailableError
-from inthegrid.gateway.dashboard_history import build_history_tab
-from inthegrid.gateway.dashboard_map import render_border_map
-from inthegrid.gateway.dashboard_render import (
+from inthegrid.dashboard.client import GatewayClient, GatewayUnavailableError
+from inthegrid.dashboard.history import build_history_tab
+from inthegrid.dashboard.map import render_border_map
+from inthegrid.dashboard.render import (
     empty_figure,
     render_latest_prices,
     render_opportunities_table,
@@ -151,15 +151,15 @@ def build_dashboard(
         with gr.Tab("History"):
             build_history_tab(client)
         with gr.Tab("Backtest"):
-            from inthegrid.gateway.dashboard_backtest import build_backtest_tab
+            from inthegrid.dashboard.backtest import build_backtest_tab
 
             build_backtest_tab(client)
         with gr.Tab("Divergence"):
-            from inthegrid.gateway.dashboard_divergence import build_divergence_tab
+            from inthegrid.dashboard.divergence import build_divergence_tab
 
             build_divergence_tab(client)
         with gr.Tab("Forecast"):
-            from inthegrid.gateway.dashboard_forecast import build_forecast_tab
+            from inthegrid.dashboard.forecast import build_forecast_tab
 
             build_forecast_tab(client)
 

@@ -32,9 +32,9 @@ from inthegrid.domain.plausibility import DEFAULT_WINDOW, TimeWindow
 from inthegrid.domain.prices import PriceLimits
 from inthegrid.domain.rules import compile_rule, parse_rule_spec
 from inthegrid.errors import InTheGridError
-from inthegrid.gateway.live import LiveState
+from inthegrid.gateway.live.state import LiveState
 from inthegrid.gateway.metrics import LIVE_MESSAGES
-from inthegrid.gateway.sse import Channel, SseEvent, opportunity_event, price_event
+from inthegrid.gateway.stream.channels import Channel, SseEvent, opportunity_event, price_event
 from inthegrid.platform.bus import (
     CAPACITIES_STREAM,
     CAPACITY_SUBJECT_ROOT,

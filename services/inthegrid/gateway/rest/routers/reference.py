@@ -9,9 +9,9 @@ from fastapi.responses import Response
 
 from inthegrid.domain.grid import DEFAULT_GRID
 from inthegrid.domain.zones import ZONES
-from inthegrid.gateway.deps import Services, dump, json_response
-from inthegrid.gateway.schemas import BordersPublic, ZonesPublic
-from inthegrid.gateway.views import border_item, zone_item
+from inthegrid.gateway.rest.deps import Services, dump, json_response
+from inthegrid.gateway.rest.schemas import BordersPublic, ZonesPublic
+from inthegrid.gateway.rest.views import border_item, zone_item
 
 router = APIRouter(prefix="/api", tags=["reference"])
 

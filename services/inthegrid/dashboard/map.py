@@ -14,7 +14,7 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
-from inthegrid.gateway.dashboard_render import NO_DATA, empty_figure
+from inthegrid.dashboard.render import NO_DATA, empty_figure
 
 ZONE_POSITIONS: dict[str, tuple[float, float]] = {
     "DE-LU": (10.4, 51.1),

@@ -12,9 +12,9 @@ import gradio as gr
 import pandas as pd
 import plotly.graph_objects as go
 
+from inthegrid.dashboard.client import GatewayClient, GatewayUnavailableError
+from inthegrid.dashboard.render import empty_figure, wrap_text
 from inthegrid.domain.grid import DEFAULT_BORDERS
-from inthegrid.gateway.dashboard_client import GatewayClient, GatewayUnavailableError
-from inthegrid.gateway.dashboard_render import empty_figure, wrap_text
 
 MARKET_ZONE = ZoneInfo("Europe/Brussels")
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]

@@ -20,8 +20,7 @@ from inthegrid.analytics.negative import negative_hours
 from inthegrid.analytics.report import CONGESTION_NOTE, clean, records
 from inthegrid.domain.zones import parse_pair
 from inthegrid.errors import InTheGridError
-from inthegrid.gateway.analytics_history import price_frame
-from inthegrid.gateway.deps import (
+from inthegrid.gateway.rest.deps import (
     Services,
     json_response,
     optional_zones,
@@ -29,7 +28,8 @@ from inthegrid.gateway.deps import (
     unprocessable,
     within_window,
 )
-from inthegrid.gateway.schemas import CSV_CONTENT, ErrorPublic
+from inthegrid.gateway.rest.schemas import CSV_CONTENT, ErrorPublic
+from inthegrid.gateway.storage.price_frame import price_frame
 
 router = APIRouter(prefix="/api/analytics", tags=["analytics"])
 

@@ -9,9 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
 
-from inthegrid.gateway.deps import Services, dump, json_response, optional_pair
-from inthegrid.gateway.schemas import ErrorPublic, OpportunitiesPublic, SpreadsPublic
-from inthegrid.gateway.views import open_opportunity_items, spread_rows
+from inthegrid.gateway.rest.deps import Services, dump, json_response, optional_pair
+from inthegrid.gateway.rest.schemas import ErrorPublic, OpportunitiesPublic, SpreadsPublic
+from inthegrid.gateway.rest.views import open_opportunity_items, spread_rows
 
 router = APIRouter(prefix="/api/spreads", tags=["spreads"])
 

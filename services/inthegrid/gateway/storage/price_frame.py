@@ -13,7 +13,7 @@ from datetime import datetime
 import pandas as pd
 
 from inthegrid.domain.prices import Resolution
-from inthegrid.gateway.database import Database
+from inthegrid.gateway.storage.database import Database
 
 MARKET = "day_ahead"
 
