@@ -22,7 +22,7 @@ from inthegrid.gateway.rest.schemas import (
 )
 from inthegrid.gateway.services import GatewayServices
 from inthegrid.platform.settings import GatewaySettings
-from tests.unit.test_gateway_live import T0, event, price
+from tests.unit.gateway.live.test_state import T0, event, price
 
 # Nothing listens here: history endpoints must answer 503, never hang or crash.
 UNREACHABLE_DB = "postgresql://nobody@127.0.0.1:1/none"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from inthegrid.domain.capacity import BorderQuantity, CapacityKind
-from tests.unit.test_gateway_api import make_client
+from tests.unit.gateway.rest.test_routers import make_client
 
 T = datetime(2026, 3, 19, 6, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -51,7 +51,7 @@ def test_opportunities_say_which_capacity_they_rest_on() -> None:
     from inthegrid.domain.prices import make_price
     from inthegrid.gateway.rest.views import opportunity_item
 
-    rule = load_rule(Path(__file__).parents[1] / "fixtures" / "rules" / "de-ch-explicit.yaml")
+    rule = load_rule(Path(__file__).parents[3] / "fixtures" / "rules" / "de-ch-explicit.yaml")
     state = CalculatorState(rule)
     state.on_price(make_price("DE-LU", T, 50, source="t", published_at=T), T)
     (opened,) = state.on_price(make_price("CH", T, 90, source="t", published_at=T), T)

@@ -178,7 +178,7 @@ def _forecast_model(folder: Path) -> Path:
     from inthegrid.forecast.model import SpreadForecaster, save_forecaster
     from inthegrid.sources.table import read_table
 
-    sample = Path(__file__).parents[2] / "data" / "prices" / "day_ahead_prices_hourly_2020_2024_utc.csv.gz"
+    sample = Path(__file__).parents[4] / "data" / "prices" / "day_ahead_prices_hourly_2020_2024_utc.csv.gz"
     frame = read_table(sample).between("2023-01-01", "2023-12-31").frame
     return save_forecaster(SpreadForecaster().fit(frame, [("DE-LU", "FR")]), folder / "spreads.pkl")
 

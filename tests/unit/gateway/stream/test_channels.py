@@ -7,7 +7,7 @@ import asyncio
 from inthegrid.domain.opportunities import EventKind
 from inthegrid.gateway.metrics import SSE_DROPPED
 from inthegrid.gateway.stream.channels import Channel, EventFilter, SseClient, opportunity_event, price_event
-from tests.unit.test_gateway_live import event, price
+from tests.unit.gateway.live.test_state import event, price
 
 
 def prices_channel(ring: int = 100, queue: int = 10, hopeless: float = 5.0) -> Channel:

@@ -17,13 +17,13 @@ from inthegrid.gateway.app import create_app
 from inthegrid.gateway.services import GatewayServices
 from inthegrid.platform.settings import GatewaySettings
 from inthegrid.sources.table import PriceTable, read_table
-from tests.integration.test_gateway_analytics import store
+from tests.integration.gateway.rest.test_analytics import store
 
 pytest.importorskip("sklearn")
 
 from inthegrid.forecast.model import SpreadForecaster, save_forecaster
 
-ROOT = Path(__file__).parents[2]
+ROOT = Path(__file__).parents[4]
 SAMPLE = ROOT / "data" / "prices" / "day_ahead_prices_hourly_2020_2024_utc.csv.gz"
 DAY = date(2024, 5, 1)
 

@@ -6,7 +6,7 @@ Prometheus inside the cluster; the NetworkPolicies limit who reaches it), the Op
 its /docs page, and /dashboard (the dashboard calls the API server-side with the first key).
 Everything under /api/ needs a key.
 
-The unit tests (tests/unit/test_gateway_security.py) cover the same rules on the app in-process;
+The unit tests (tests/unit/gateway/middleware/test_security.py) cover the same rules on the app in-process;
 these check the real server: headers as uvicorn sends them, the key-less SSE endpoints, preflight,
 and clients told apart by their address behind a trusted proxy (X-Forwarded-For from 127.0.0.1, a
 configured proxy here), while a gateway that trusts no proxy ignores a spoofed X-Forwarded-For.
@@ -29,7 +29,7 @@ import pytest
 
 from inthegrid.platform.db import connect_pool, run_migrations
 from tests.integration.conftest import create_database
-from tests.integration.test_api_fuzz import drop_database
+from tests.integration.gateway.rest.test_api_fuzz import drop_database
 from tests.support.processes import ServiceProcess
 from tests.support.servers import EmbeddedNats, EmbeddedPostgres, free_port
 

@@ -1,10 +1,10 @@
-"""What fuzzing the API (tests/integration/test_api_fuzz.py) found, pinned as fast regressions."""
+"""What fuzzing the API (tests/integration/gateway/rest/test_api_fuzz.py) found, pinned as fast regressions."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.unit.test_gateway_api import make_client
+from tests.unit.gateway.rest.test_routers import make_client
 
 
 @pytest.mark.parametrize("value", ["1736900000", "1736900000000", "0", "-5", "1e3", " 42 "])

@@ -15,7 +15,7 @@ from typing import Any
 from inthegrid.gateway.metrics import SSE_DISCONNECTED
 from inthegrid.gateway.stream.channels import Channel, EventFilter, price_event
 from inthegrid.gateway.stream.sse_response import SseResponse
-from tests.unit.test_gateway_live import price
+from tests.unit.gateway.live.test_state import price
 
 Message = dict[str, Any]
 QUEUE, HOPELESS = 4, 1.0

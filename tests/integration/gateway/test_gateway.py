@@ -247,7 +247,7 @@ async def test_a_client_that_stops_reading_never_holds_up_another(gateway: Gatew
     """Through real sockets: a connection that never reads does not slow or thin out another's stream,
     and is gone once it closes. Whether it is cut off as hopeless depends on when this machine's
     socket buffers fill, so that is tested on a blocked ASGI send with a controlled clock
-    (tests/unit/gateway/test_sse_response.py), not here."""
+    (tests/unit/gateway/stream/test_sse_response.py), not here."""
     gw = gateway
     port = int(gw.url.rsplit(":", 1)[1])
     baseline = sse_clients()

@@ -10,7 +10,7 @@ from inthegrid.gateway.middleware.security import SecurityMiddleware, TokenBucke
 from inthegrid.gateway.server import build_server
 from inthegrid.gateway.services import GatewayServices
 from inthegrid.platform.settings import GatewaySettings
-from tests.unit.test_gateway_api import make_client
+from tests.unit.gateway.rest.test_routers import make_client
 
 
 def test_api_keys_guard_the_api_but_not_health_metrics_or_docs() -> None:

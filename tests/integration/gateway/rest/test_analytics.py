@@ -19,7 +19,7 @@ from inthegrid.platform.db import connect_pool, run_migrations
 from inthegrid.platform.settings import GatewaySettings
 from inthegrid.sources.table import PriceTable, read_table
 
-ROOT = Path(__file__).parents[2]
+ROOT = Path(__file__).parents[4]
 SAMPLE = ROOT / "data" / "prices" / "day_ahead_prices_hourly_2020_2024_utc.csv.gz"
 ZONES = ["DE-LU", "FR", "NL", "AT"]
 YEAR_2023 = {"from": "2022-12-31T23:00:00Z", "to": "2023-12-31T23:00:00Z"}  # market-time 2023
