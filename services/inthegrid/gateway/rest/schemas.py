@@ -1,14 +1,19 @@
-"""Response schemas (``XPublic`` items, ``XsPublic`` lists) for the OpenAPI document and its examples.
+"""Response schemas (``XPublic`` items, ``XsPublic`` lists): the one definition of each answer's shape.
 
-Handlers answer pre-serialised JSON built by ``views`` (fast path); these models document exactly
-that shape and a unit test validates real responses against them.
+Handlers answer pre-serialised JSON (fast path), but every item is laid out by its model
+(``shaping.shaped``: the model's fields, in its order, its defaults), live and stored answers alike;
+the OpenAPI document, its examples and docs/api-contract.md are generated from these models, and
+unit tests validate real responses and every example against them.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, WithJsonSchema
+
+# Every time is an ISO-8601 UTC string with a Z suffix (views.iso_z), documented as a date-time.
+UtcTime = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
 
 PRICE_EXAMPLE: dict[str, Any] = {
     "market": "DE-LU",
@@ -118,16 +123,16 @@ class PricePublic(BaseModel):
     model_config = _example(PRICE_EXAMPLE)
     market: str
     price: float
-    timestamp: str
+    timestamp: UtcTime
     zone: str
     eic: str | None
-    delivery_start: str
-    delivery_end: str
+    delivery_start: UtcTime
+    delivery_end: UtcTime
     resolution: str
     market_type: str
     source: str
-    published_at: str | None
-    received_at: str | None = None
+    published_at: UtcTime | None
+    received_at: UtcTime | None = None  # stored prices: when the recorder received it
 
 
 class PricesPublic(BaseModel):
@@ -138,7 +143,16 @@ class PricesPublic(BaseModel):
 
 
 class PriceHistoryPublic(PricesPublic):
-    model_config = _example({"status": "success", "market": "DE-LU", "count": 1, "prices": [PRICE_EXAMPLE]})
+    model_config = _example(
+        {
+            "status": "success",
+            "market": "DE-LU",
+            "count": 1,
+            "limit": 100,
+            "offset": 0,
+            "prices": [{**PRICE_EXAMPLE, "received_at": "2026-01-14T12:45:01Z"}],
+        }
+    )
     market: str
     limit: int
     offset: int
@@ -170,8 +184,8 @@ class OpportunityPublic(BaseModel):
     rule: str
     pair: list[str]
     market: str
-    delivery_start: str
-    delivery_end: str
+    delivery_start: UtcTime
+    delivery_end: UtcTime
     resolution: str
     path: list[str]
     capacity_mw: float | None
@@ -180,10 +194,10 @@ class OpportunityPublic(BaseModel):
     coupled: bool | None
     revision: int
     status: Literal["open", "closed"]
-    detected_at: str
-    kind: str | None = None
-    sequence: int | None = None
-    first_detected_at: str | None = None
+    detected_at: UtcTime
+    kind: Literal["opened", "updated", "closed"] | None = None  # live only: the latest event's kind
+    sequence: int | None = None  # live only: the event's stream sequence
+    first_detected_at: UtcTime | None = None  # stored only
     value_eur: float | None = None
     congestion_value_eur: float | None = None
     capture: Literal["congestion_income", "explicit_capacity", "none"] | None = None
@@ -217,8 +231,8 @@ class SpreadPublic(BaseModel):
     market_pair: str
     label: str
     market: str
-    delivery_start: str | None
-    delivery_end: str | None
+    delivery_start: UtcTime | None
+    delivery_end: UtcTime | None
     buy_zone: str | None
     sell_zone: str | None
     buy_price: float | None
@@ -318,5 +332,5 @@ class HealthPublic(BaseModel):
         {"status": "healthy", "timestamp": "2026-01-15T10:30:00Z", "checks": {"nats": True, "database": True}}
     )
     status: Literal["healthy", "degraded"]
-    timestamp: str
+    timestamp: UtcTime
     checks: dict[str, bool]

@@ -1,6 +1,7 @@
 """Pure builders of response items: a price, an opportunity, a pair's latest value, a zone, a border.
 
-Field names follow docs/api-contract.md (the proof of concept's names first, then additions).
+Each item is laid out by its response model in ``schemas`` (the one definition of the shape, which
+docs/api-contract.md is generated from); stored rows (storage/history.py) use the same models.
 All times are ISO-8601 UTC with a Z suffix.
 """
 
@@ -19,6 +20,14 @@ from inthegrid.domain.prices import Price, Resolution
 from inthegrid.domain.rules import CompiledRule, PairModel
 from inthegrid.domain.zones import ZONES, Zone, pair_label
 from inthegrid.gateway.live.state import LiveOpportunity, LiveState
+from inthegrid.gateway.rest.schemas import (
+    BorderPublic,
+    OpportunityPublic,
+    PricePublic,
+    SpreadPublic,
+    ZonePublic,
+)
+from inthegrid.gateway.rest.shaping import shaped
 
 
 def iso_z(moment: datetime | None) -> str | None:
@@ -36,19 +45,22 @@ def market_pair(pair: tuple[str, str] | list[str]) -> str:
 
 def price_item(price: Price) -> dict[str, Any]:
     zone = ZONES.get(price.zone)
-    return {
-        "market": price.zone,
-        "price": price.eur_mwh,
-        "timestamp": iso_z(price.delivery_start),
-        "zone": price.zone,
-        "eic": zone.eic if zone else None,
-        "delivery_start": iso_z(price.delivery_start),
-        "delivery_end": iso_z(price.delivery_end),
-        "resolution": price.resolution.iso,
-        "market_type": price.market.value,
-        "source": price.source,
-        "published_at": iso_z(price.published_at),
-    }
+    return shaped(
+        PricePublic,
+        {
+            "market": price.zone,
+            "price": price.eur_mwh,
+            "timestamp": iso_z(price.delivery_start),
+            "zone": price.zone,
+            "eic": zone.eic if zone else None,
+            "delivery_start": iso_z(price.delivery_start),
+            "delivery_end": iso_z(price.delivery_end),
+            "resolution": price.resolution.iso,
+            "market_type": price.market.value,
+            "source": price.source,
+            "published_at": iso_z(price.published_at),
+        },
+    )
 
 
 def _value_fields(value: PairValue) -> dict[str, Any]:
@@ -119,7 +131,7 @@ def opportunity_item(event: OpportunityEvent, sequence: int | None = None) -> di
     }
     if event.value is not None:
         item.update(_value_fields(event.value))
-    return item
+    return shaped(OpportunityPublic, item)
 
 
 def open_opportunity_items(
@@ -159,6 +171,10 @@ def _newest_common_period(
 
 def spread_row(rule: CompiledRule, model: PairModel, live: LiveState) -> dict[str, Any]:
     """One pair of one rule valued at the newest delivery period where both zones have a price."""
+    return shaped(SpreadPublic, _spread_values(rule, model, live))
+
+
+def _spread_values(rule: CompiledRule, model: PairModel, live: LiveState) -> dict[str, Any]:
     a, b = model.pair
     row: dict[str, Any] = {
         "rule": rule.name,
@@ -233,22 +249,27 @@ def spread_rows(live: LiveState, rule: str | None = None) -> list[dict[str, Any]
 
 
 def zone_item(zone: Zone) -> dict[str, Any]:
-    return {"code": zone.code, "eic": zone.eic, "name": zone.name, "timezone": zone.timezone}
+    return shaped(
+        ZonePublic, {"code": zone.code, "eic": zone.eic, "name": zone.name, "timezone": zone.timezone}
+    )
 
 
 def border_item(border: Border) -> dict[str, Any]:
-    return {
-        "zones": list(border.key),
-        "technology": border.technology.value,
-        "capacity_mw": border.capacity_mw,
-        "loss_factor": border.loss_factor,
-        "allocation": border.allocation.value,
-        "transmission_cost_eur_mwh": border.transmission_cost_eur_mwh,
-        "capacity_price_eur_mwh": border.capacity_price_eur_mwh,
-        "name": border.name,
-        # Today's market facts for the border (docs/economics.md): how its day-ahead spread is captured.
-        **_border_facts(border),
-    }
+    return shaped(
+        BorderPublic,
+        {
+            "zones": list(border.key),
+            "technology": border.technology.value,
+            "capacity_mw": border.capacity_mw,
+            "loss_factor": border.loss_factor,
+            "allocation": border.allocation.value,
+            "transmission_cost_eur_mwh": border.transmission_cost_eur_mwh,
+            "capacity_price_eur_mwh": border.capacity_price_eur_mwh,
+            "name": border.name,
+            # Today's market facts for the border (docs/economics.md): how its day-ahead spread is captured.
+            **_border_facts(border),
+        },
+    )
 
 
 def _border_facts(border: Border) -> dict[str, Any]:

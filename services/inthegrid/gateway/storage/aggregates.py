@@ -12,6 +12,8 @@ import weakref
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from inthegrid.gateway.rest.history_schemas import BorderDayPublic, PriceBucketPublic, StoredPricePublic
+from inthegrid.gateway.rest.shaping import shaped
 from inthegrid.gateway.rest.views import iso_z
 from inthegrid.gateway.storage.database import Database
 
@@ -93,15 +95,18 @@ async def price_buckets(
     args.append(limit)
     rows = await db.fetch(f"SELECT {select} FROM {source} ORDER BY bucket DESC LIMIT ${len(args)}", *args)
     return [
-        {
-            "zone": zone,
-            "bucket_start": iso_z(r["bucket"]),
-            "bucket_end": iso_z(r["bucket"] + _STEP[bucket]),
-            "avg_price": _f(r["avg_price"]),
-            "min_price": _f(r["min_price"]),
-            "max_price": _f(r["max_price"]),
-            "periods": int(r["periods"]),
-        }
+        shaped(
+            PriceBucketPublic,
+            {
+                "zone": zone,
+                "bucket_start": iso_z(r["bucket"]),
+                "bucket_end": iso_z(r["bucket"] + _STEP[bucket]),
+                "avg_price": _f(r["avg_price"]),
+                "min_price": _f(r["min_price"]),
+                "max_price": _f(r["max_price"]),
+                "periods": int(r["periods"]),
+            },
+        )
         for r in rows
     ]
 
@@ -161,19 +166,24 @@ async def border_days(
         mean_a = pa["avg_price"] if pa else None
         mean_b = pb["avg_price"] if pb else None
         out.append(
-            {
-                "day": day,
-                "pair": [a, b],
-                "avg_price_a": mean_a,
-                "avg_price_b": mean_b,
-                "avg_price_spread": None if mean_a is None or mean_b is None else round(mean_b - mean_a, 4),
-                "valued_periods": int(v["periods"]) if v else 0,
-                "avg_spread": _f(v["avg_spread"]) if v else None,
-                "max_spread": _f(v["max_spread"]) if v else None,
-                "max_net": _f(v["max_net"]) if v else None,
-                "profit_eur": _f(v["profit_eur"]) if v else None,
-                "congestion_value_eur": _f(v["congestion_value_eur"]) if v else None,
-            }
+            shaped(
+                BorderDayPublic,
+                {
+                    "day": day,
+                    "pair": [a, b],
+                    "avg_price_a": mean_a,
+                    "avg_price_b": mean_b,
+                    "avg_price_spread": None
+                    if mean_a is None or mean_b is None
+                    else round(mean_b - mean_a, 4),
+                    "valued_periods": int(v["periods"]) if v else 0,
+                    "avg_spread": _f(v["avg_spread"]) if v else None,
+                    "max_spread": _f(v["max_spread"]) if v else None,
+                    "max_net": _f(v["max_net"]) if v else None,
+                    "profit_eur": _f(v["profit_eur"]) if v else None,
+                    "congestion_value_eur": _f(v["congestion_value_eur"]) if v else None,
+                },
+            )
         )
     return out
 
@@ -189,12 +199,15 @@ async def latest_stored_prices(db: Database, *, market: str) -> list[dict[str, A
         market,
     )
     return [
-        {
-            "zone": r["zone"],
-            "delivery_start": iso_z(r["delivery_start"]),
-            "delivery_end": iso_z(r["delivery_start"] + timedelta(minutes=r["resolution_minutes"])),
-            "price": _f(r["price_eur_mwh"]),
-            "source": r["source"],
-        }
+        shaped(
+            StoredPricePublic,
+            {
+                "zone": r["zone"],
+                "delivery_start": iso_z(r["delivery_start"]),
+                "delivery_end": iso_z(r["delivery_start"] + timedelta(minutes=r["resolution_minutes"])),
+                "price": _f(r["price_eur_mwh"]),
+                "source": r["source"],
+            },
+        )
         for r in rows
     ]

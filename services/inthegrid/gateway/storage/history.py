@@ -12,8 +12,11 @@ from typing import Any
 
 from inthegrid.domain.capture import capture_of
 from inthegrid.domain.economics import PairValue
+from inthegrid.domain.opportunities import opportunity_id
 from inthegrid.domain.prices import Resolution
 from inthegrid.domain.zones import ZONES
+from inthegrid.gateway.rest.schemas import OpportunityPublic, PricePublic
+from inthegrid.gateway.rest.shaping import shaped
 from inthegrid.gateway.rest.views import empty_valuation_fields, iso_z, market_pair, valuation_fields
 from inthegrid.gateway.storage.database import Database
 
@@ -59,20 +62,23 @@ async def price_history(
 def price_row_item(row: Any) -> dict[str, Any]:
     start: datetime = row["delivery_start"]
     zone = ZONES.get(row["zone"])
-    return {
-        "market": row["zone"],
-        "price": _num(row["price_eur_mwh"]),
-        "timestamp": iso_z(start),
-        "zone": row["zone"],
-        "eic": zone.eic if zone else None,
-        "delivery_start": iso_z(start),
-        "delivery_end": iso_z(start + timedelta(minutes=row["resolution_minutes"])),
-        "resolution": Resolution(row["resolution_minutes"]).iso,
-        "market_type": row["market"],
-        "source": row["source"],
-        "published_at": iso_z(row["published_at"]),
-        "received_at": iso_z(row["received_at"]),
-    }
+    return shaped(
+        PricePublic,
+        {
+            "market": row["zone"],
+            "price": _num(row["price_eur_mwh"]),
+            "timestamp": iso_z(start),
+            "zone": row["zone"],
+            "eic": zone.eic if zone else None,
+            "delivery_start": iso_z(start),
+            "delivery_end": iso_z(start + timedelta(minutes=row["resolution_minutes"])),
+            "resolution": Resolution(row["resolution_minutes"]).iso,
+            "market_type": row["market"],
+            "source": row["source"],
+            "published_at": iso_z(row["published_at"]),
+            "received_at": iso_z(row["received_at"]),
+        },
+    )
 
 
 async def opportunity_history(
@@ -129,7 +135,7 @@ def opportunity_row_item(row: Any) -> dict[str, Any]:
         "high_price": _num(row["sell_price"]),
         "transmission_cost": _num(row["cost_eur_mwh"]),
         "strategy": row["strategy"],
-        "id": f"{row['rule']}/{pair[0]}/{pair[1]}/{row['market']}/{start.strftime('%Y%m%dT%H%MZ')}",
+        "id": opportunity_id(row["rule"], (pair[0], pair[1]), row["market"], start),
         "rule": row["rule"],
         "pair": pair,
         "market": row["market"],
@@ -154,7 +160,7 @@ def opportunity_row_item(row: Any) -> dict[str, Any]:
         item.update(valuation_fields(value))
         item["profit_eur"] = value.profit_eur
         item["coupled"] = value.coupled
-    return item
+    return shaped(OpportunityPublic, item)
 
 
 def _stored_value(row: Any, pair: list[str], start: datetime) -> PairValue | None:

@@ -15,6 +15,7 @@ from inthegrid.gateway.rest.deps import (
     time_range,
     unprocessable,
 )
+from inthegrid.gateway.rest.history_schemas import BorderDaysPublic, PriceBucketsPublic, StoredPricesPublic
 from inthegrid.gateway.rest.schemas import ErrorPublic
 from inthegrid.gateway.storage.aggregates import border_days, latest_stored_prices, price_buckets
 
@@ -24,6 +25,7 @@ MarketType = Literal["day_ahead", "intraday", "ida1", "ida2", "ida3"]
 
 @router.get(
     "/prices/{market}",
+    response_model=PriceBucketsPublic,
     summary="A zone's prices per UTC hour or day (mean, min, max), newest first",
     responses={404: {"model": ErrorPublic}, 503: {"model": ErrorPublic}},
 )
@@ -45,6 +47,7 @@ async def price_aggregates(
 
 @router.get(
     "/borders",
+    response_model=BorderDaysPublic,
     summary="A zone pair per UTC day: mean prices and spread, and what rules valued on it",
     responses={503: {"model": ErrorPublic}},
 )
@@ -66,6 +69,7 @@ async def border_history(
 
 @router.get(
     "/latest",
+    response_model=StoredPricesPublic,
     summary="The newest stored period per zone (database; /api/prices/latest answers from memory)",
     responses={503: {"model": ErrorPublic}},
 )

@@ -10,8 +10,10 @@ from fastapi.responses import Response
 from inthegrid.domain.grid import DEFAULT_GRID
 from inthegrid.domain.zones import ZONES
 from inthegrid.gateway.rest.deps import Services, dump, json_response
+from inthegrid.gateway.rest.history_schemas import CapacitiesPublic, CapacityPublic
 from inthegrid.gateway.rest.schemas import BordersPublic, ZonesPublic
-from inthegrid.gateway.rest.views import border_item, zone_item
+from inthegrid.gateway.rest.shaping import shaped
+from inthegrid.gateway.rest.views import border_item, iso_z, zone_item
 
 router = APIRouter(prefix="/api", tags=["reference"])
 
@@ -32,6 +34,7 @@ async def borders() -> Response:
 
 @router.get(
     "/borders/capacity",
+    response_model=CapacitiesPublic,
     summary="Latest published capacity, exchange and flow per border direction",
     description="Per border direction and kind (A61 forecast capacity, A31 offered, auction_offered/"
     "auction_allocated from JAO, A09 scheduled exchange, A11 physical flow): the figure with the latest "
@@ -43,17 +46,20 @@ async def border_capacities(services: Services) -> Response:
     for q in services.live.capacities.latest():
         border = DEFAULT_GRID.border(q.source, q.target)
         data.append(
-            {
-                "border": q.direction,
-                "source": q.source,
-                "target": q.target,
-                "kind": q.kind.value,
-                "mw": q.mw,
-                "delivery_start": q.start.isoformat().replace("+00:00", "Z"),
-                "delivery_end": q.end.isoformat().replace("+00:00", "Z"),
-                "origin": q.origin,
-                "contract": q.contract or None,
-                "static_capacity_mw": border.capacity_mw if border is not None else None,
-            }
+            shaped(
+                CapacityPublic,
+                {
+                    "border": q.direction,
+                    "source": q.source,
+                    "target": q.target,
+                    "kind": q.kind.value,
+                    "mw": q.mw,
+                    "delivery_start": iso_z(q.start),
+                    "delivery_end": iso_z(q.end),
+                    "origin": q.origin,
+                    "contract": q.contract or None,
+                    "static_capacity_mw": border.capacity_mw if border is not None else None,
+                },
+            )
         )
     return json_response({"count": len(data), "data": data})
