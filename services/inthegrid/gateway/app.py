@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from inthegrid import __version__
 from inthegrid.gateway.middleware.instrumentation import MetricsMiddleware
 from inthegrid.gateway.middleware.security import SecurityMiddleware
+from inthegrid.gateway.rest.openapi import install_openapi, operation_id
 from inthegrid.gateway.rest.routers import (
     aggregates,
     health,
@@ -69,7 +70,9 @@ def create_app(
         version=__version__,
         summary="Cross-border electricity arbitrage: live prices, spreads, opportunities and history.",
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
     )
+    install_openapi(app)
     app.state.services = services
     routers = (health, reference, prices, spreads, opportunities, sse_routes, websocket_routes, aggregates)
     for module in routers:
