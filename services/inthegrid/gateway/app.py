@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from inthegrid import __version__
 from inthegrid.gateway.middleware.instrumentation import MetricsMiddleware
 from inthegrid.gateway.middleware.security import SecurityMiddleware
-from inthegrid.gateway.rest.openapi import install_openapi, operation_id
+from inthegrid.gateway.rest.openapi import API_DESCRIPTION, install_openapi, operation_id
 from inthegrid.gateway.rest.routers import (
     aggregates,
     health,
@@ -69,6 +69,7 @@ def create_app(
         title="InTheGrid gateway",
         version=__version__,
         summary="Cross-border electricity arbitrage: live prices, spreads, opportunities and history.",
+        description=API_DESCRIPTION,
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
     )

@@ -16,6 +16,22 @@ from fastapi.routing import APIRoute
 from inthegrid.gateway.middleware.security import PROTECTED_PREFIX
 from inthegrid.gateway.rest.schemas import ErrorPublic
 
+API_DESCRIPTION = """\
+The proof of concept's endpoints (`/health`, `/api/prices/latest`, `/api/spreads/opportunities`,
+`/api/prices/history/{market}`) keep their documented shape: extra fields are additions, never renames.
+
+Every valuation (opportunity items, spreads rows, history rows, stream events) also carries, for the
+same item: `value_eur`, `congestion_value_eur`, `capture` (`explicit_capacity` | `congestion_income` |
+`none`), `capturable`, `weakest_hop`, `hops`, `flow_based_approximation`, `flow_based_regions`.
+`profit_eur` is null unless `capturable`; `coupled` is true when a hop is allocated by market coupling
+(docs/economics.md).
+
+Invalid query parameters answer 422 with `detail`. All times are ISO-8601 UTC with a Z suffix.
+With API keys configured (INTHEGRID_API_KEYS), every `/api/` request presents one in `X-API-Key` or
+as a Bearer token (401 otherwise), and each client is rate limited (429 with `Retry-After`).
+`/metrics` serves Prometheus, `/docs` this document, `/dashboard` the Gradio dashboard when installed.
+"""
+
 OPERATION_IDS: dict[tuple[str, str], str] = {
     ("GET", "/health"): "getHealth",
     ("GET", "/api/zones"): "listZones",

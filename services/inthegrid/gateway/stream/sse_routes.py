@@ -65,6 +65,8 @@ async def stream_prices(
     zones: Annotated[frozenset[str] | None, Depends(optional_zones)] = None,
     last_event_id: LastEventId = None,
 ) -> Response:
+    """Server-Sent Events of prices as they arrive (filter `zones`); `id:` is the JetStream stream
+    sequence and a `Last-Event-ID` header resumes after it without gaps."""
     return await _open(services, price_stream(services), EventFilter(zones=zones), _last_id(last_event_id))
 
 
@@ -76,6 +78,8 @@ async def stream_opportunities(
     rule: Annotated[str | None, Query(max_length=253)] = None,
     last_event_id: LastEventId = None,
 ) -> Response:
+    """Server-Sent Events of opportunity events (opened, updated, closed; filters `zones`, `pair`,
+    `rule`); `id:` is the JetStream stream sequence and `Last-Event-ID` resumes after it."""
     return await _open(
         services,
         opportunity_stream(services),

@@ -37,6 +37,9 @@ async def price_aggregates(
     market_type: Annotated[MarketType, Query(description="market type")] = "day_ahead",
     limit: Annotated[int, Query(ge=1, le=100_000)] = 1000,
 ) -> Response:
+    """UTC hours or days whose start is in [from, to), newest first: from TimescaleDB's continuous
+    aggregates when the schema has them (`schema_info.aggregates = continuous`), else aggregated
+    from the raw table, with the same numbers (rounded to 4 decimals) either way."""
     items = await price_buckets(
         services.db, zone, bucket=bucket, market=market_type, start=times[0], end=times[1], limit=limit
     )
@@ -59,6 +62,8 @@ async def border_history(
     market_type: Annotated[MarketType, Query(description="market type")] = "day_ahead",
     limit: Annotated[int, Query(ge=1, le=20_000)] = 2000,
 ) -> Response:
+    """Per UTC day, newest first: both zones' mean prices and spread; the valued fields come from
+    stored opportunities (0 / null on days without any). `pair` is required (422 without)."""
     if pair is None:
         raise unprocessable("pair", "a zone pair is required, e.g. DE-LU/FR", None)
     items = await border_days(
@@ -77,5 +82,6 @@ async def latest_stored(
     services: Services,
     market_type: Annotated[MarketType, Query(description="market type")] = "day_ahead",
 ) -> Response:
+    """The newest stored period per zone, from the database (`/api/prices/latest` answers from memory)."""
     items = await latest_stored_prices(services.db, market=market_type)
     return json_response({"status": "success", "count": len(items), "prices": items})

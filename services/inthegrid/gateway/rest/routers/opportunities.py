@@ -65,6 +65,8 @@ async def history(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     format: Annotated[Literal["json", "csv"], Query()] = "json",
 ) -> Response:
+    """Stored opportunities (newest revision each, `status` open or closed) by delivery period, newest
+    first; `format=csv` for a spreadsheet."""
     items = await opportunity_history(
         services.db,
         start=times[0],

@@ -41,6 +41,8 @@ async def latest_prices(
     ] = None,
     zones: Annotated[frozenset[str] | None, Depends(optional_zones)] = None,
 ) -> Response:
+    """The proof of concept's endpoint, its shape kept (`market`, `price`, `timestamp` = delivery start):
+    the latest delivery period per zone, served from memory fed by the bus."""
     live = services.live
     key = ("prices", market, zones)
 
@@ -72,6 +74,8 @@ async def history(
     ] = "day_ahead",
     format: Annotated[Literal["json", "csv"], Query(description="csv for a spreadsheet")] = "json",
 ) -> Response:
+    """A zone's stored prices, newest delivery period first (proof of concept: `?limit=100`; `market` is a
+    zone code or alias, DE or DE-LU). An unknown market answers 404 naming the valid ones."""
     items = await price_history(
         services.db, zone, market=market_type, start=times[0], end=times[1], page=Page(limit, offset)
     )

@@ -24,11 +24,14 @@ _BORDERS = dump({"count": len(_BORDERS_DATA), "data": _BORDERS_DATA})
 
 @router.get("/zones", response_model=ZonesPublic, summary="Bidding zones")
 async def zones() -> Response:
+    """Bidding zones with their EIC codes and time zones."""
     return json_response(_ZONES)
 
 
 @router.get("/borders", response_model=BordersPublic, summary="Interconnectors of the default grid")
 async def borders() -> Response:
+    """Interconnectors of the built-in grid, with how each one's day-ahead spread is captured today
+    (docs/economics.md)."""
     return json_response(_BORDERS)
 
 

@@ -32,6 +32,9 @@ RuleQuery = Annotated[
     summary="Each pair of each running rule at the newest period both zones have",
 )
 async def latest_spreads(services: Services, rule: RuleQuery = None) -> Response:
+    """Every pair of every running rule (rules come from the NATS KV bucket INTHEGRID_RULES), valued
+    at the newest delivery period where both prices are known; pairs without both prices or without
+    a route are listed with nulls and a `reason`."""
     live = services.live
     rules = list(live.rules())
     if rule is not None and rule not in rules:
@@ -56,6 +59,9 @@ async def opportunities(
     rule: RuleQuery = None,
     pair: Annotated[tuple[str, str] | None, Depends(optional_pair)] = None,
 ) -> Response:
+    """The proof of concept's endpoint, its shape kept: open opportunities whose latest event is less
+    than 5 minutes old, best net first ("last 5 minutes, profitable only"). `low_market` is the
+    zone to buy in, `high_market` the zone to sell in."""
     live = services.live
     max_age = timedelta(seconds=services.settings.gateway_opportunity_max_age_seconds)
     # Ages change with the clock, so the cached answer also expires every second.
