@@ -1,23 +1,20 @@
 """Analytics over the stored day-ahead history: divergence, heatmaps, congestion value, negative hours
-and correlations (the same functions as ``inthegrid analyze``, inthegrid.analytics)."""
+and correlations (the same functions as ``inthegrid analyze``, inthegrid.analytics).
+
+The analytics run on pandas, which costs the gateway about 70 MB resident: it is imported by the
+handlers, on the first analysis asked for, not when the gateway starts (most never serve one)."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import pandas as pd
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from inthegrid.analytics.congestion import congestion_value
-from inthegrid.analytics.correlation import correlation_by_year, correlation_matrix
-from inthegrid.analytics.divergence import CONVERGED_EUR_MWH, GROUPINGS, divergence, heatmap
-from inthegrid.analytics.frames import MARKET_TZ, borders_in
-from inthegrid.analytics.negative import negative_hours
-from inthegrid.analytics.report import CONGESTION_NOTE, clean, records
+from inthegrid.analytics.terms import CONGESTION_NOTE, CONVERGED_EUR_MWH, GROUPINGS, MARKET_TZ
 from inthegrid.domain.zones import parse_pair
 from inthegrid.errors import InTheGridError
 from inthegrid.gateway.rest.deps import (
@@ -29,7 +26,9 @@ from inthegrid.gateway.rest.deps import (
     within_window,
 )
 from inthegrid.gateway.rest.schemas import CSV_CONTENT, ErrorPublic
-from inthegrid.gateway.storage.price_frame import price_frame
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 router = APIRouter(prefix="/api/analytics", tags=["analytics"])
 
@@ -106,6 +105,8 @@ Zones = Annotated[frozenset[str] | None, Depends(optional_zones)]
 
 
 async def _load(services: Services, zones: Any, span: tuple[datetime, datetime]) -> tuple[pd.DataFrame, dict]:
+    from inthegrid.gateway.storage.price_frame import price_frame
+
     frame, resolution = await price_frame(services.db, zones, *span)
     head = {
         "from": span[0].isoformat().replace("+00:00", "Z"),
@@ -122,6 +123,8 @@ def _hours(head: dict) -> float:
 
 def _answer(head: dict, rows: list[dict[str, Any]], fmt: str, name: str, **extra: Any) -> Response:
     if fmt == "csv":
+        import pandas as pd
+
         text = pd.DataFrame(rows).to_csv(index=False, lineterminator="\n") if rows else "\n"
         return PlainTextResponse(
             text,
@@ -151,6 +154,9 @@ async def pair_divergence(
     ] = "year",
     format: Format = "json",
 ) -> Response:
+    from inthegrid.analytics.divergence import divergence
+    from inthegrid.analytics.report import records
+
     frame, head = await _load(services, pair, span)
     a, b = pair
     if a in frame.columns and b in frame.columns:
@@ -177,6 +183,9 @@ async def pair_heatmap(
         Query(description="what each cell holds"),
     ] = "converged_share",
 ) -> Response:
+    from inthegrid.analytics.divergence import heatmap
+    from inthegrid.analytics.report import clean
+
     frame, head = await _load(services, pair, span)
     a, b = pair
     grid: list[list[Any]] = []
@@ -207,6 +216,10 @@ async def pair_heatmap(
 async def border_congestion(
     services: Services, span: Range, zones: Zones = None, by_year: ByYear = False, format: Format = "json"
 ) -> Response:
+    from inthegrid.analytics.congestion import congestion_value
+    from inthegrid.analytics.frames import borders_in
+    from inthegrid.analytics.report import records
+
     frame, head = await _load(services, zones, span)
     borders = borders_in(frame.columns)
     table = await asyncio.to_thread(congestion_value, frame, borders, _hours(head), by_year=by_year)
@@ -222,6 +235,9 @@ async def border_congestion(
 async def zone_negative_hours(
     services: Services, span: Range, zones: Zones = None, format: Format = "json"
 ) -> Response:
+    from inthegrid.analytics.negative import negative_hours
+    from inthegrid.analytics.report import clean
+
     frame, head = await _load(services, zones, span)
     table = negative_hours(frame, _hours(head))
     rows = [
@@ -241,6 +257,9 @@ async def zone_negative_hours(
 async def zone_correlation(
     services: Services, span: Range, zones: Zones = None, format: Format = "json"
 ) -> Response:
+    from inthegrid.analytics.correlation import correlation_by_year, correlation_matrix
+    from inthegrid.analytics.report import clean, records
+
     frame, head = await _load(services, zones, span)
     matrix = correlation_matrix(frame)
     rows = records(await asyncio.to_thread(correlation_by_year, frame))

@@ -1,5 +1,7 @@
 """Tomorrow's spread forecasts (P10/P50/P90 per border and hour) from the configured model and the
-stored history before the delivery day (inthegrid.forecast; INTHEGRID_FORECAST_MODEL_PATH)."""
+stored history before the delivery day (inthegrid.forecast; INTHEGRID_FORECAST_MODEL_PATH).
+
+pandas (about 70 MB resident) is imported by the handlers, not when the gateway starts."""
 
 from __future__ import annotations
 
@@ -7,20 +9,22 @@ import asyncio
 import os
 import threading
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
-import pandas as pd
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict
 
-from inthegrid.analytics.frames import MARKET_TZ
+from inthegrid.analytics.terms import MARKET_TZ
 from inthegrid.domain.prices import Resolution
 from inthegrid.domain.zones import parse_pair
 from inthegrid.errors import InTheGridError
 from inthegrid.gateway.rest.deps import Services, json_response, unprocessable
 from inthegrid.gateway.rest.schemas import CSV_CONTENT, ErrorPublic
-from inthegrid.gateway.storage.price_frame import price_frame
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 router = APIRouter(prefix="/api/forecast", tags=["forecast"])
 
@@ -118,7 +122,7 @@ def hourly_index(quarters: pd.DataFrame) -> pd.DataFrame:
 
 
 def _tomorrow() -> date:
-    return (pd.Timestamp.now(tz=MARKET_TZ) + pd.Timedelta(days=1)).date()
+    return (datetime.now(ZoneInfo(MARKET_TZ)) + timedelta(days=1)).date()
 
 
 @router.get(
@@ -156,6 +160,10 @@ async def spread_forecast(
     ] = None,
     format: Annotated[Literal["json", "csv"], Query(description="csv for a spreadsheet")] = "json",
 ) -> Response:
+    import pandas as pd
+
+    from inthegrid.gateway.storage.price_frame import price_frame
+
     try:
         pair = parse_pair(border)
     except InTheGridError as exc:
