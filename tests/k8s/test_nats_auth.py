@@ -156,12 +156,19 @@ async def _destroys(bus: Bus, consumer: str) -> dict[str, bool]:
             return False
         return True
 
-    return {
-        "purges": await succeeds(bus.js.purge_stream(PRICES_STREAM)),
-        "deletes consumer": await succeeds(bus.js.delete_consumer(PRICES_STREAM, consumer)),
-        "deletes message": await succeeds(bus.js.delete_msg(PRICES_STREAM, 1)),
-        "deletes stream": await succeeds(bus.js.delete_stream(PRICES_STREAM)),
-    }
+    shrunk = (await bus.js.stream_info(PRICES_STREAM)).config
+    shrunk.max_msgs = 1_000_000  # a limit that drops nothing here, but could drop history
+    # At once: a denied call is never answered (the server only reports the violation), so each
+    # costs its timeout; an allowed one answers in milliseconds.
+    names = ("updates stream", "purges", "deletes consumer", "deletes message", "deletes stream")
+    results = await asyncio.gather(
+        succeeds(bus.js.update_stream(shrunk)),
+        succeeds(bus.js.purge_stream(PRICES_STREAM)),
+        succeeds(bus.js.delete_consumer(PRICES_STREAM, consumer)),
+        succeeds(bus.js.delete_msg(PRICES_STREAM, 1)),
+        succeeds(bus.js.delete_stream(PRICES_STREAM)),
+    )
+    return dict(zip(names, results, strict=True))
 
 
 async def _check_destroy(url: str, passwords: dict[str, str]) -> tuple[dict[str, dict[str, bool]], int]:
@@ -196,6 +203,42 @@ async def _check_destroy(url: str, passwords: dict[str, str]) -> tuple[dict[str,
 def test_no_service_can_erase_history(nats_with_chart_users: tuple[str, dict[str, str]]) -> None:
     url, passwords = nats_with_chart_users
     outcome, kept = asyncio.run(_check_destroy(url, passwords))
-    nothing = {"purges": False, "deletes consumer": False, "deletes message": False, "deletes stream": False}
-    assert outcome == dict.fromkeys(USERS, nothing)
+    nothing = {
+        "updates stream": False,
+        "purges": False,
+        "deletes consumer": False,
+        "deletes message": False,
+        "deletes stream": False,
+    }
+    # The recorder owns the streams' configuration (limits change with an upgrade); nothing more.
+    assert outcome == {**dict.fromkeys(USERS, nothing), "recorder": {**nothing, "updates stream": True}}
     assert kept >= 1  # the stream and its messages are still there, and so is the consumer
+
+
+def test_a_service_with_other_stream_settings_starts_and_changes_nothing(
+    nats_with_chart_users: tuple[str, dict[str, str]],
+) -> None:
+    url, passwords = nats_with_chart_users
+
+    async def start_feed_with_other_limits() -> tuple[float | None, float | None]:
+        gateway = await _bus(url, "gateway", passwords["gateway"])  # the streams exist, as the owner set them
+        try:
+            before = (await gateway.js.stream_info(PRICES_STREAM)).config.max_age
+            settings = CommonSettings.model_validate(
+                {
+                    "nats_url": url,
+                    "nats_user": "feed",
+                    "nats_password": passwords["feed"],
+                    "stream_max_age_hours": 1,
+                }
+            )
+            feed = await connect_bus(settings, "auth-test-other-limits")  # starts despite the difference
+            await feed.close()
+            after = (await gateway.js.stream_info(PRICES_STREAM)).config.max_age
+        finally:
+            await gateway.close()
+        return before, after
+
+    before, after = asyncio.run(start_feed_with_other_limits())
+    assert before is not None and before > 3600
+    assert after == before
