@@ -254,7 +254,14 @@ cluster {
   "gateway" (list "$JS.FC.>")
 -}}
 {{- $allow := concat (list "$JS.API.>") (get $publish .) -}}
-{publish: {allow: [{{ range $i, $subject := $allow }}{{ if $i }}, {{ end }}"{{ $subject }}"{{ end }}]}, subscribe: {allow: ["_INBOX.>"]}}
+{{- /* The JetStream API minus everything that destroys stored data or moves the cluster: no service
+deletes or purges a stream, deletes a message or a consumer, snapshots, restores, or steps a leader down,
+so a compromised pod can at worst add data its user may publish, never erase history. Updating a stream
+can erase too (a smaller limit drops messages): only the recorder, the streams' owner, may; the others
+leave a stream whose configuration differs as it is (platform/bus.py ensure_streams). */ -}}
+{{- $deny := list "$JS.API.STREAM.DELETE.>" "$JS.API.STREAM.PURGE.>" "$JS.API.STREAM.MSG.DELETE.>" "$JS.API.STREAM.SNAPSHOT.>" "$JS.API.STREAM.RESTORE.>" "$JS.API.STREAM.PEER.>" "$JS.API.STREAM.LEADER.>" "$JS.API.CONSUMER.DELETE.>" "$JS.API.CONSUMER.LEADER.>" "$JS.API.META.>" "$JS.API.SERVER.>" "$JS.API.ACCOUNT.>" -}}
+{{- if ne . "recorder" }}{{ $deny = append $deny "$JS.API.STREAM.UPDATE.>" }}{{ end -}}
+{publish: {allow: [{{ range $i, $subject := $allow }}{{ if $i }}, {{ end }}"{{ $subject }}"{{ end }}], deny: [{{ range $i, $subject := $deny }}{{ if $i }}, {{ end }}"{{ $subject }}"{{ end }}]}, subscribe: {allow: ["_INBOX.>"]}}
 {{- end }}
 
 {{/* The Secret with the NATS users' passwords (generated once, kept across upgrades). */}}

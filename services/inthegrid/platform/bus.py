@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import nats
+import nats.errors
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -61,6 +62,8 @@ PUBLISH_STALL_SECONDS = 30.0
 
 # Room for the reason and origin headers of a dead letter on top of its (truncated) payload.
 DEADLETTER_HEADER_BYTES = 2048
+# A denied stream update is never answered (the server only reports the violation): don't wait long.
+STREAM_UPDATE_TIMEOUT_SECONDS = 3.0
 
 
 class BusError(InTheGridError):
@@ -231,10 +234,57 @@ async def ensure_streams(bus: Bus, settings: CommonSettings) -> None:
     ]
     for config in configs:
         try:
-            await bus.js.stream_info(str(config.name))
-            await bus.js.update_stream(config)
+            existing = (await bus.js.stream_info(str(config.name))).config
         except NotFoundError:
             await bus.js.add_stream(config)
+            continue
+        differences = stream_differences(existing, config)
+        if not differences:
+            continue  # no update call: most users may not make one (see below)
+        try:
+            await asyncio.wait_for(bus.js.update_stream(config), STREAM_UPDATE_TIMEOUT_SECONDS)
+        except (nats.errors.Error, TimeoutError) as exc:
+            # Updating a stream can erase history (a smaller limit drops messages), so the chart
+            # lets only the stream owner (the recorder) do it; others keep the stream as it is.
+            log.warning(
+                "stream %s differs from this service's settings (%s) and was left as it is: %s",
+                config.name,
+                ", ".join(differences),
+                exc or type(exc).__name__,
+            )
+
+
+# The fields ensure_streams sets; the server fills in the others, so only these are compared.
+_MANAGED_STREAM_FIELDS = (
+    "subjects",
+    "storage",
+    "retention",
+    "num_replicas",
+    "discard",
+    "max_age",
+    "max_bytes",
+    "max_msgs",
+    "max_msg_size",
+    "duplicate_window",
+)
+
+
+def stream_differences(existing: StreamConfig, desired: StreamConfig) -> list[str]:
+    """Names of the managed fields where a stream's configuration differs from the desired one.
+
+    A field the desired configuration leaves unset (None) is the server's default and not compared."""
+    differences = []
+    for field in _MANAGED_STREAM_FIELDS:
+        want = getattr(desired, field)
+        if want is None:
+            continue
+        have = getattr(existing, field)
+        if isinstance(want, float) or isinstance(have, float):
+            if have is None or abs(float(have) - float(want)) > 1e-3:
+                differences.append(field)
+        elif have != want:
+            differences.append(field)
+    return differences
 
 
 async def _publish_chunk(bus: Bus, items: Sequence[tuple[str, bytes, str]]) -> list[asyncio.Future[Any]]:
