@@ -111,7 +111,11 @@ async def consume_capacities(bus: Bus, state: CalculatorState, stop: asyncio.Eve
         f"{CAPACITY_SUBJECT_ROOT}.>",
         stream=CAPACITIES_STREAM,
         config=ConsumerConfig(
-            ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL, inactive_threshold=60.0
+            ack_policy=AckPolicy.NONE,
+            deliver_policy=DeliverPolicy.ALL,
+            inactive_threshold=60.0,
+            # Replicated like its stream: an ephemeral consumer lives as long as the calculator.
+            num_replicas=bus.stream_replicas,
         ),
     )
     try:
@@ -197,7 +201,7 @@ async def run_calculator(settings: CalculatorSettings, stop: asyncio.Event, heal
         WebhookAlerter(settings.alert_webhook_url.get_secret_value()) if settings.alert_webhook_url else None
     )
     try:
-        kv = await bus.js.create_key_value(bucket=RULES_BUCKET, history=1)
+        kv = await bus.js.create_key_value(bucket=RULES_BUCKET, history=1, replicas=bus.stream_replicas)
         await kv.put(
             token(name),
             orjson.dumps({"name": name, "spec": rule.spec.model_dump(by_alias=True, mode="json")}),

@@ -26,7 +26,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import NotFoundError
+from nats.js.errors import NotFoundError, ServiceUnavailableError
 
 from inthegrid.domain.codec import decode_price
 from inthegrid.domain.plausibility import TimeWindow
@@ -100,6 +100,9 @@ class Bus:
     nc: NATS
     js: JetStreamContext
     deadletter_max_message_bytes: int = 4096
+    # Replicas of what a service creates besides the streams (KV buckets, long-lived ephemeral
+    # consumers): on a cluster, an R1 bucket or consumer dies with its one server.
+    stream_replicas: int = 1
 
     async def close(self) -> None:
         """Drain: finish what is in flight, then disconnect."""
@@ -163,7 +166,9 @@ async def connect_bus(
             )
             nc.options["max_reconnect_attempts"] = -1
             BUS_CONNECTED.labels(service).set(1)
-            bus = Bus(nc, nc.jetstream(timeout=10), settings.deadletter_max_message_bytes)
+            bus = Bus(
+                nc, nc.jetstream(timeout=10), settings.deadletter_max_message_bytes, settings.stream_replicas
+            )
             await ensure_streams(bus, settings)
             return bus
         except (OSError, TimeoutError, nats.errors.Error) as exc:
@@ -337,8 +342,16 @@ def stream_sequence(msg: Msg) -> int:
 
 
 async def fetch_batch(sub: JetStreamContext.PullSubscription, batch: int, timeout: float) -> Sequence[Msg]:
-    """Block until at least one message arrives or ``timeout`` passes (event-driven, no polling)."""
+    """Block until at least one message arrives or ``timeout`` passes (event-driven, no polling).
+
+    On a cluster a consumer is briefly unavailable (503) while its replicas elect a new leader, after
+    the old one's server died: nothing to deliver yet, the same as a timeout; the next fetch reaches
+    the new leader."""
     try:
         return await sub.fetch(batch, timeout=timeout)
     except (nats.errors.TimeoutError, TimeoutError):
+        return ()
+    except ServiceUnavailableError:
+        log.info("consumer unavailable (leader election); fetching again")
+        await asyncio.sleep(min(timeout, 0.1))
         return ()
