@@ -158,11 +158,9 @@ class CalculatorSettings(CommonSettings):
         1,
         ge=1,
         le=MAX_SHARDS,
-        description="replicas the rule's pairs are split over (ArbitrageRule replicas)",
+        description="calculator replicas the rule's pairs are split over (shards)",
     )
-    calculator_shard_index: int = Field(
-        0, ge=0, description="which of those replicas this is, 0 to count - 1 (the pod's ordinal)"
-    )
+    calculator_shard_index: int = Field(0, ge=0, description="which shard this replica runs, 0 to count - 1")
 
     @model_validator(mode="after")
     def _shard_in_range(self) -> CalculatorSettings:
