@@ -19,7 +19,14 @@ import nats
 import pytest
 
 from inthegrid.domain.codec import decode_event
-from inthegrid.platform.bus import OPPORTUNITIES_STREAM, PRICES_STREAM, Bus, ensure_streams
+from inthegrid.platform.bus import (
+    OPPORTUNITIES_STREAM,
+    PRICE_SUBJECT_ROOT,
+    PRICES_STREAM,
+    Bus,
+    ensure_streams,
+    fetch_batch,
+)
 from inthegrid.platform.settings import CommonSettings
 from tests.support import servers
 from tests.support.faults import (
@@ -148,3 +155,19 @@ async def test_sigkill_of_the_stream_leader_loses_and_duplicates_nothing(
         print(f"verified: {verdict}", flush=True)
     finally:
         pipe.terminate()
+
+
+async def test_a_fetch_from_a_deleted_consumer_still_fails(nats_url: str) -> None:
+    """Riding out an election must not hide a consumer that is gone for good: the service has to
+    fail (and be restarted, creating its consumer again) rather than wait for messages forever."""
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream(timeout=5)
+        await ensure_streams(Bus(nc, js), CommonSettings())
+        sub = await js.pull_subscribe(f"{PRICE_SUBJECT_ROOT}.>", durable="gone", stream=PRICES_STREAM)
+        assert await fetch_batch(sub, 1, 0.2) == ()
+        await js.delete_consumer(PRICES_STREAM, "gone")
+        with pytest.raises(nats.errors.Error):
+            await fetch_batch(sub, 1, 0.5)
+    finally:
+        await nc.close()

@@ -38,6 +38,7 @@ from inthegrid.platform.bus import (
     PRICES_STREAM,
     RULES_BUCKET,
     Bus,
+    BusError,
     connect_bus,
     dead_letter,
     decode_price_on,
@@ -70,6 +71,9 @@ TRACKED_PRICES = Gauge("inthegrid_calculator_tracked_prices", "Prices held in me
 # Pruning and counting open opportunities scan everything held: once a second bounds memory and
 # keeps the gauges fresh, while the small batches of a quiet stream (low latency) stay cheap.
 HOUSEKEEPING_SECONDS = 1.0
+# Longest wait for the acks of one publish of events before publishing them again (a stream leader
+# election takes seconds; a lost publish is never answered).
+PUBLISH_ACK_SECONDS = 15.0
 
 
 def durable_name(rule: str, shard: int = 0, shards: int = 1) -> str:
@@ -201,11 +205,21 @@ async def _replay(
 
 
 async def publish_events(bus: Bus, rule: str, events: list[OpportunityEvent]) -> None:
+    """Publish until JetStream acknowledged every event (the ids make a re-publish harmless): on a
+    cluster, publishes in flight to a stream leader that dies are never answered, and the new
+    leader takes them again once elected. The prices stay unacknowledged meanwhile."""
     if not events:
         return
-    await publish_all(
-        bus, [(opportunity_subject(rule, e.pair), encode_event(e), e.message_id) for e in events]
-    )
+    items = [(opportunity_subject(rule, e.pair), encode_event(e), e.message_id) for e in events]
+    delay = 0.2
+    while True:
+        try:
+            await publish_all(bus, items, ack_timeout=PUBLISH_ACK_SECONDS)
+            break
+        except (BusError, TimeoutError) as exc:
+            log.warning("publishing %d events failed (%s); retrying in %.1fs", len(items), exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
     for e in events:
         EVENTS.labels(rule, e.kind.value).inc()
 

@@ -252,7 +252,9 @@ async def _publish_chunk(bus: Bus, items: Sequence[tuple[str, bytes, str]]) -> l
     ]
 
 
-async def publish_all(bus: Bus, items: Iterable[tuple[str, bytes, str]]) -> tuple[int, int]:
+async def publish_all(
+    bus: Bus, items: Iterable[tuple[str, bytes, str]], ack_timeout: float = 60.0
+) -> tuple[int, int]:
     """Publish (subject, payload, message id) tuples concurrently; returns (stored, duplicates).
 
     Every publish is acknowledged by JetStream before this returns, so the caller may treat the
@@ -266,7 +268,8 @@ async def publish_all(bus: Bus, items: Iterable[tuple[str, bytes, str]]) -> tupl
         )
     if not futures:
         return 0, 0
-    acks = await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), 60)
+    # A publish in flight to a stream leader that dies is never answered: only this bounds the wait.
+    acks = await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), ack_timeout)
     errors = [a for a in acks if isinstance(a, BaseException)]
     if errors:
         raise BusError(f"{len(errors)} of {len(acks)} publishes failed: {errors[0]!r}")
@@ -346,12 +349,19 @@ async def fetch_batch(sub: JetStreamContext.PullSubscription, batch: int, timeou
 
     On a cluster a consumer is briefly unavailable (503) while its replicas elect a new leader, after
     the old one's server died: nothing to deliver yet, the same as a timeout; the next fetch reaches
-    the new leader."""
+    the new leader. A consumer that is gone for good (deleted, or an R1 consumer lost with its server)
+    still raises, so the service restarts and creates it again."""
     try:
         return await sub.fetch(batch, timeout=timeout)
     except (nats.errors.TimeoutError, TimeoutError):
         return ()
     except ServiceUnavailableError:
+        try:
+            await sub.consumer_info()
+        except NotFoundError:
+            raise
+        except (nats.errors.Error, TimeoutError):
+            pass  # no answer while the election runs
         log.info("consumer unavailable (leader election); fetching again")
         await asyncio.sleep(min(timeout, 0.1))
         return ()
