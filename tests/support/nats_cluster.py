@@ -64,8 +64,9 @@ class NatsCluster:
 
 @contextlib.contextmanager
 def nats_cluster(size: int = 3) -> Iterator[NatsCluster]:
-    """``size`` nats-servers forming one JetStream cluster. Each is started without waiting for the
-    others' readiness (a member's JetStream waits for a quorum of peers), then each is awaited."""
+    """``size`` nats-servers forming one JetStream cluster, started in turn (each greets clients before
+    its peers are up). JetStream answers only once a quorum has elected a meta leader, a few seconds
+    later: callers wait for that themselves (e.g. by creating their streams until it succeeds)."""
     cluster_ports = [free_port() for _ in range(size)]
     with server_dir("nats-cluster") as base:
         members = [
