@@ -68,11 +68,21 @@ app.kubernetes.io/component: {{ .component }}
 {{- if not .Values.nats.external.url }}true{{ end }}
 {{- end }}
 
+{{/* What services connect to: the external URL, the one bundled server's Service, or every member of
+the bundled cluster by its stable name (comma-separated, as INTHEGRID_NATS_URL takes it), so a client
+knows them all from the start and fails over to a survivor without asking a Service to pick one. */}}
 {{- define "inthegrid.nats.url" -}}
+{{- $fullname := include "inthegrid.fullname" . }}
 {{- if .Values.nats.external.url }}
 {{- .Values.nats.external.url }}
+{{- else if gt (int .Values.nats.replicas) 1 }}
+{{- $urls := list }}
+{{- range $i := until (int .Values.nats.replicas) }}
+{{- $urls = append $urls (printf "nats://%s-nats-%d.%s-nats-headless:4222" $fullname $i $fullname) }}
+{{- end }}
+{{- join "," $urls }}
 {{- else }}
-{{- printf "nats://%s-nats:4222" (include "inthegrid.fullname" .) }}
+{{- printf "nats://%s-nats:4222" $fullname }}
 {{- end }}
 {{- end }}
 

@@ -165,7 +165,7 @@ async def _resume(bus: Bus, feed: str, source: PriceSource) -> KeyValue | None:
     resume = getattr(source, "resume", None)
     if resume is None:
         return None
-    kv = await bus.js.create_key_value(bucket=FEEDS_BUCKET, history=1)
+    kv = await bus.js.create_key_value(bucket=FEEDS_BUCKET, history=1, replicas=bus.stream_replicas)
     try:
         entry = await kv.get(token(feed))
         checkpoint: Any = orjson.loads(entry.value) if entry.value else None

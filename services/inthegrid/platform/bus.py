@@ -27,7 +27,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import NotFoundError
+from nats.js.errors import NotFoundError, ServiceUnavailableError
 
 from inthegrid.domain.codec import decode_price
 from inthegrid.domain.plausibility import TimeWindow
@@ -103,6 +103,9 @@ class Bus:
     nc: NATS
     js: JetStreamContext
     deadletter_max_message_bytes: int = 4096
+    # Replicas of what a service creates besides the streams (KV buckets, long-lived ephemeral
+    # consumers): on a cluster, an R1 bucket or consumer dies with its one server.
+    stream_replicas: int = 1
 
     async def close(self) -> None:
         """Drain: finish what is in flight, then disconnect."""
@@ -166,7 +169,9 @@ async def connect_bus(
             )
             nc.options["max_reconnect_attempts"] = -1
             BUS_CONNECTED.labels(service).set(1)
-            bus = Bus(nc, nc.jetstream(timeout=10), settings.deadletter_max_message_bytes)
+            bus = Bus(
+                nc, nc.jetstream(timeout=10), settings.deadletter_max_message_bytes, settings.stream_replicas
+            )
             await ensure_streams(bus, settings)
             return bus
         except (OSError, TimeoutError, nats.errors.Error) as exc:
@@ -297,7 +302,9 @@ async def _publish_chunk(bus: Bus, items: Sequence[tuple[str, bytes, str]]) -> l
     ]
 
 
-async def publish_all(bus: Bus, items: Iterable[tuple[str, bytes, str]]) -> tuple[int, int]:
+async def publish_all(
+    bus: Bus, items: Iterable[tuple[str, bytes, str]], ack_timeout: float = 60.0
+) -> tuple[int, int]:
     """Publish (subject, payload, message id) tuples concurrently; returns (stored, duplicates).
 
     Every publish is acknowledged by JetStream before this returns, so the caller may treat the
@@ -311,7 +318,8 @@ async def publish_all(bus: Bus, items: Iterable[tuple[str, bytes, str]]) -> tupl
         )
     if not futures:
         return 0, 0
-    acks = await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), 60)
+    # A publish in flight to a stream leader that dies is never answered: only this bounds the wait.
+    acks = await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), ack_timeout)
     errors = [a for a in acks if isinstance(a, BaseException)]
     if errors:
         raise BusError(f"{len(errors)} of {len(acks)} publishes failed: {errors[0]!r}")
@@ -387,8 +395,23 @@ def stream_sequence(msg: Msg) -> int:
 
 
 async def fetch_batch(sub: JetStreamContext.PullSubscription, batch: int, timeout: float) -> Sequence[Msg]:
-    """Block until at least one message arrives or ``timeout`` passes (event-driven, no polling)."""
+    """Block until at least one message arrives or ``timeout`` passes (event-driven, no polling).
+
+    On a cluster a consumer is briefly unavailable (503) while its replicas elect a new leader, after
+    the old one's server died: nothing to deliver yet, the same as a timeout; the next fetch reaches
+    the new leader. A consumer that is gone for good (deleted, or an R1 consumer lost with its server)
+    still raises, so the service restarts and creates it again."""
     try:
         return await sub.fetch(batch, timeout=timeout)
     except (nats.errors.TimeoutError, TimeoutError):
+        return ()
+    except ServiceUnavailableError:
+        try:
+            await sub.consumer_info()
+        except NotFoundError:
+            raise
+        except (nats.errors.Error, TimeoutError):
+            pass  # no answer while the election runs
+        log.info("consumer unavailable (leader election); fetching again")
+        await asyncio.sleep(min(timeout, 0.1))
         return ()

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from inthegrid.domain.plausibility import (
@@ -21,6 +21,7 @@ from inthegrid.domain.plausibility import (
     TimeWindow,
 )
 from inthegrid.domain.prices import HARMONISED_MAX_EUR_MWH, HARMONISED_MIN_EUR_MWH, PriceLimits
+from inthegrid.domain.shards import MAX_SHARDS, check_shard
 from inthegrid.domain.zones import zone_code
 
 ENV_PREFIX = "INTHEGRID_"
@@ -153,6 +154,18 @@ class CalculatorSettings(CommonSettings):
     calculator_horizon_hours: float = Field(48.0, gt=0, description="periods older than this are forgotten")
     calculator_batch: int = Field(256, ge=1, le=10000, description="messages fetched per pull")
     alert_webhook_url: SecretStr | None = Field(None, description="POST opened opportunities here")
+    calculator_shard_count: int = Field(
+        1,
+        ge=1,
+        le=MAX_SHARDS,
+        description="calculator replicas the rule's pairs are split over (shards)",
+    )
+    calculator_shard_index: int = Field(0, ge=0, description="which shard this replica runs, 0 to count - 1")
+
+    @model_validator(mode="after")
+    def _shard_in_range(self) -> CalculatorSettings:
+        check_shard(self.calculator_shard_index, self.calculator_shard_count)
+        return self
 
 
 class RecorderSettings(CommonSettings):

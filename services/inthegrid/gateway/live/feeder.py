@@ -241,7 +241,9 @@ async def rules_bucket(bus: Bus) -> KeyValue:
         return await bus.js.key_value(RULES_BUCKET)
     except (BucketNotFoundError, NotFoundError):
         try:
-            return await bus.js.create_key_value(KeyValueConfig(bucket=RULES_BUCKET, history=1))
+            return await bus.js.create_key_value(
+                KeyValueConfig(bucket=RULES_BUCKET, history=1, replicas=bus.stream_replicas)
+            )
         except nats.js.errors.Error:  # created meanwhile by a calculator
             return await bus.js.key_value(RULES_BUCKET)
 
