@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 import pytest
 
 from inthegrid.domain.codec import encode_event, encode_price
@@ -27,8 +26,9 @@ from inthegrid.domain.economics import value_pair
 from inthegrid.domain.opportunities import OpportunityBook, OpportunityEvent
 from inthegrid.domain.prices import Market, Price, Resolution, floor_to_period, make_price
 from inthegrid.domain.rules import proof_of_concept_rule
-from inthegrid.platform.bus import RULES_BUCKET, connect_bus, opportunity_subject, price_subject, publish_all
+from inthegrid.platform.bus import connect_bus, opportunity_subject, price_subject, publish_all
 from inthegrid.platform.embedded import free_port
+from inthegrid.platform.rules_kv import announce_rule
 from inthegrid.platform.settings import CommonSettings
 from tests.support import servers
 from tests.support.processes import ServiceProcess
@@ -108,11 +108,7 @@ async def _put_rule(nats_url: str) -> None:
     rule = proof_of_concept_rule()
     bus = await connect_bus(CommonSettings(nats_url=nats_url, connect_timeout_seconds=10), "browser-test")
     try:
-        kv = await bus.js.create_key_value(bucket=RULES_BUCKET, history=1)
-        await kv.put(
-            rule.name,
-            orjson.dumps({"name": rule.name, "spec": rule.spec.model_dump(by_alias=True, mode="json")}),
-        )
+        await announce_rule(bus, rule.name, rule.spec)
     finally:
         await bus.close()
 

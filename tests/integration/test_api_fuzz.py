@@ -26,7 +26,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 import httpx
-import orjson
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -42,7 +41,8 @@ from inthegrid.domain.opportunities import EventKind, OpportunityEvent
 from inthegrid.domain.prices import Market, Price, Resolution, make_price
 from inthegrid.domain.rules import proof_of_concept_rule
 from inthegrid.gateway.app import create_app
-from inthegrid.platform.bus import RULES_BUCKET, connect_bus, opportunity_subject, price_subject, publish_all
+from inthegrid.platform.bus import connect_bus, opportunity_subject, price_subject, publish_all
+from inthegrid.platform.rules_kv import announce_rule
 from inthegrid.platform.settings import CommonSettings, GatewaySettings
 from tests.integration.conftest import create_database, reset_jetstream
 from tests.support.processes import ServiceProcess
@@ -134,9 +134,7 @@ async def _seed(nats_url: str) -> None:
     bus = await connect_bus(settings, "fuzz-test")
     try:
         rule = proof_of_concept_rule()
-        kv = await bus.js.create_key_value(bucket=RULES_BUCKET, history=1)
-        spec = rule.spec.model_dump(by_alias=True, mode="json")
-        await kv.put(rule.name, orjson.dumps({"name": rule.name, "spec": spec}))
+        await announce_rule(bus, rule.name, rule.spec)
         items = [(price_subject(p.market.value, p.zone), encode_price(p), p.message_id) for p in _prices()]
         items += [(opportunity_subject(e.rule, e.pair), encode_event(e), e.message_id) for e in _events()]
         await publish_all(bus, items)
