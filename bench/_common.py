@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # tests.support lives beside bench/, not in the installed package
     sys.path.insert(0, str(ROOT))
 
-from inthegrid.platform.embedded import EmbeddedNats, EmbeddedPostgres  # noqa: E402
+from inthegrid.local.embedded import EmbeddedNats, EmbeddedPostgres  # noqa: E402
 from tests.support.processes import ServiceProcess  # noqa: E402
 
 __all__ = ["ServiceProcess"]

@@ -31,8 +31,8 @@ from inthegrid.domain.codec import encode_price
 from inthegrid.domain.prices import Resolution, floor_to_period, make_price
 from inthegrid.domain.rules import proof_of_concept_rule
 from inthegrid.domain.zones import ZONE_CODES
+from inthegrid.local.embedded import free_port
 from inthegrid.platform.bus import Bus, connect_bus, price_subject, publish_all
-from inthegrid.platform.embedded import free_port
 from inthegrid.platform.rules_kv import announce_rule
 from inthegrid.platform.settings import CommonSettings
 from tests.support.processes import ServiceProcess

@@ -26,8 +26,8 @@ from inthegrid.domain.economics import value_pair
 from inthegrid.domain.opportunities import OpportunityBook, OpportunityEvent
 from inthegrid.domain.prices import Market, Price, Resolution, floor_to_period, make_price
 from inthegrid.domain.rules import proof_of_concept_rule
+from inthegrid.local.embedded import free_port
 from inthegrid.platform.bus import connect_bus, opportunity_subject, price_subject, publish_all
-from inthegrid.platform.embedded import free_port
 from inthegrid.platform.rules_kv import announce_rule
 from inthegrid.platform.settings import CommonSettings
 from tests.support import servers

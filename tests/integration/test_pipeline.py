@@ -86,7 +86,7 @@ async def test_price_reaches_calculator_database_and_rest_api(nats_url, database
 
         import httpx
 
-        from inthegrid.platform.embedded import free_port
+        from inthegrid.local.embedded import free_port
 
         port = free_port()
         gateway = ServiceProcess(

