@@ -35,6 +35,7 @@ from inthegrid.local.pg_install import (
     unreachable_directory,
     wheel_bin_dir,
 )
+from inthegrid.local.settings import EmbeddedSettings
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +204,7 @@ def _unprivileged_user() -> str | None:
     """The user PostgreSQL runs as: None unless we are root (initdb and postgres refuse root)."""
     if os.geteuid() != 0:
         return None
-    for name in (os.environ.get("INTHEGRID_PG_RUN_AS"), "postgres", "nobody"):
+    for name in (EmbeddedSettings().pg_run_as, "postgres", "nobody"):
         if name:
             with contextlib.suppress(KeyError):
                 pwd.getpwnam(name)
@@ -242,8 +243,6 @@ class EmbeddedPostgres(_Managed):
                 self.install = PostgresInstall(bin_dir, postgres_version(bin_dir))
             else:
                 if storage is None:
-                    from inthegrid.platform.settings import EmbeddedSettings
-
                     storage = EmbeddedSettings().embedded_storage
                 self.install = choose_install(storage)
         except PostgresInstallError as exc:

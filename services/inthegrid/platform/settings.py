@@ -183,17 +183,6 @@ class RecorderSettings(CommonSettings):
         return value
 
 
-class EmbeddedSettings(BaseSettings):
-    """The embedded PostgreSQL of ``inthegrid up`` and the tests."""
-
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
-
-    embedded_storage: Literal["auto", "timescaledb", "postgresql"] = Field(
-        default="auto",
-        description="auto: TimescaleDB when scripts/build-timescaledb.sh built it; postgresql forces plain",
-    )
-
-
 class GatewaySettings(CommonSettings):
     database_url: SecretStr = Field(
         SecretStr("postgresql://inthegrid@127.0.0.1:5432/inthegrid"), description="PostgreSQL URL"
