@@ -175,6 +175,18 @@ def render_container_security_context() -> dict[str, Any]:
     }
 
 
+def render_pod_placement(settings: OperatorSettings) -> dict[str, Any]:
+    """The pod-spec fields the chart's values hand to every child: pull secrets, nodeSelector, tolerations."""
+    out: dict[str, Any] = {}
+    if settings.child_image_pull_secrets:
+        out["imagePullSecrets"] = [{"name": ref.name} for ref in settings.child_image_pull_secrets]
+    if settings.child_node_selector:
+        out["nodeSelector"] = dict(settings.child_node_selector)
+    if settings.child_tolerations:
+        out["tolerations"] = [dict(t) for t in settings.child_tolerations]
+    return out
+
+
 def _probe(path: str, period: int, failures: int) -> dict[str, Any]:
     return {
         "httpGet": {"path": path, "port": "metrics"},
@@ -231,6 +243,7 @@ def _deployment(
     }
     if settings.service_account_name:
         pod_spec["serviceAccountName"] = settings.service_account_name
+    pod_spec.update(render_pod_placement(settings))
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -242,7 +255,11 @@ def _deployment(
             "strategy": {"type": "Recreate"},
             "selector": {"matchLabels": selector_labels(owner_name, component)},
             "template": {
-                "metadata": {"labels": labels, "annotations": {CONFIG_HASH_ANNOTATION: config_digest}},
+                "metadata": {
+                    # The operator's labels win: the selector and the NetworkPolicies rely on them.
+                    "labels": {**settings.child_pod_labels, **labels},
+                    "annotations": {**settings.child_pod_annotations, CONFIG_HASH_ANNOTATION: config_digest},
+                },
                 "spec": pod_spec,
             },
         },
