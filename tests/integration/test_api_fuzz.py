@@ -16,7 +16,6 @@ import asyncio
 import os
 import re
 import secrets
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -45,6 +44,7 @@ from inthegrid.platform.bus import connect_bus, opportunity_subject, price_subje
 from inthegrid.platform.rules_kv import announce_rule
 from inthegrid.platform.settings import CommonSettings, GatewaySettings
 from tests.integration.conftest import create_database, reset_jetstream
+from tests.support.polling import wait_until
 from tests.support.processes import ServiceProcess
 from tests.support.servers import EmbeddedNats, EmbeddedPostgres, free_port
 
@@ -162,14 +162,6 @@ async def drop_database(postgres: EmbeddedPostgres, database_url: str) -> None:
         await conn.close()
 
 
-def _wait(check: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.2)
-
-
 def _forecast_model(folder: Path) -> Path:
     """A DE-LU/FR spread model (2023 of the sample table) so /api/forecast answers with data: the
     seed's hourly prices of 2026-01-15 are the day before the documented example day 2026-01-16."""
@@ -208,7 +200,9 @@ def fuzzed(
     )
     try:
         expected = (len(_prices()), len(_events()))
-        _wait(lambda: asyncio.run(_recorded(database_url)) == expected, 60, "the recorder to store the seed")
+        wait_until(
+            lambda: asyncio.run(_recorded(database_url)) == expected, 60, "the recorder to store the seed"
+        )
         gateway.start(wait_ready=60)
         url = f"http://127.0.0.1:{port}"
 
@@ -218,7 +212,7 @@ def fuzzed(
             except httpx.HTTPError:
                 return False
 
-        _wait(healthy, 60, "gateway health")
+        wait_until(healthy, 60, "gateway health")
         yield FuzzedGateway(url, gateway)
     finally:
         gateway.terminate()
