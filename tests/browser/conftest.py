@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import time
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from inthegrid.platform.bus import connect_bus, opportunity_subject, price_subje
 from inthegrid.platform.rules_kv import announce_rule
 from inthegrid.platform.settings import CommonSettings
 from tests.support import servers
+from tests.support.polling import wait_until
 from tests.support.processes import ServiceProcess
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -114,16 +114,14 @@ async def _put_rule(nats_url: str) -> None:
 
 
 def wait_http(url: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError as exc:
-            last = exc
-        time.sleep(0.2)
-    raise TimeoutError(f"{url} not answering after {timeout}s: {last}")
+    """Until ``url`` answers 200 (the one polling helper; a refused connection means "not yet")."""
+    wait_until(
+        lambda: httpx.get(url, timeout=2).status_code == 200,
+        timeout,
+        f"{url} to answer",
+        every=0.2,
+        retry_on=(httpx.HTTPError,),
+    )
 
 
 @pytest.fixture(scope="session")

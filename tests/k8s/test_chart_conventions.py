@@ -160,3 +160,19 @@ def test_notes_and_docs_give_the_crd_upgrade_command() -> None:
     assert command in notes and "never upgrades" in notes
     docs = (CHART.parents[1] / "docs" / "run-on-kubernetes.md").read_text()
     assert "helm show crds charts/inthegrid | kubectl apply --server-side --force-conflicts -f -" in docs
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["inthegrid"], ["alpha"], ["x", "--set", "fullnameOverride=grid"], ["y", "--set", "nameOverride=ig"]],
+)
+def test_the_operator_runs_as_the_service_account_its_rbac_binds(helm: Path, args: list[str]) -> None:
+    # operator-rbac.yaml is rendered alone by tests/operator, so it spells the helper's name out itself.
+    docs = documents(run_helm(helm, "template", *args, str(CHART)))
+    operator = next(
+        d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"].endswith("-operator")
+    )
+    account = operator["spec"]["template"]["spec"]["serviceAccountName"]
+    assert account in _kinds(docs, "ServiceAccount")
+    bindings = [d for d in docs if d["kind"] in ("RoleBinding", "ClusterRoleBinding")]
+    assert bindings and all(s["name"] == account for b in bindings for s in b["subjects"])
