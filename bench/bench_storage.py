@@ -36,8 +36,8 @@ import numpy as np
 from _common import ROOT, load, machine, percentile, stamp
 
 from inthegrid.gateway.storage.aggregates import border_days, latest_stored_prices, price_buckets
+from inthegrid.local.embedded import EmbeddedPostgres
 from inthegrid.platform.db import run_migrations
-from inthegrid.platform.embedded import EmbeddedPostgres
 from inthegrid.recorder.rows import PRICE_COLUMNS
 from inthegrid.recorder.store import write_prices
 from inthegrid.sources.table import read_table

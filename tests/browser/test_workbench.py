@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from inthegrid.platform.embedded import free_port
+from inthegrid.local.embedded import free_port
 from inthegrid.sources.table import PriceTable, read_table
 from tests.browser.conftest import Platform, run_async, wait_http
 from tests.browser.test_dashboard import open_page, page_name, wait_for_text

@@ -24,6 +24,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from inthegrid.domain.codec import encode_price
 from inthegrid.domain.prices import make_price
 from inthegrid.errors import InTheGridError
+from inthegrid.local.embedded import find_nats_server, free_port
 from inthegrid.platform.bus import (
     PRICES_STREAM,
     Bus,
@@ -34,7 +35,6 @@ from inthegrid.platform.bus import (
     price_subject,
     publish_all,
 )
-from inthegrid.platform.embedded import find_nats_server, free_port
 from inthegrid.platform.settings import CommonSettings
 from tests.k8s.chart import documents, render
 from tests.support.servers import server_dir

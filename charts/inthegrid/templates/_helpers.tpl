@@ -60,7 +60,7 @@ app.kubernetes.io/component: {{ .component }}
 
 {{/* Must match templates/operator-rbac.yaml, which creates this ServiceAccount. */}}
 {{- define "inthegrid.operator.serviceAccountName" -}}
-{{- .Values.operator.serviceAccountName | default "inthegrid-operator" }}
+{{- .Values.operator.serviceAccountName | default (printf "%s-operator" (include "inthegrid.fullname" .) | trunc 63 | trimSuffix "-") }}
 {{- end }}
 
 {{/* NATS: the bundled StatefulSet unless nats.external.url is set. */}}

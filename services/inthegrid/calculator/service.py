@@ -15,7 +15,6 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-import orjson
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
@@ -36,7 +35,6 @@ from inthegrid.platform.bus import (
     OPPORTUNITY_SUBJECT_ROOT,
     PRICE_SUBJECT_ROOT,
     PRICES_STREAM,
-    RULES_BUCKET,
     Bus,
     BusError,
     connect_bus,
@@ -49,6 +47,7 @@ from inthegrid.platform.bus import (
     token,
 )
 from inthegrid.platform.metrics import CONSUMER_PENDING, LATENCY_BUCKETS, MESSAGES_CONSUMED, HealthState
+from inthegrid.platform.rules_kv import announce_rule
 from inthegrid.platform.settings import CalculatorSettings
 
 log = logging.getLogger(__name__)
@@ -237,11 +236,7 @@ async def run_calculator(settings: CalculatorSettings, stop: asyncio.Event, heal
         WebhookAlerter(settings.alert_webhook_url.get_secret_value()) if settings.alert_webhook_url else None
     )
     try:
-        kv = await bus.js.create_key_value(bucket=RULES_BUCKET, history=1, replicas=bus.stream_replicas)
-        await kv.put(
-            token(name),
-            orjson.dumps({"name": name, "spec": rule.spec.model_dump(by_alias=True, mode="json")}),
-        )
+        await announce_rule(bus, name, rule.spec)
         await restore(bus, state, settings)
         missing = state.reconcile(datetime.now(UTC))
         await publish_events(bus, name, missing)

@@ -39,6 +39,7 @@ from inthegrid.platform.metrics import LATENCY_BUCKETS, HealthState
 from inthegrid.platform.runtime import wait_or_stop
 from inthegrid.platform.settings import FeedSettings
 from inthegrid.sources.base import PriceSource
+from inthegrid.sources.registry import build_source
 
 log = logging.getLogger(__name__)
 
@@ -61,21 +62,6 @@ PUBLISH_SECONDS = Histogram(
     ["feed"],
     buckets=LATENCY_BUCKETS,
 )
-
-
-def build_source(settings: FeedSettings) -> PriceSource:
-    """The source a feed's settings name; imported lazily so a feed loads only what it uses."""
-    if settings.feed_source == "simulator":
-        from inthegrid.sources.simulator import SimulatorSource
-
-        return SimulatorSource.from_settings(settings)
-    if settings.feed_source == "entsoe":
-        from inthegrid.sources.entsoe import EntsoeSource
-
-        return EntsoeSource.from_settings(settings)
-    from inthegrid.sources.replay import ReplaySource
-
-    return ReplaySource.from_settings(settings)
 
 
 async def publish_prices(

@@ -20,6 +20,7 @@ from inthegrid.domain.plausibility import (
     EARLIEST_DELIVERY,
     TimeWindow,
 )
+from inthegrid.domain.price_sources import DEFAULT_SOURCE, SOURCE_NAMES, SourceKind
 from inthegrid.domain.prices import HARMONISED_MAX_EUR_MWH, HARMONISED_MIN_EUR_MWH, PriceLimits
 from inthegrid.domain.shards import MAX_SHARDS, check_shard
 from inthegrid.domain.zones import zone_code
@@ -119,7 +120,7 @@ class FeedSettings(CommonSettings):
         default_factory=lambda: ["DE-LU", "FR", "NL", "BE", "AT"],
         description="zones the feed publishes, comma-separated",
     )
-    feed_source: Literal["simulator", "entsoe", "replay"] = Field("simulator", description="price source")
+    feed_source: SourceKind = Field(DEFAULT_SOURCE, description=f"price source: {', '.join(SOURCE_NAMES)}")
     feed_market: Literal["day_ahead", "intraday", "ida1", "ida2", "ida3"] = Field(
         "day_ahead", description="market of the prices"
     )
@@ -193,17 +194,6 @@ class RecorderSettings(CommonSettings):
                 "retention_days must be 0 (keep) or more than 60 (the aggregates' refresh window)"
             )
         return value
-
-
-class EmbeddedSettings(BaseSettings):
-    """The embedded PostgreSQL of ``inthegrid up`` and the tests."""
-
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
-
-    embedded_storage: Literal["auto", "timescaledb", "postgresql"] = Field(
-        default="auto",
-        description="auto: TimescaleDB when scripts/build-timescaledb.sh built it; postgresql forces plain",
-    )
 
 
 class GatewaySettings(CommonSettings):

@@ -20,17 +20,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import nats.errors
-import orjson
 from nats.aio.msg import Msg
-from nats.js.api import ConsumerConfig, DeliverPolicy, KeyValueConfig
-from nats.js.errors import BucketNotFoundError, NotFoundError
+from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.kv import KeyValue
 
 from inthegrid.domain.capacity_codec import decode_quantity
 from inthegrid.domain.codec import decode_event, decode_price
 from inthegrid.domain.plausibility import DEFAULT_WINDOW, TimeWindow
 from inthegrid.domain.prices import PriceLimits
-from inthegrid.domain.rules import compile_rule, parse_rule_spec
+from inthegrid.domain.rule_codec import decode_rule_document
+from inthegrid.domain.rules import compile_rule
 from inthegrid.errors import InTheGridError
 from inthegrid.gateway.live.state import LiveState
 from inthegrid.gateway.metrics import LIVE_MESSAGES
@@ -45,6 +44,7 @@ from inthegrid.platform.bus import (
     RULES_BUCKET,
     Bus,
 )
+from inthegrid.platform.rules_kv import rules_bucket
 
 log = logging.getLogger(__name__)
 
@@ -225,27 +225,13 @@ class LiveFeeder:
             log.info("rule %s removed", key)
             return
         try:
-            doc = orjson.loads(value)
-            name = str(doc.get("name") or key)
-            rule = compile_rule(name, parse_rule_spec(doc.get("spec") or {}))
-        except (orjson.JSONDecodeError, AttributeError, InTheGridError) as exc:
+            doc = decode_rule_document(value, key)
+            name, rule = doc.name, compile_rule(doc.name, doc.spec)
+        except InTheGridError as exc:
             log.warning("ignoring rule %s from %s: %s", key, RULES_BUCKET, exc)
             return
         self.live.set_rule(name, rule)
         log.info("rule %s running with %d pairs", name, len(rule.pairs))
-
-
-async def rules_bucket(bus: Bus) -> KeyValue:
-    """The rules bucket; created if no calculator made it yet (same settings either way)."""
-    try:
-        return await bus.js.key_value(RULES_BUCKET)
-    except (BucketNotFoundError, NotFoundError):
-        try:
-            return await bus.js.create_key_value(
-                KeyValueConfig(bucket=RULES_BUCKET, history=1, replicas=bus.stream_replicas)
-            )
-        except nats.js.errors.Error:  # created meanwhile by a calculator
-            return await bus.js.key_value(RULES_BUCKET)
 
 
 async def replay_stream(

