@@ -70,8 +70,7 @@ def kind_cluster(
     image = kind_cluster_module.node_image()
     if docker.image_config(image) is None:
         pytest.skip(f"node image {image} not built (make kind-node)")
-    kubeconfig = tmp_path_factory.mktemp("kind") / "kubeconfig"
-    cluster = kind_cluster_module.create_cluster(image, kubeconfig)
+    cluster = kind_cluster_module.create_cluster(image, tmp_path_factory.mktemp("kind"))
     try:
         yield cluster
     finally:

@@ -1,6 +1,6 @@
 """A kind cluster from the node image built here (scripts/build-kind-node-image.sh), created as the
-README tells users (`kind create cluster --config k8s/kind-cluster.yaml`), with its own kubeconfig
-so the tests never touch the user's. The kind CLI, kubectl and helm are the binaries the build
+README tells users (`kind create cluster --config k8s/kind-cluster.yaml`, less its host port), with
+its own name and kubeconfig so the tests never touch the user's. The kind CLI, kubectl and helm are the binaries the build
 scripts cache (scripts/build-kind-cli.sh, scripts/build-k8s-tools.sh)."""
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 ROOT = Path(__file__).parents[2]
 TOOLS_DIR = Path(os.environ.get("INTHEGRID_TOOLS_DIR", Path.home() / ".cache" / "inthegrid" / "tools"))
@@ -87,15 +89,27 @@ class Cluster:
         assert done.returncode == 0, f"kind load docker-image {image}: {done.stderr.strip()}"
 
 
-def create_cluster(image: str, kubeconfig: Path) -> Cluster:
+def config_without_host_ports(directory: Path) -> Path:
+    """k8s/kind-cluster.yaml without its host port mappings: the tests reach the cluster through
+    port-forwards, and a fixed host port would collide with a user's own cluster on the machine."""
+    config = yaml.safe_load((ROOT / "k8s" / "kind-cluster.yaml").read_text())
+    for node in config["nodes"]:
+        node.pop("extraPortMappings", None)
+    path = directory / "kind-cluster.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def create_cluster(image: str, directory: Path) -> Cluster:
     kind = kind_binary()
     kubectl = tool("kubectl")
     assert kind is not None and kubectl is not None, "kind or kubectl not built (make kind-node)"
     delete_cluster(kind)  # a cluster left over by an interrupted run
+    kubeconfig = directory / "kubeconfig"
     created = subprocess.run(
         [
             str(kind), "create", "cluster", "--name", CLUSTER_NAME, "--image", image,
-            "--config", str(ROOT / "k8s" / "kind-cluster.yaml"), "--kubeconfig", str(kubeconfig),
+            "--config", str(config_without_host_ports(directory)), "--kubeconfig", str(kubeconfig),
             "--wait", CREATE_TIMEOUT,
         ],
         capture_output=True,

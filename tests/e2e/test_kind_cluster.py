@@ -33,22 +33,20 @@ def test_the_node_is_ready_with_the_control_plane_and_coredns(kind_cluster: Clus
     assert ready(node)
     assert node["status"]["nodeInfo"]["kubeletVersion"] == "v1.33.13"
 
+    wanted = ("coredns", "etcd", "kube-apiserver", "kube-controller-manager", "kube-proxy", "kube-scheduler")
+
     def system_pods_ready() -> list[str] | None:
         pods = kind_cluster.get_json("pods", "--namespace", "kube-system")["items"]
-        names = sorted(p["metadata"]["name"].rsplit("-", 2)[0] for p in pods if ready(p))
-        wanted = (
-            "coredns",
-            "etcd",
-            "kube-apiserver",
-            "kube-controller-manager",
-            "kube-proxy",
-            "kube-scheduler",
-        )
-        return names if all(any(n.startswith(w) for n in names) for w in wanted) else None
+        names = sorted(p["metadata"]["name"] for p in pods if ready(p))
+        return names if all(any(n.startswith(f"{w}-") for n in names) for w in wanted) else None
 
     kind_cluster.wait_until("the kube-system pods to be Ready", system_pods_ready)
-    coredns = kind_cluster.get_json("deployment", "coredns", "--namespace", "kube-system")
-    assert coredns["status"].get("readyReplicas") == coredns["spec"]["replicas"]
+
+    def coredns_available() -> dict | None:
+        coredns = kind_cluster.get_json("deployment", "coredns", "--namespace", "kube-system")
+        return coredns if coredns["status"].get("readyReplicas") == coredns["spec"]["replicas"] else None
+
+    coredns = kind_cluster.wait_until("every CoreDNS replica to be Ready", coredns_available)
     # The images are the ones built here, under the names kubeadm asks for.
     images = {c["image"] for c in coredns["spec"]["template"]["spec"]["containers"]}
     assert images == {"registry.k8s.io/coredns/coredns:v1.12.0"}
