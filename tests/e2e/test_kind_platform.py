@@ -194,8 +194,10 @@ def test_the_gateway_answers_the_proof_of_concepts_api_with_five_zones_and_ten_p
             return (prices, spreads) if prices.get("count") == 5 and spreads.get("count") == 10 else None
 
         prices, spreads = platform.wait_until("five zones and ten pairs at the gateway", live)
-        assert {p["market"] for p in prices["prices"]} == {"DE", "FR", "NL", "BE", "AT"}
-        assert prices["status"] == "success" and spreads["status"] == "success"
+        assert {p["market"] for p in prices["prices"]} == ZONES
+        assert prices["status"] == "success"
+        pairs = {frozenset(spread["pair"]) for spread in spreads["data"]}
+        assert len(pairs) == 10 and set().union(*pairs) == ZONES
         opportunities = gateway.get("/api/spreads/opportunities")
         assert opportunities.status_code == 200 and opportunities.json()["status"] == "success"
         history = gateway.get("/api/prices/history/DE", params={"limit": 5})
