@@ -107,8 +107,10 @@ test-e2e: venv image kind-base
 # local-path provisioner built from Go modules, their images imported into the base image's
 # containerd (scripts/build-kind-node-image.sh; cached). Not yet part of `make test`: the cluster
 # tests (marker `kind`) run with `make test-e2e-kind` only; see docs/kind-offline.md.
+# Also the chart's bundled database image (PostgreSQL 18 + TimescaleDB from scripts/build-timescaledb.sh).
 kind-node: kind-base
 	@bash scripts/build-kind-node-image.sh >/dev/null
+	@bash scripts/build-timescaledb-image.sh >/dev/null
 
 test-e2e-kind: venv image kind-node
 	INTHEGRID_E2E_KIND=1 $(BIN)/pytest -q -ra -m kind tests/e2e
