@@ -4,7 +4,9 @@
 #
 #   scripts/build-k8s-tools.sh                 build whatever is missing (idempotent)
 #   scripts/build-k8s-tools.sh NAME...         only these (etcd kube-apiserver
-#                                              kube-controller-manager kubectl helm)
+#                                              kube-controller-manager kubectl helm;
+#                                              for the kind node image, only when named:
+#                                              kubelet kubeadm kube-scheduler kube-proxy)
 #   scripts/build-k8s-tools.sh --force [NAME...]  rebuild even if present
 #   scripts/build-k8s-tools.sh --print-bin-dir print the directory of symlinks;
 #                                              exit 1 if a binary is missing
@@ -26,6 +28,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS_DIR="${INTHEGRID_TOOLS_DIR:-$HOME/.cache/inthegrid/tools}"
 BIN_DIR="$TOOLS_DIR/bin"
 ALL_NAMES=(etcd kube-apiserver kube-controller-manager kubectl helm)
+# The kind node image's binaries (scripts/build-kind-node-image.sh): built only when named, since
+# the envtest tiers do not need them.
+NODE_NAMES=(kubelet kubeadm kube-scheduler kube-proxy)
 
 # Version of a required module, read from a tools go.mod (single source of truth).
 mod_version() { # <go.mod> <module path>
@@ -42,7 +47,9 @@ done
 target_dir() {
     case "$1" in
         etcd) echo "$TOOLS_DIR/etcd-$ETCD_VERSION" ;;
-        kube-apiserver | kube-controller-manager | kubectl) echo "$TOOLS_DIR/kubernetes-$K8S_VERSION" ;;
+        kube-apiserver | kube-controller-manager | kubectl | kubelet | kubeadm | kube-scheduler | kube-proxy)
+            echo "$TOOLS_DIR/kubernetes-$K8S_VERSION"
+            ;;
         helm) echo "$TOOLS_DIR/helm-$HELM_VERSION" ;;
         *) return 1 ;;
     esac
@@ -97,7 +104,7 @@ ldflags_of() {
 link_bins() {
     mkdir -p "$BIN_DIR"
     local n d
-    for n in "${ALL_NAMES[@]}"; do
+    for n in "${ALL_NAMES[@]}" "${NODE_NAMES[@]}"; do
         d="$(target_dir "$n")"
         if [[ -x "$d/$n" ]]; then
             ln -sfn "$d/$n" "$BIN_DIR/$n"
@@ -130,7 +137,7 @@ for arg in "$@"; do
         --force) FORCE=1 ;;
         -h | --help) awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "${BASH_SOURCE[0]}"; exit 0 ;;
         *)
-            target_dir "$arg" >/dev/null || { echo "build-k8s-tools: unknown tool '$arg' (one of: ${ALL_NAMES[*]})" >&2; exit 2; }
+            target_dir "$arg" >/dev/null || { echo "build-k8s-tools: unknown tool '$arg' (one of: ${ALL_NAMES[*]} ${NODE_NAMES[*]})" >&2; exit 2; }
             NAMES+=("$arg")
             ;;
     esac

@@ -6,9 +6,13 @@ Without an engine or an image the tests skip and say which step is missing (unde
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+
 import pytest
 
 from tests.e2e import docker
+from tests.e2e import kind_cluster as kind_cluster_module
 
 
 @pytest.fixture(scope="session")
@@ -43,3 +47,31 @@ def operator_image(engine: None) -> str:
 @pytest.fixture(scope="session", params=sorted(docker.VARIANTS))
 def any_image(request: pytest.FixtureRequest, engine: None) -> str:
     return _image(request.param)
+
+
+# The kind cluster tests (marker `kind`) create a whole cluster; they run when asked for
+# (`make test-e2e-kind`, which sets INTHEGRID_E2E_KIND=1) and are otherwise deselected, not skipped.
+KIND_OPT_IN = "INTHEGRID_E2E_KIND"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get(KIND_OPT_IN) == "1":
+        return
+    kept = [item for item in items if item.get_closest_marker("kind") is None]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item.get_closest_marker("kind")])
+        items[:] = kept
+
+
+@pytest.fixture(scope="session")
+def kind_cluster(
+    engine: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[kind_cluster_module.Cluster]:
+    image = kind_cluster_module.node_image()
+    if docker.image_config(image) is None:
+        pytest.skip(f"node image {image} not built (make kind-node)")
+    cluster = kind_cluster_module.create_cluster(image, tmp_path_factory.mktemp("kind"))
+    try:
+        yield cluster
+    finally:
+        kind_cluster_module.delete_cluster(cluster.kind)

@@ -194,7 +194,9 @@ pid_file: /var/run/nats/nats.pid
 port: 4222
 http_port: 8222
 max_payload: 1MB
-lame_duck_duration: 20s
+{{- /* nats-server refuses less than 30s ("invalid lame_duck_duration", seen on kind); the pod's
+terminationGracePeriodSeconds leaves room for it. */}}
+lame_duck_duration: 30s
 {{- /* Per-service users with least permissions on the data subjects: a feed publishes prices (and
 their dead letters) only, a calculator opportunity events only, the recorder and the gateway no data
 at all. Every service also needs the JetStream API (it creates its streams and consumers) and its
