@@ -23,6 +23,10 @@ RUN_AS = 10001
 RULE_DIR = "/etc/inthegrid/rule"
 RULE_FILE_KEY = "rule.yaml"
 CONFIG_HASH_ANNOTATION = "inthegrid.io/config-hash"
+# Shard Deployments of one rule share its instance and component labels; this one keeps their
+# selectors apart (overlapping selectors make Deployments fight over pods).
+SHARD_LABEL = "inthegrid.io/shard"
+MAX_CHILD_NAME = 63  # a label value and a DNS label, as the children's names are used
 
 FEED_COMPONENT = "feed"
 CALCULATOR_COMPONENT = "calculator"
@@ -34,6 +38,26 @@ def feed_deployment_name(name: str) -> str:
 
 def calculator_deployment_name(name: str) -> str:
     return f"{name}-calculator"
+
+
+def calculator_shard_deployment_name(name: str, index: int, count: int) -> str:
+    """``<name>-calculator-shard-<i>-of-<n>``; a name too long for that keeps its first characters
+    and a hash of the whole name, so distinct rules never share a Deployment."""
+    suffix = f"-shard-{index}-of-{count}"
+    full = calculator_deployment_name(name) + suffix
+    if len(full) <= MAX_CHILD_NAME:
+        return full
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    tail = f"-{digest}-calculator{suffix}"
+    return name[: MAX_CHILD_NAME - len(tail)] + tail
+
+
+def calculator_deployment_names(name: str, replicas: int) -> list[str]:
+    """The calculator Deployments of a rule run by ``replicas`` shards: with one, today's single
+    Deployment (nothing changes for rules written before replicas existed)."""
+    if replicas == 1:
+        return [calculator_deployment_name(name)]
+    return [calculator_shard_deployment_name(name, i, replicas) for i in range(replicas)]
 
 
 def rule_configmap_name(name: str) -> str:
@@ -80,7 +104,12 @@ def _secret_env(name: str, secret: str, key: str, *, optional: bool = False) -> 
 def render_common_env(settings: OperatorSettings, role: str) -> list[dict[str, Any]]:
     """What every child needs; NATS credentials of its role's user (least permissions: a feed may
     publish prices only, a calculator opportunity events only) when the chart set up NATS users."""
-    env = [_env("INTHEGRID_NATS_URL", settings.nats_url)]
+    env = [
+        _env("INTHEGRID_NATS_URL", settings.nats_url),
+        # A feed or calculator may be the first to create a stream or bucket: with the cluster's
+        # replica count, or a 3-node NATS would hold it on one node only.
+        _env("INTHEGRID_STREAM_REPLICAS", settings.stream_replicas),
+    ]
     if settings.nats_users_secret_name:
         env.append(_env("INTHEGRID_NATS_USER", role))
         env.append(
@@ -176,8 +205,10 @@ def _deployment(
     config_digest: str,
     volumes: list[dict[str, Any]],
     mounts: list[dict[str, Any]],
+    shard_labels: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    labels = render_labels(owner_name, component)
+    labels = render_labels(owner_name, component) | (shard_labels or {})
+    selector = selector_labels(owner_name, component) | (shard_labels or {})
     pod_spec: dict[str, Any] = {
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
@@ -220,7 +251,7 @@ def _deployment(
             "revisionHistoryLimit": 3,
             # One publisher/consumer per resource at a time: never two feeds of one MarketFeed.
             "strategy": {"type": "Recreate"},
-            "selector": {"matchLabels": selector_labels(owner_name, component)},
+            "selector": {"matchLabels": selector},
             "template": {
                 "metadata": {"labels": labels, "annotations": {CONFIG_HASH_ANNOTATION: config_digest}},
                 "spec": pod_spec,
@@ -268,11 +299,19 @@ def render_rule_configmap(name: str, namespace: str, spec: dict[str, Any]) -> di
     }
 
 
-def render_calculator_env(name: str, rule: RuleSpec, settings: OperatorSettings) -> list[dict[str, Any]]:
+def render_calculator_env(
+    name: str, rule: RuleSpec, settings: OperatorSettings, *, index: int = 0, count: int = 1
+) -> list[dict[str, Any]]:
+    """CalculatorSettings as env vars; a shard of a rule run by several replicas also gets its place."""
     env = [
         _env("INTHEGRID_RULE_NAME", name),
         _env("INTHEGRID_RULE_FILE", f"{RULE_DIR}/{RULE_FILE_KEY}"),
     ]
+    if count > 1:
+        env += [
+            _env("INTHEGRID_CALCULATOR_SHARD_COUNT", count),
+            _env("INTHEGRID_CALCULATOR_SHARD_INDEX", index),
+        ]
     ref = rule.alert.webhook_secret_ref if rule.alert is not None else None
     if ref is not None:
         env.append(_secret_env("INTHEGRID_ALERT_WEBHOOK_URL", ref.name, ref.key))
@@ -280,19 +319,27 @@ def render_calculator_env(name: str, rule: RuleSpec, settings: OperatorSettings)
 
 
 def render_calculator_deployment(
-    name: str, namespace: str, rule: RuleSpec, configmap: dict[str, Any], settings: OperatorSettings
+    name: str,
+    namespace: str,
+    rule: RuleSpec,
+    configmap: dict[str, Any],
+    settings: OperatorSettings,
+    *,
+    index: int = 0,
+    count: int = 1,
 ) -> dict[str, Any]:
-    """ArbitrageRule -> Deployment running ``inthegrid calculator`` on the rule in ``configmap``.
+    """ArbitrageRule -> Deployment running ``inthegrid calculator`` on the rule in ``configmap``
+    (shard ``index`` of ``count`` when the rule runs as several replicas).
 
     The calculator reads its rule once at start, so the ConfigMap's content is part of the pod
     template's hash: editing the rule rolls the Deployment.
     """
-    env = render_calculator_env(name, rule, settings)
+    env = render_calculator_env(name, rule, settings, index=index, count=count)
     resources = render_resources(settings)
     volume = {"name": "rule", "configMap": {"name": configmap["metadata"]["name"]}}
     mount = {"name": "rule", "mountPath": RULE_DIR, "readOnly": True}
     return _deployment(
-        name=calculator_deployment_name(name),
+        name=calculator_deployment_names(name, count)[index],
         namespace=namespace,
         owner_name=name,
         component=CALCULATOR_COMPONENT,
@@ -302,4 +349,21 @@ def render_calculator_deployment(
         config_digest=config_hash(env, resources, configmap["data"]),
         volumes=[volume],
         mounts=[mount],
+        shard_labels={SHARD_LABEL: f"{index}-of-{count}"} if count > 1 else None,
     )
+
+
+def render_calculator_deployments(
+    name: str,
+    namespace: str,
+    rule: RuleSpec,
+    configmap: dict[str, Any],
+    settings: OperatorSettings,
+    replicas: int,
+) -> list[dict[str, Any]]:
+    """One Deployment of one pod per shard: each shard is its own durable consumer, and a
+    Deployment per shard gives each pod its fixed index (as a StatefulSet would, without one)."""
+    return [
+        render_calculator_deployment(name, namespace, rule, configmap, settings, index=i, count=replicas)
+        for i in range(replicas)
+    ]
