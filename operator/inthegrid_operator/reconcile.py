@@ -24,12 +24,14 @@ from inthegrid_operator.kube import PLURALS, KubeApi, KubeError, as_kopf_error
 from inthegrid_operator.metrics import RECONCILE_ERRORS, RECONCILES, timed_reconcile
 from inthegrid_operator.render import (
     CALCULATOR_COMPONENT,
-    calculator_deployment_names,
     feed_deployment_name,
-    render_calculator_deployments,
     render_feed_deployment,
-    render_rule_configmap,
     selector_labels,
+)
+from inthegrid_operator.render_calculator import (
+    calculator_deployment_names,
+    render_calculator_deployments,
+    render_rule_configmap,
 )
 from inthegrid_operator.settings import OperatorSettings
 from inthegrid_operator.specs import DEFAULT_REPLICAS, parse_feed_spec, split_rule_spec

@@ -1,6 +1,7 @@
 """Pure builders of the children of MarketFeeds and ArbitrageRules, as plain dicts.
 
-No API calls here: the reconciler adopts these (owner reference) and applies them. The env vars are
+No API calls here: the reconciler adopts these (owner reference) and applies them. What is
+particular to calculators (rule ConfigMap, shards) is in ``render_calculator``. The env vars are
 exactly the fields of ``FeedSettings`` / ``CalculatorSettings``; a contract test parses rendered env
 with those classes and compares the result with the custom resource's spec.
 """
@@ -11,21 +12,13 @@ import hashlib
 import json
 from typing import Any
 
-import yaml
-
-from inthegrid.domain.rules import RuleSpec
-from inthegrid_operator import API_VERSION, FIELD_MANAGER
+from inthegrid_operator import FIELD_MANAGER
 from inthegrid_operator.settings import OperatorSettings
 from inthegrid_operator.specs import MarketFeedSpec
 
 METRICS_PORT = 9100  # INTHEGRID_METRICS_PORT of every child: /metrics, /healthz, /readyz
 RUN_AS = 10001
-RULE_DIR = "/etc/inthegrid/rule"
-RULE_FILE_KEY = "rule.yaml"
 CONFIG_HASH_ANNOTATION = "inthegrid.io/config-hash"
-# Shard Deployments of one rule share its instance and component labels; this one keeps their
-# selectors apart (overlapping selectors make Deployments fight over pods).
-SHARD_LABEL = "inthegrid.io/shard"
 MAX_CHILD_NAME = 63  # a label value and a DNS label, as the children's names are used
 
 FEED_COMPONENT = "feed"
@@ -34,34 +27,6 @@ CALCULATOR_COMPONENT = "calculator"
 
 def feed_deployment_name(name: str) -> str:
     return f"{name}-feed"
-
-
-def calculator_deployment_name(name: str) -> str:
-    return f"{name}-calculator"
-
-
-def calculator_shard_deployment_name(name: str, index: int, count: int) -> str:
-    """``<name>-calculator-shard-<i>-of-<n>``; a name too long for that keeps its first characters
-    and a hash of the whole name, so distinct rules never share a Deployment."""
-    suffix = f"-shard-{index}-of-{count}"
-    full = calculator_deployment_name(name) + suffix
-    if len(full) <= MAX_CHILD_NAME:
-        return full
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    tail = f"-{digest}-calculator{suffix}"
-    return name[: MAX_CHILD_NAME - len(tail)] + tail
-
-
-def calculator_deployment_names(name: str, replicas: int) -> list[str]:
-    """The calculator Deployments of a rule run by ``replicas`` shards: with one, today's single
-    Deployment (nothing changes for rules written before replicas existed)."""
-    if replicas == 1:
-        return [calculator_deployment_name(name)]
-    return [calculator_shard_deployment_name(name, i, replicas) for i in range(replicas)]
-
-
-def rule_configmap_name(name: str) -> str:
-    return f"{name}-rule"
 
 
 def render_labels(name: str, component: str) -> dict[str, str]:
@@ -89,12 +54,12 @@ def config_hash(*parts: Any) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def _env(name: str, value: object) -> dict[str, Any]:
+def env_var(name: str, value: object) -> dict[str, Any]:
     text = ("true" if value else "false") if isinstance(value, bool) else str(value)
     return {"name": name, "value": text}
 
 
-def _secret_env(name: str, secret: str, key: str, *, optional: bool = False) -> dict[str, Any]:
+def secret_env_var(name: str, secret: str, key: str, *, optional: bool = False) -> dict[str, Any]:
     ref: dict[str, Any] = {"name": secret, "key": key}
     if optional:
         ref["optional"] = True
@@ -105,61 +70,61 @@ def render_common_env(settings: OperatorSettings, role: str) -> list[dict[str, A
     """What every child needs; NATS credentials of its role's user (least permissions: a feed may
     publish prices only, a calculator opportunity events only) when the chart set up NATS users."""
     env = [
-        _env("INTHEGRID_NATS_URL", settings.nats_url),
+        env_var("INTHEGRID_NATS_URL", settings.nats_url),
         # A feed or calculator may be the first to create a stream or bucket: with the cluster's
         # replica count, or a 3-node NATS would hold it on one node only.
-        _env("INTHEGRID_STREAM_REPLICAS", settings.stream_replicas),
+        env_var("INTHEGRID_STREAM_REPLICAS", settings.stream_replicas),
     ]
     if settings.nats_users_secret_name:
-        env.append(_env("INTHEGRID_NATS_USER", role))
+        env.append(env_var("INTHEGRID_NATS_USER", role))
         env.append(
-            _secret_env("INTHEGRID_NATS_PASSWORD", settings.nats_users_secret_name, f"{role}-password")
+            secret_env_var("INTHEGRID_NATS_PASSWORD", settings.nats_users_secret_name, f"{role}-password")
         )
     elif settings.nats_secret_name:
-        env.append(_secret_env("INTHEGRID_NATS_USER", settings.nats_secret_name, "user"))
-        env.append(_secret_env("INTHEGRID_NATS_PASSWORD", settings.nats_secret_name, "password"))
-    env.append(_env("INTHEGRID_LOG_FORMAT", settings.child_log_format))
-    env.append(_env("INTHEGRID_METRICS_PORT", METRICS_PORT))
+        env.append(secret_env_var("INTHEGRID_NATS_USER", settings.nats_secret_name, "user"))
+        env.append(secret_env_var("INTHEGRID_NATS_PASSWORD", settings.nats_secret_name, "password"))
+    env.append(env_var("INTHEGRID_LOG_FORMAT", settings.child_log_format))
+    env.append(env_var("INTHEGRID_METRICS_PORT", METRICS_PORT))
     return env
 
 
 def render_feed_env(name: str, spec: MarketFeedSpec, settings: OperatorSettings) -> list[dict[str, Any]]:
     """FeedSettings as env vars: the feed's identity, then only the chosen source's settings."""
     env = [
-        _env("INTHEGRID_FEED_NAME", name),
-        _env("INTHEGRID_FEED_ZONES", ",".join(spec.zones)),
-        _env("INTHEGRID_FEED_SOURCE", spec.source),
-        _env("INTHEGRID_FEED_MARKET", spec.market),
-        _env("INTHEGRID_FEED_RESOLUTION", spec.resolution),
-        _env("INTHEGRID_FEED_PAUSED", spec.paused),
+        env_var("INTHEGRID_FEED_NAME", name),
+        env_var("INTHEGRID_FEED_ZONES", ",".join(spec.zones)),
+        env_var("INTHEGRID_FEED_SOURCE", spec.source),
+        env_var("INTHEGRID_FEED_MARKET", spec.market),
+        env_var("INTHEGRID_FEED_RESOLUTION", spec.resolution),
+        env_var("INTHEGRID_FEED_PAUSED", spec.paused),
     ]
     if spec.source == "simulator":
         sim = spec.simulator
         env += [
-            _env("INTHEGRID_SIMULATOR_SEED", sim.seed),
-            _env("INTHEGRID_SIMULATOR_VOLATILITY", sim.volatility),
-            _env("INTHEGRID_SIMULATOR_SPEED", sim.speed),
-            _env("INTHEGRID_SIMULATOR_TICK_SECONDS", sim.tick_seconds),
+            env_var("INTHEGRID_SIMULATOR_SEED", sim.seed),
+            env_var("INTHEGRID_SIMULATOR_VOLATILITY", sim.volatility),
+            env_var("INTHEGRID_SIMULATOR_SPEED", sim.speed),
+            env_var("INTHEGRID_SIMULATOR_TICK_SECONDS", sim.tick_seconds),
         ]
         if sim.start:
-            env.append(_env("INTHEGRID_SIMULATOR_START", sim.start))
+            env.append(env_var("INTHEGRID_SIMULATOR_START", sim.start))
     elif spec.source == "entsoe":
         ent = spec.entsoe
         if ent.token_secret_ref is not None:  # always set: the spec refuses entsoe without it
             env.append(
-                _secret_env("INTHEGRID_ENTSOE_TOKEN", ent.token_secret_ref.name, ent.token_secret_ref.key)
+                secret_env_var("INTHEGRID_ENTSOE_TOKEN", ent.token_secret_ref.name, ent.token_secret_ref.key)
             )
         env += [
-            _env("INTHEGRID_ENTSOE_BASE_URL", ent.base_url),
-            _env("INTHEGRID_ENTSOE_REQUESTS_PER_MINUTE", ent.requests_per_minute),
+            env_var("INTHEGRID_ENTSOE_BASE_URL", ent.base_url),
+            env_var("INTHEGRID_ENTSOE_REQUESTS_PER_MINUTE", ent.requests_per_minute),
         ]
     else:
         rep = spec.replay
-        env += [_env("INTHEGRID_REPLAY_PATH", rep.path), _env("INTHEGRID_REPLAY_SPEED", rep.speed)]
+        env += [env_var("INTHEGRID_REPLAY_PATH", rep.path), env_var("INTHEGRID_REPLAY_SPEED", rep.speed)]
         if rep.from_day:
-            env.append(_env("INTHEGRID_REPLAY_FROM", rep.from_day))
+            env.append(env_var("INTHEGRID_REPLAY_FROM", rep.from_day))
         if rep.to_day:
-            env.append(_env("INTHEGRID_REPLAY_TO", rep.to_day))
+            env.append(env_var("INTHEGRID_REPLAY_TO", rep.to_day))
     return env + render_common_env(settings, "feed")
 
 
@@ -193,7 +158,7 @@ def _probe(path: str, period: int, failures: int) -> dict[str, Any]:
     }
 
 
-def _deployment(
+def render_deployment(
     *,
     name: str,
     namespace: str,
@@ -266,7 +231,7 @@ def render_feed_deployment(
     """MarketFeed -> Deployment running ``inthegrid feed`` configured by FeedSettings env vars."""
     env = render_feed_env(name, spec, settings)
     resources = render_resources(settings, spec)
-    return _deployment(
+    return render_deployment(
         name=feed_deployment_name(name),
         namespace=namespace,
         owner_name=name,
@@ -278,92 +243,3 @@ def render_feed_deployment(
         volumes=[],
         mounts=[],
     )
-
-
-def render_rule_document(name: str, spec: dict[str, Any]) -> str:
-    """The rule as the calculator reads it: an ArbitrageRule manifest (rule_from_manifest parses it)."""
-    doc = {"apiVersion": API_VERSION, "kind": "ArbitrageRule", "metadata": {"name": name}, "spec": spec}
-    return yaml.safe_dump(doc, sort_keys=True, default_flow_style=False)
-
-
-def render_rule_configmap(name: str, namespace: str, spec: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {
-            "name": rule_configmap_name(name),
-            "namespace": namespace,
-            "labels": render_labels(name, CALCULATOR_COMPONENT),
-        },
-        "data": {RULE_FILE_KEY: render_rule_document(name, spec)},
-    }
-
-
-def render_calculator_env(
-    name: str, rule: RuleSpec, settings: OperatorSettings, *, index: int = 0, count: int = 1
-) -> list[dict[str, Any]]:
-    """CalculatorSettings as env vars; a shard of a rule run by several replicas also gets its place."""
-    env = [
-        _env("INTHEGRID_RULE_NAME", name),
-        _env("INTHEGRID_RULE_FILE", f"{RULE_DIR}/{RULE_FILE_KEY}"),
-    ]
-    if count > 1:
-        env += [
-            _env("INTHEGRID_CALCULATOR_SHARD_COUNT", count),
-            _env("INTHEGRID_CALCULATOR_SHARD_INDEX", index),
-        ]
-    ref = rule.alert.webhook_secret_ref if rule.alert is not None else None
-    if ref is not None:
-        env.append(_secret_env("INTHEGRID_ALERT_WEBHOOK_URL", ref.name, ref.key))
-    return env + render_common_env(settings, "calculator")
-
-
-def render_calculator_deployment(
-    name: str,
-    namespace: str,
-    rule: RuleSpec,
-    configmap: dict[str, Any],
-    settings: OperatorSettings,
-    *,
-    index: int = 0,
-    count: int = 1,
-) -> dict[str, Any]:
-    """ArbitrageRule -> Deployment running ``inthegrid calculator`` on the rule in ``configmap``
-    (shard ``index`` of ``count`` when the rule runs as several replicas).
-
-    The calculator reads its rule once at start, so the ConfigMap's content is part of the pod
-    template's hash: editing the rule rolls the Deployment.
-    """
-    env = render_calculator_env(name, rule, settings, index=index, count=count)
-    resources = render_resources(settings)
-    volume = {"name": "rule", "configMap": {"name": configmap["metadata"]["name"]}}
-    mount = {"name": "rule", "mountPath": RULE_DIR, "readOnly": True}
-    return _deployment(
-        name=calculator_deployment_names(name, count)[index],
-        namespace=namespace,
-        owner_name=name,
-        component=CALCULATOR_COMPONENT,
-        settings=settings,
-        env=env,
-        resources=resources,
-        config_digest=config_hash(env, resources, configmap["data"]),
-        volumes=[volume],
-        mounts=[mount],
-        shard_labels={SHARD_LABEL: f"{index}-of-{count}"} if count > 1 else None,
-    )
-
-
-def render_calculator_deployments(
-    name: str,
-    namespace: str,
-    rule: RuleSpec,
-    configmap: dict[str, Any],
-    settings: OperatorSettings,
-    replicas: int,
-) -> list[dict[str, Any]]:
-    """One Deployment of one pod per shard: each shard is its own durable consumer, and a
-    Deployment per shard gives each pod its fixed index (as a StatefulSet would, without one)."""
-    return [
-        render_calculator_deployment(name, namespace, rule, configmap, settings, index=i, count=replicas)
-        for i in range(replicas)
-    ]

@@ -18,11 +18,11 @@ from nats.js.errors import NotFoundError
 from inthegrid.calculator.service import durable_name
 from inthegrid.domain.rules import parse_rule_spec
 from inthegrid.platform.bus import PRICES_STREAM
-from inthegrid_operator.render import (
+from inthegrid_operator.render import render_feed_deployment
+from inthegrid_operator.render_calculator import (
     RULE_DIR,
     render_calculator_deployment,
     render_calculator_deployments,
-    render_feed_deployment,
     render_rule_configmap,
 )
 from inthegrid_operator.settings import OperatorSettings

@@ -12,12 +12,8 @@ import pytest
 import yaml
 
 from inthegrid.domain.rules import parse_rule_spec
-from inthegrid_operator.render import (
-    CONFIG_HASH_ANNOTATION,
-    render_calculator_deployment,
-    render_feed_deployment,
-    render_rule_configmap,
-)
+from inthegrid_operator.render import CONFIG_HASH_ANNOTATION, render_feed_deployment
+from inthegrid_operator.render_calculator import render_calculator_deployment, render_rule_configmap
 from inthegrid_operator.settings import OperatorSettings
 from inthegrid_operator.specs import parse_feed_spec, split_rule_spec
 from tests.operator.harness import (

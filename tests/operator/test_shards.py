@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from inthegrid.domain.rules import parse_rule_spec
-from inthegrid_operator.render import (
+from inthegrid_operator.render_calculator import (
     SHARD_LABEL,
     calculator_deployment_names,
     render_calculator_deployments,

@@ -20,13 +20,8 @@ from inthegrid_operator.crds import (
     render_marketfeed_crd,
 )
 from inthegrid_operator.kube import KubeError, as_kopf_error
-from inthegrid_operator.render import (
-    CONFIG_HASH_ANNOTATION,
-    RULE_DIR,
-    render_calculator_deployment,
-    render_feed_deployment,
-    render_rule_configmap,
-)
+from inthegrid_operator.render import CONFIG_HASH_ANNOTATION, render_feed_deployment
+from inthegrid_operator.render_calculator import RULE_DIR, render_calculator_deployment, render_rule_configmap
 from inthegrid_operator.settings import OperatorSettings
 from inthegrid_operator.specs import REPLICAS_FIELD, MarketFeedSpec, parse_feed_spec
 from inthegrid_operator.status import (

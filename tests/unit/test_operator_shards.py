@@ -15,13 +15,12 @@ from inthegrid.errors import ValidationError
 from inthegrid.platform.settings import CalculatorSettings, FeedSettings
 from inthegrid_operator.crds import render_arbitragerule_crd
 from inthegrid_operator.reconcile import child_deployment_names, stale_deployments
-from inthegrid_operator.render import (
-    MAX_CHILD_NAME,
+from inthegrid_operator.render import MAX_CHILD_NAME, render_feed_deployment
+from inthegrid_operator.render_calculator import (
     SHARD_LABEL,
     calculator_deployment_names,
     render_calculator_deployment,
     render_calculator_deployments,
-    render_feed_deployment,
     render_rule_configmap,
 )
 from inthegrid_operator.settings import OperatorSettings
