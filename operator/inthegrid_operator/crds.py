@@ -14,7 +14,14 @@ from inthegrid.domain.price_sources import DEFAULT_SOURCE, SOURCE_DESCRIPTIONS, 
 from inthegrid.domain.rules import CostModelType, PathMode
 from inthegrid.domain.zones import ALIASES, ZONE_CODES
 from inthegrid_operator import GROUP, VERSION
-from inthegrid_operator.specs import MARKETS, RESOLUTIONS, RULE_MARKETS
+from inthegrid_operator.specs import (
+    DEFAULT_REPLICAS,
+    MARKETS,
+    MAX_REPLICAS,
+    REPLICAS_FIELD,
+    RESOLUTIONS,
+    RULE_MARKETS,
+)
 
 # Canonical codes first, then the aliases RuleSpec and FeedSettings also accept (DE -> DE-LU).
 ZONE_ENUM: list[str] = [*ZONE_CODES, *ALIASES]
@@ -127,8 +134,14 @@ def status_schema() -> dict[str, Any]:
         "description": "written by the operator",
         "properties": {
             "observedGeneration": {"type": "integer", "description": "the generation last reconciled"},
-            "deploymentName": {"type": "string", "description": "the child Deployment"},
-            "readyReplicas": {"type": "integer", "description": "ready replicas of the child Deployment"},
+            "deploymentName": {
+                "type": "string",
+                "description": "the child Deployment (a rule's shard Deployments, comma-separated)",
+            },
+            "readyReplicas": {
+                "type": "integer",
+                "description": "ready pods of the child Deployments (a rule's ready shards)",
+            },
             "conditions": {
                 "type": "array",
                 "items": condition,
@@ -283,7 +296,7 @@ def marketfeed_spec_schema() -> dict[str, Any]:
 
 
 def arbitragerule_spec_schema() -> dict[str, Any]:
-    """inthegrid.domain.rules.RuleSpec, field for field."""
+    """inthegrid.domain.rules.RuleSpec, field for field, and the operator's ``replicas``."""
     border = {
         "type": "object",
         "required": ["zones"],
@@ -351,6 +364,13 @@ def arbitragerule_spec_schema() -> dict[str, Any]:
                 "type": "object",
                 "properties": {"webhookSecretRef": _secret_ref("Secret holding the webhook URL", "url")},
             },
+            REPLICAS_FIELD: {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": MAX_REPLICAS,
+                "default": DEFAULT_REPLICAS,
+                "description": "calculator replicas splitting the rule's pairs (one Deployment each)",
+            },
         },
         "x-kubernetes-validations": [
             {
@@ -388,6 +408,7 @@ def render_arbitragerule_crd() -> dict[str, Any]:
         {"name": "Zones", "type": "string", "jsonPath": ".spec.zones"},
         {"name": "Cost", "type": "string", "jsonPath": ".spec.costModel.type"},
         {"name": "Paths", "type": "string", "jsonPath": ".spec.paths"},
+        {"name": "Replicas", "type": "integer", "jsonPath": f".spec.{REPLICAS_FIELD}"},
         *_ready_columns(),
     ]
     return _crd(

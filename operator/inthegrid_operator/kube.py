@@ -108,6 +108,17 @@ class KubeApi:
     def read_deployment(self, namespace: str, name: str) -> dict[str, Any] | None:
         return self.request("GET", f"/apis/apps/v1/namespaces/{quote(namespace)}/deployments/{quote(name)}")
 
+    def list_deployments(self, namespace: str, selector: dict[str, str]) -> list[dict[str, Any]]:
+        labels = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+        path = f"/apis/apps/v1/namespaces/{quote(namespace)}/deployments"
+        result = self.request("GET", path, query=[("labelSelector", labels)])
+        return list((result or {}).get("items") or [])
+
+    def delete_deployment(self, namespace: str, name: str) -> None:
+        """Delete a Deployment and, in the background, its pods; one already gone (404) is fine."""
+        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
+        self.request("DELETE", f"/apis/apps/v1/namespaces/{quote(namespace)}/deployments/{quote(name)}", body)
+
     def read_resource(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         return self.request("GET", _custom_path(kind, namespace, name))
 

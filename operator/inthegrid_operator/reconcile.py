@@ -23,14 +23,18 @@ from inthegrid_operator import API_VERSION
 from inthegrid_operator.kube import PLURALS, KubeApi, KubeError, as_kopf_error
 from inthegrid_operator.metrics import RECONCILE_ERRORS, RECONCILES, timed_reconcile
 from inthegrid_operator.render import (
-    calculator_deployment_name,
+    CALCULATOR_COMPONENT,
     feed_deployment_name,
-    render_calculator_deployment,
     render_feed_deployment,
+    selector_labels,
+)
+from inthegrid_operator.render_calculator import (
+    calculator_deployment_names,
+    render_calculator_deployments,
     render_rule_configmap,
 )
 from inthegrid_operator.settings import OperatorSettings
-from inthegrid_operator.specs import parse_feed_spec
+from inthegrid_operator.specs import DEFAULT_REPLICAS, parse_feed_spec, split_rule_spec
 from inthegrid_operator.status import (
     APPLIED,
     APPLY_FAILED,
@@ -38,7 +42,7 @@ from inthegrid_operator.status import (
     Outcome,
     Readiness,
     build_status,
-    deployment_readiness,
+    deployments_readiness,
     now_rfc3339,
     status_delta,
     with_readiness,
@@ -46,7 +50,8 @@ from inthegrid_operator.status import (
 
 log = logging.getLogger(__name__)
 
-StatusFn = Callable[[dict[str, Any], Readiness], "dict[str, Any] | None"]
+# (status now, readiness of the child Deployments, their names) -> the new status (None = leave it).
+StatusFn = Callable[[dict[str, Any], Readiness, str], "dict[str, Any] | None"]
 STATUS_ATTEMPTS = 5
 
 
@@ -56,7 +61,7 @@ def reconcile_marketfeed(api: KubeApi, settings: OperatorSettings, body: Any) ->
         try:
             spec = parse_feed_spec(_plain(body.get("spec") or {}))
         except ValidationError as exc:
-            _invalid(api, "MarketFeed", body, feed_deployment_name(name), exc)
+            _invalid(api, "MarketFeed", body, exc)
             return
 
         def children() -> str:
@@ -65,39 +70,72 @@ def reconcile_marketfeed(api: KubeApi, settings: OperatorSettings, body: Any) ->
             api.apply(deployment)
             return f"Deployment {deployment['metadata']['name']} applied"
 
-        _converge(api, "MarketFeed", body, feed_deployment_name(name), children)
+        _converge(api, "MarketFeed", body, children)
 
 
 def reconcile_arbitragerule(api: KubeApi, settings: OperatorSettings, body: Any) -> None:
     name, namespace = body["metadata"]["name"], body["metadata"]["namespace"]
     with timed_reconcile("ArbitrageRule"):
-        raw = _plain(body.get("spec") or {})
         try:
+            raw, replicas = split_rule_spec(_plain(body.get("spec") or {}))
             rule = parse_rule_spec(raw)
         except ValidationError as exc:
-            _invalid(api, "ArbitrageRule", body, calculator_deployment_name(name), exc)
+            _invalid(api, "ArbitrageRule", body, exc)
             return
 
         def children() -> str:
             configmap = render_rule_configmap(name, namespace, raw)
-            deployment = render_calculator_deployment(name, namespace, rule, configmap, settings)
-            kopf.adopt([configmap, deployment], owner=body)
+            deployments = render_calculator_deployments(name, namespace, rule, configmap, settings, replicas)
+            kopf.adopt([configmap, *deployments], owner=body)
             api.apply(configmap)
-            api.apply(deployment)
-            return (
-                f"ConfigMap {configmap['metadata']['name']} and "
-                f"Deployment {deployment['metadata']['name']} applied"
-            )
+            for deployment in deployments:
+                api.apply(deployment)
+            # The new layout runs before the old one goes: shards and the single calculator are
+            # distinct durable consumers publishing the same event ids, which the stream dedupes.
+            wanted = {d["metadata"]["name"] for d in deployments}
+            live = api.list_deployments(namespace, selector_labels(name, CALCULATOR_COMPONENT))
+            stale = stale_deployments(live, body["metadata"].get("uid"), wanted)
+            for old in stale:
+                api.delete_deployment(namespace, old)
+            applied = ", ".join(sorted(wanted))
+            deleted = f"; deleted {', '.join(stale)}" if stale else ""
+            return f"ConfigMap {configmap['metadata']['name']} and Deployment {applied} applied{deleted}"
 
-        _converge(api, "ArbitrageRule", body, calculator_deployment_name(name), children)
+        _converge(api, "ArbitrageRule", body, children)
 
 
-def _converge(api: KubeApi, kind: str, body: Any, deployment_name: str, children: Callable[[], str]) -> None:
+def stale_deployments(live: list[dict[str, Any]], owner_uid: str | None, wanted: set[str]) -> list[str]:
+    """Deployments this resource controls that its spec no longer asks for (an older shard layout);
+    a Deployment of the same labels owned by anything else is not ours to delete."""
+    out = []
+    for deployment in live:
+        meta = deployment.get("metadata") or {}
+        controlled = any(
+            r.get("controller") and r.get("uid") == owner_uid for r in meta.get("ownerReferences") or []
+        )
+        if controlled and owner_uid and meta.get("name") not in wanted:
+            out.append(str(meta["name"]))
+    return sorted(out)
+
+
+def child_deployment_names(kind: str, resource: dict[str, Any]) -> list[str]:
+    """The Deployments a resource's current spec runs (a rule: one per shard)."""
+    name = resource["metadata"]["name"]
+    if kind == "MarketFeed":
+        return [feed_deployment_name(name)]
+    try:
+        _, replicas = split_rule_spec(resource.get("spec") or {})
+    except ValidationError:
+        replicas = DEFAULT_REPLICAS  # the reconciler reports the invalid spec
+    return calculator_deployment_names(name, replicas)
+
+
+def _converge(api: KubeApi, kind: str, body: Any, children: Callable[[], str]) -> None:
     generation = int(body["metadata"].get("generation") or 0)
     try:
         message = children()
         outcome = Outcome(True, APPLIED, message)
-        _write_status(api, kind, body, deployment_name, _reconciled(generation, deployment_name, outcome))
+        _write_status(api, kind, body, _reconciled(generation, outcome))
     except KubeError as exc:
         error = as_kopf_error(exc)
         RECONCILES.labels(kind, "error").inc()
@@ -106,7 +144,7 @@ def _converge(api: KubeApi, kind: str, body: Any, deployment_name: str, children
         ).inc()
         failed = Outcome(False, APPLY_FAILED, str(exc)[:1000])
         try:
-            _write_status(api, kind, body, deployment_name, _reconciled(generation, deployment_name, failed))
+            _write_status(api, kind, body, _reconciled(generation, failed))
         except KubeError:
             log.warning("%s %s: could not record the failure in status", kind, body["metadata"]["name"])
         kopf.warn(body, reason=APPLY_FAILED, message=failed.message)
@@ -117,7 +155,7 @@ def _converge(api: KubeApi, kind: str, body: Any, deployment_name: str, children
     RECONCILES.labels(kind, "ok").inc()
 
 
-def _invalid(api: KubeApi, kind: str, body: Any, deployment_name: str, exc: ValidationError) -> None:
+def _invalid(api: KubeApi, kind: str, body: Any, exc: ValidationError) -> None:
     """A spec the schema let through but the domain refuses: say so in status, do not retry.
 
     The children keep running the last good spec; the next edit of the spec reconciles again.
@@ -125,7 +163,7 @@ def _invalid(api: KubeApi, kind: str, body: Any, deployment_name: str, exc: Vali
     generation = int(body["metadata"].get("generation") or 0)
     outcome = Outcome(False, INVALID_SPEC, str(exc)[:1000])
     try:
-        _write_status(api, kind, body, deployment_name, _reconciled(generation, deployment_name, outcome))
+        _write_status(api, kind, body, _reconciled(generation, outcome))
     except KubeError as error:
         raise as_kopf_error(error) from error
     if (body.get("status") or {}).get("observedGeneration") != generation:
@@ -137,8 +175,8 @@ def _invalid(api: KubeApi, kind: str, body: Any, deployment_name: str, exc: Vali
     )
 
 
-def _reconciled(generation: int, deployment_name: str, outcome: Outcome) -> StatusFn:
-    def compute(previous: dict[str, Any], readiness: Readiness) -> dict[str, Any]:
+def _reconciled(generation: int, outcome: Outcome) -> StatusFn:
+    def compute(previous: dict[str, Any], readiness: Readiness, deployment_name: str) -> dict[str, Any]:
         if not outcome.ok:  # Ready says why nothing new runs; keep the last known ready count
             readiness = Readiness(False, readiness.ready_replicas, outcome.reason, outcome.message)
         return build_status(
@@ -153,16 +191,17 @@ def _reconciled(generation: int, deployment_name: str, outcome: Outcome) -> Stat
     return compute
 
 
-def _write_status(api: KubeApi, kind: str, body: Any, deployment_name: str, compute: StatusFn) -> None:
-    """Read the Deployment and the resource, compute, patch only a change, retry on conflicts."""
+def _write_status(api: KubeApi, kind: str, body: Any, compute: StatusFn) -> None:
+    """Read the resource and its Deployments, compute, patch only a change, retry on conflicts."""
     namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
     for _ in range(STATUS_ATTEMPTS):
-        readiness = deployment_readiness(api.read_deployment(namespace, deployment_name))
         current = api.read_resource(kind, namespace, name)
         if current is None or current["metadata"].get("uid") != body["metadata"].get("uid"):
             return  # deleted (or deleted and re-created: that one has its own reconcile)
+        names = child_deployment_names(kind, current)
+        readiness = deployments_readiness({n: api.read_deployment(namespace, n) for n in names})
         previous = current.get("status") or {}
-        new = compute(previous, readiness)
+        new = compute(previous, readiness, ",".join(names))
         delta = status_delta(previous, new) if new is not None else {}
         if not delta:
             return
@@ -192,11 +231,11 @@ def sync_parent_readiness(api: KubeApi, deployment: Any) -> None:
         "metadata": {"namespace": meta["namespace"], "name": owner["name"], "uid": owner.get("uid")}
     }
 
-    def compute(previous: dict[str, Any], readiness: Readiness) -> dict[str, Any] | None:
+    def compute(previous: dict[str, Any], readiness: Readiness, _names: str) -> dict[str, Any] | None:
         return with_readiness(previous, readiness, now_rfc3339())
 
     try:
-        _write_status(api, owner["kind"], parent_ref, meta["name"], compute)
+        _write_status(api, owner["kind"], parent_ref, compute)
     except KubeError as exc:
         raise as_kopf_error(exc) from exc
 

@@ -1,6 +1,7 @@
 """Pure builders of the children of MarketFeeds and ArbitrageRules, as plain dicts.
 
-No API calls here: the reconciler adopts these (owner reference) and applies them. The env vars are
+No API calls here: the reconciler adopts these (owner reference) and applies them. What is
+particular to calculators (rule ConfigMap, shards) is in ``render_calculator``. The env vars are
 exactly the fields of ``FeedSettings`` / ``CalculatorSettings``; a contract test parses rendered env
 with those classes and compares the result with the custom resource's spec.
 """
@@ -12,19 +13,15 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-import yaml
-
 from inthegrid.domain.price_sources import SourceKind, source_kind
-from inthegrid.domain.rules import RuleSpec
-from inthegrid_operator import API_VERSION, FIELD_MANAGER
+from inthegrid_operator import FIELD_MANAGER
 from inthegrid_operator.settings import OperatorSettings
 from inthegrid_operator.specs import MarketFeedSpec
 
 METRICS_PORT = 9100  # INTHEGRID_METRICS_PORT of every child: /metrics, /healthz, /readyz
 RUN_AS = 10001
-RULE_DIR = "/etc/inthegrid/rule"
-RULE_FILE_KEY = "rule.yaml"
 CONFIG_HASH_ANNOTATION = "inthegrid.io/config-hash"
+MAX_CHILD_NAME = 63  # a label value and a DNS label, as the children's names are used
 
 FEED_COMPONENT = "feed"
 CALCULATOR_COMPONENT = "calculator"
@@ -32,14 +29,6 @@ CALCULATOR_COMPONENT = "calculator"
 
 def feed_deployment_name(name: str) -> str:
     return f"{name}-feed"
-
-
-def calculator_deployment_name(name: str) -> str:
-    return f"{name}-calculator"
-
-
-def rule_configmap_name(name: str) -> str:
-    return f"{name}-rule"
 
 
 def render_labels(name: str, component: str) -> dict[str, str]:
@@ -67,12 +56,12 @@ def config_hash(*parts: Any) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def _env(name: str, value: object) -> dict[str, Any]:
+def env_var(name: str, value: object) -> dict[str, Any]:
     text = ("true" if value else "false") if isinstance(value, bool) else str(value)
     return {"name": name, "value": text}
 
 
-def _secret_env(name: str, secret: str, key: str, *, optional: bool = False) -> dict[str, Any]:
+def secret_env_var(name: str, secret: str, key: str, *, optional: bool = False) -> dict[str, Any]:
     ref: dict[str, Any] = {"name": secret, "key": key}
     if optional:
         ref["optional"] = True
@@ -82,30 +71,35 @@ def _secret_env(name: str, secret: str, key: str, *, optional: bool = False) -> 
 def render_common_env(settings: OperatorSettings, role: str) -> list[dict[str, Any]]:
     """What every child needs; NATS credentials of its role's user (least permissions: a feed may
     publish prices only, a calculator opportunity events only) when the chart set up NATS users."""
-    env = [_env("INTHEGRID_NATS_URL", settings.nats_url)]
+    env = [
+        env_var("INTHEGRID_NATS_URL", settings.nats_url),
+        # A feed or calculator may be the first to create a stream or bucket: with the cluster's
+        # replica count, or a 3-node NATS would hold it on one node only.
+        env_var("INTHEGRID_STREAM_REPLICAS", settings.stream_replicas),
+    ]
     if settings.nats_users_secret_name:
-        env.append(_env("INTHEGRID_NATS_USER", role))
+        env.append(env_var("INTHEGRID_NATS_USER", role))
         env.append(
-            _secret_env("INTHEGRID_NATS_PASSWORD", settings.nats_users_secret_name, f"{role}-password")
+            secret_env_var("INTHEGRID_NATS_PASSWORD", settings.nats_users_secret_name, f"{role}-password")
         )
     elif settings.nats_secret_name:
-        env.append(_secret_env("INTHEGRID_NATS_USER", settings.nats_secret_name, "user"))
-        env.append(_secret_env("INTHEGRID_NATS_PASSWORD", settings.nats_secret_name, "password"))
-    env.append(_env("INTHEGRID_LOG_FORMAT", settings.child_log_format))
-    env.append(_env("INTHEGRID_METRICS_PORT", METRICS_PORT))
+        env.append(secret_env_var("INTHEGRID_NATS_USER", settings.nats_secret_name, "user"))
+        env.append(secret_env_var("INTHEGRID_NATS_PASSWORD", settings.nats_secret_name, "password"))
+    env.append(env_var("INTHEGRID_LOG_FORMAT", settings.child_log_format))
+    env.append(env_var("INTHEGRID_METRICS_PORT", METRICS_PORT))
     return env
 
 
 def _simulator_env(spec: MarketFeedSpec) -> list[dict[str, Any]]:
     sim = spec.simulator
     env = [
-        _env("INTHEGRID_SIMULATOR_SEED", sim.seed),
-        _env("INTHEGRID_SIMULATOR_VOLATILITY", sim.volatility),
-        _env("INTHEGRID_SIMULATOR_SPEED", sim.speed),
-        _env("INTHEGRID_SIMULATOR_TICK_SECONDS", sim.tick_seconds),
+        env_var("INTHEGRID_SIMULATOR_SEED", sim.seed),
+        env_var("INTHEGRID_SIMULATOR_VOLATILITY", sim.volatility),
+        env_var("INTHEGRID_SIMULATOR_SPEED", sim.speed),
+        env_var("INTHEGRID_SIMULATOR_TICK_SECONDS", sim.tick_seconds),
     ]
     if sim.start:
-        env.append(_env("INTHEGRID_SIMULATOR_START", sim.start))
+        env.append(env_var("INTHEGRID_SIMULATOR_START", sim.start))
     return env
 
 
@@ -113,21 +107,23 @@ def _entsoe_env(spec: MarketFeedSpec) -> list[dict[str, Any]]:
     ent = spec.entsoe
     env = []
     if ent.token_secret_ref is not None:  # always set: the spec refuses entsoe without it
-        env.append(_secret_env("INTHEGRID_ENTSOE_TOKEN", ent.token_secret_ref.name, ent.token_secret_ref.key))
+        env.append(
+            secret_env_var("INTHEGRID_ENTSOE_TOKEN", ent.token_secret_ref.name, ent.token_secret_ref.key)
+        )
     env += [
-        _env("INTHEGRID_ENTSOE_BASE_URL", ent.base_url),
-        _env("INTHEGRID_ENTSOE_REQUESTS_PER_MINUTE", ent.requests_per_minute),
+        env_var("INTHEGRID_ENTSOE_BASE_URL", ent.base_url),
+        env_var("INTHEGRID_ENTSOE_REQUESTS_PER_MINUTE", ent.requests_per_minute),
     ]
     return env
 
 
 def _replay_env(spec: MarketFeedSpec) -> list[dict[str, Any]]:
     rep = spec.replay
-    env = [_env("INTHEGRID_REPLAY_PATH", rep.path), _env("INTHEGRID_REPLAY_SPEED", rep.speed)]
+    env = [env_var("INTHEGRID_REPLAY_PATH", rep.path), env_var("INTHEGRID_REPLAY_SPEED", rep.speed)]
     if rep.from_day:
-        env.append(_env("INTHEGRID_REPLAY_FROM", rep.from_day))
+        env.append(env_var("INTHEGRID_REPLAY_FROM", rep.from_day))
     if rep.to_day:
-        env.append(_env("INTHEGRID_REPLAY_TO", rep.to_day))
+        env.append(env_var("INTHEGRID_REPLAY_TO", rep.to_day))
     return env
 
 
@@ -144,12 +140,12 @@ def render_feed_env(name: str, spec: MarketFeedSpec, settings: OperatorSettings)
     """FeedSettings as env vars: the feed's identity, then only the chosen source's settings."""
     source = source_kind(spec.source)
     env = [
-        _env("INTHEGRID_FEED_NAME", name),
-        _env("INTHEGRID_FEED_ZONES", ",".join(spec.zones)),
-        _env("INTHEGRID_FEED_SOURCE", source.value),
-        _env("INTHEGRID_FEED_MARKET", spec.market),
-        _env("INTHEGRID_FEED_RESOLUTION", spec.resolution),
-        _env("INTHEGRID_FEED_PAUSED", spec.paused),
+        env_var("INTHEGRID_FEED_NAME", name),
+        env_var("INTHEGRID_FEED_ZONES", ",".join(spec.zones)),
+        env_var("INTHEGRID_FEED_SOURCE", source.value),
+        env_var("INTHEGRID_FEED_MARKET", spec.market),
+        env_var("INTHEGRID_FEED_RESOLUTION", spec.resolution),
+        env_var("INTHEGRID_FEED_PAUSED", spec.paused),
     ]
     return env + SOURCE_ENV[source](spec) + render_common_env(settings, "feed")
 
@@ -196,7 +192,7 @@ def _probe(path: str, period: int, failures: int) -> dict[str, Any]:
     }
 
 
-def _deployment(
+def render_deployment(
     *,
     name: str,
     namespace: str,
@@ -208,8 +204,10 @@ def _deployment(
     config_digest: str,
     volumes: list[dict[str, Any]],
     mounts: list[dict[str, Any]],
+    shard_labels: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    labels = render_labels(owner_name, component)
+    labels = render_labels(owner_name, component) | (shard_labels or {})
+    selector = selector_labels(owner_name, component) | (shard_labels or {})
     pod_spec: dict[str, Any] = {
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
@@ -253,7 +251,7 @@ def _deployment(
             "revisionHistoryLimit": 3,
             # One publisher/consumer per resource at a time: never two feeds of one MarketFeed.
             "strategy": {"type": "Recreate"},
-            "selector": {"matchLabels": selector_labels(owner_name, component)},
+            "selector": {"matchLabels": selector},
             "template": {
                 "metadata": {
                     # The operator's labels win: the selector and the NetworkPolicies rely on them.
@@ -272,7 +270,7 @@ def render_feed_deployment(
     """MarketFeed -> Deployment running ``inthegrid feed`` configured by FeedSettings env vars."""
     env = render_feed_env(name, spec, settings)
     resources = render_resources(settings, spec)
-    return _deployment(
+    return render_deployment(
         name=feed_deployment_name(name),
         namespace=namespace,
         owner_name=name,
@@ -283,60 +281,4 @@ def render_feed_deployment(
         config_digest=config_hash(env, resources),
         volumes=[],
         mounts=[],
-    )
-
-
-def render_rule_document(name: str, spec: dict[str, Any]) -> str:
-    """The rule as the calculator reads it: an ArbitrageRule manifest (rule_from_manifest parses it)."""
-    doc = {"apiVersion": API_VERSION, "kind": "ArbitrageRule", "metadata": {"name": name}, "spec": spec}
-    return yaml.safe_dump(doc, sort_keys=True, default_flow_style=False)
-
-
-def render_rule_configmap(name: str, namespace: str, spec: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {
-            "name": rule_configmap_name(name),
-            "namespace": namespace,
-            "labels": render_labels(name, CALCULATOR_COMPONENT),
-        },
-        "data": {RULE_FILE_KEY: render_rule_document(name, spec)},
-    }
-
-
-def render_calculator_env(name: str, rule: RuleSpec, settings: OperatorSettings) -> list[dict[str, Any]]:
-    env = [
-        _env("INTHEGRID_RULE_NAME", name),
-        _env("INTHEGRID_RULE_FILE", f"{RULE_DIR}/{RULE_FILE_KEY}"),
-    ]
-    ref = rule.alert.webhook_secret_ref if rule.alert is not None else None
-    if ref is not None:
-        env.append(_secret_env("INTHEGRID_ALERT_WEBHOOK_URL", ref.name, ref.key))
-    return env + render_common_env(settings, "calculator")
-
-
-def render_calculator_deployment(
-    name: str, namespace: str, rule: RuleSpec, configmap: dict[str, Any], settings: OperatorSettings
-) -> dict[str, Any]:
-    """ArbitrageRule -> Deployment running ``inthegrid calculator`` on the rule in ``configmap``.
-
-    The calculator reads its rule once at start, so the ConfigMap's content is part of the pod
-    template's hash: editing the rule rolls the Deployment.
-    """
-    env = render_calculator_env(name, rule, settings)
-    resources = render_resources(settings)
-    volume = {"name": "rule", "configMap": {"name": configmap["metadata"]["name"]}}
-    mount = {"name": "rule", "mountPath": RULE_DIR, "readOnly": True}
-    return _deployment(
-        name=calculator_deployment_name(name),
-        namespace=namespace,
-        owner_name=name,
-        component=CALCULATOR_COMPONENT,
-        settings=settings,
-        env=env,
-        resources=resources,
-        config_digest=config_hash(env, resources, configmap["data"]),
-        volumes=[volume],
-        mounts=[mount],
     )

@@ -42,6 +42,13 @@ class OperatorSettings(BaseSettings):
         description="Secret with keys feed-password and calculator-password: children connect as the "
         "NATS user of their role (feed, calculator); takes precedence over nats_secret_name",
     )
+    stream_replicas: int = Field(
+        default=1,
+        ge=1,
+        le=5,
+        description="JetStream replicas of the buckets and streams the children create (the chart "
+        "sets it, as for its own services, from the NATS cluster size)",
+    )
     watch_namespace: str = Field(default="", description="namespace to watch; empty = all namespaces")
     operator_metrics_port: int = Field(
         default=9090, ge=0, le=65535, description="operator /metrics port (0 = off)"

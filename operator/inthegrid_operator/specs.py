@@ -13,6 +13,7 @@ from pydantic import ValidationError as PydanticError
 
 from inthegrid.domain.price_sources import DEFAULT_SOURCE, SOURCE_NAMES, SourceKind
 from inthegrid.domain.rules import describe_spec_errors
+from inthegrid.domain.shards import MAX_SHARDS
 from inthegrid.domain.zones import distinct_zone_codes
 from inthegrid.errors import ValidationError
 from inthegrid.platform.settings import FeedSettings
@@ -23,6 +24,11 @@ RESOLUTIONS: tuple[str, ...] = ("PT15M", "PT60M")
 # What a MarketFeed can publish and an ArbitrageRule watch: every market, the intraday auctions too.
 MARKETS: tuple[str, ...] = ("day_ahead", "intraday", "ida1", "ida2", "ida3")
 RULE_MARKETS = MARKETS
+# Fields of an ArbitrageRule's spec that say how the operator runs the rule, not what the rule is:
+# the operator takes them off before the rule reaches RuleSpec and the calculator's ConfigMap.
+REPLICAS_FIELD = "replicas"
+DEFAULT_REPLICAS = 1
+MAX_REPLICAS = MAX_SHARDS  # one calculator Deployment per shard
 
 
 def _default(field: str) -> Any:
@@ -97,3 +103,19 @@ def parse_feed_spec(data: dict[str, Any]) -> MarketFeedSpec:
         return MarketFeedSpec.model_validate(data)
     except PydanticError as exc:
         raise ValidationError(f"invalid MarketFeed: {describe_spec_errors(exc)}") from None
+
+
+def split_rule_spec(data: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """(the rule as RuleSpec reads it, how many calculator replicas split its pairs).
+
+    The schema has validated and defaulted ``replicas``; an object stored before the field existed
+    has none and runs as one calculator, as it did then.
+    """
+    rule = {k: v for k, v in data.items() if k != REPLICAS_FIELD}
+    replicas = data.get(REPLICAS_FIELD, DEFAULT_REPLICAS)
+    if isinstance(replicas, bool) or not isinstance(replicas, int) or not 1 <= replicas <= MAX_REPLICAS:
+        raise ValidationError(
+            f"invalid ArbitrageRule: spec.{REPLICAS_FIELD}: must be an integer from 1 to {MAX_REPLICAS}, "
+            f"not {replicas!r}"
+        )
+    return rule, replicas

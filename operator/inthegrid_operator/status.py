@@ -68,6 +68,29 @@ def deployment_readiness(deployment: dict[str, Any] | None) -> Readiness:
     )
 
 
+def deployments_readiness(deployments: dict[str, dict[str, Any] | None]) -> Readiness:
+    """Readiness of a resource's child Deployments (by name; None = missing): one reads as before;
+    several (a rule's shards) are Ready only when every one is, and the message says how many are."""
+    if len(deployments) == 1:
+        return deployment_readiness(next(iter(deployments.values())))
+    each = [
+        deployment_readiness(d) if d else Readiness(False, 0, DEPLOYMENT_MISSING, f"{n} does not exist yet")
+        for n, d in deployments.items()
+    ]
+    ready = sum(r.ready for r in each)
+    pods = sum(r.ready_replicas for r in each)
+    if ready == len(each):
+        return Readiness(True, pods, DEPLOYMENT_READY, f"{ready}/{len(each)} shard Deployments ready")
+    missing = any(r.reason == DEPLOYMENT_MISSING for r in each)
+    waiting = next(r.message for r in each if not r.ready)
+    return Readiness(
+        False,
+        pods,
+        DEPLOYMENT_MISSING if missing else DEPLOYMENT_PROGRESSING,
+        f"{ready}/{len(each)} shard Deployments ready; first waiting: {waiting}",
+    )
+
+
 def build_condition(
     kind: str,
     ok: bool,

@@ -120,6 +120,16 @@ def test_three_node_jetstream_and_a_database_replica_are_a_values_change(helm: P
         assert f"nats://inthegrid-nats-{i}.inthegrid-nats-headless:6222" in conf
     # Streams are replicated over the cluster by every service (INTHEGRID_STREAM_REPLICAS).
     assert env_of(by_kind(docs, "Deployment")["inthegrid-recorder"])["INTHEGRID_STREAM_REPLICAS"] == "3"
+    # ... and the operator reads the same value and hands it to the feeds and calculators it creates.
+    from inthegrid_operator.settings import OperatorSettings
+
+    operator_env = env_of(by_kind(docs, "Deployment")["inthegrid-operator"])
+    assert (
+        OperatorSettings.model_validate(
+            {"stream_replicas": operator_env["INTHEGRID_STREAM_REPLICAS"]}
+        ).stream_replicas
+        == 3
+    )
     # Every service knows every member from the start (the operator hands its URL to feeds and calculators).
     members = ",".join(f"nats://inthegrid-nats-{i}.inthegrid-nats-headless:4222" for i in range(3))
     for name in ("inthegrid-recorder", "inthegrid-gateway", "inthegrid-operator"):

@@ -22,17 +22,15 @@ import yaml
 
 from inthegrid.domain.rules import parse_rule_spec
 from inthegrid_operator import GROUP
-from inthegrid_operator.render import (
-    CONFIG_HASH_ANNOTATION,
+from inthegrid_operator.render import CONFIG_HASH_ANNOTATION, feed_deployment_name, render_feed_deployment
+from inthegrid_operator.render_calculator import (
     calculator_deployment_name,
-    feed_deployment_name,
     render_calculator_deployment,
-    render_feed_deployment,
     render_rule_configmap,
     rule_configmap_name,
 )
 from inthegrid_operator.settings import OperatorSettings
-from inthegrid_operator.specs import parse_feed_spec
+from inthegrid_operator.specs import parse_feed_spec, split_rule_spec
 from tests.operator.harness import (
     EXAMPLES,
     IMAGE,
@@ -252,8 +250,10 @@ def _assert_exact_children(
             expected = render_feed_deployment(name, NS, parse_feed_spec(spec), EXPECTED_SETTINGS)
         else:
             deployment_name = calculator_deployment_name(name)
-            cm = render_rule_configmap(name, NS, spec)
-            expected = render_calculator_deployment(name, NS, parse_rule_spec(spec), cm, EXPECTED_SETTINGS)
+            rule, replicas = split_rule_spec(spec)  # the stored spec carries the defaulted replicas
+            assert replicas == 1
+            cm = render_rule_configmap(name, NS, rule)
+            expected = render_calculator_deployment(name, NS, parse_rule_spec(rule), cm, EXPECTED_SETTINGS)
             live_cm = configmaps[rule_configmap_name(name)]
             assert live_cm["data"] == cm["data"], name
             assert _owner(live_cm) == (kind, name, uid)

@@ -35,8 +35,9 @@ OPERATOR_NEEDS: set[Grant] = (
     | _grants("inthegrid.io", ["marketfeeds/status", "arbitragerules/status"], ["get", "patch"])
     # Owner references with blockOwnerDeletion (OwnerReferencesPermissionEnforcement).
     | _grants("inthegrid.io", ["marketfeeds/finalizers", "arbitragerules/finalizers"], ["update"])
-    # Children by server-side apply; deletion is the garbage collector's (owner references).
-    | _grants("apps", ["deployments"], ["get", "list", "watch", "create", "patch"])
+    # Children by server-side apply; a deleted resource's children go by garbage collection (owner
+    # references); delete removes the calculator Deployments of a rule's old shard layout.
+    | _grants("apps", ["deployments"], ["get", "list", "watch", "create", "patch", "delete"])
     | _grants("", ["configmaps"], ["get", "create", "patch"])
     | _grants("", ["events"], ["create"])
     | _grants("events.k8s.io", ["events"], ["create"])
@@ -79,7 +80,8 @@ FORBIDDEN: dict[Grant, str] = {
     ("", "secrets", "watch"): "watching Secrets",
     ("", "pods/exec", "create"): "running commands in any pod",
     ("", "pods", "create"): "starting arbitrary pods",
-    ("apps", "deployments", "delete"): "deleting Deployments (the garbage collector does that)",
+    ("apps", "deployments", "deletecollection"): "deleting every Deployment of a namespace at once",
+    ("apps", "statefulsets", "delete"): "deleting workloads it does not run",
     ("rbac.authorization.k8s.io", "clusterroles", "escalate"): "escalating its own rights",
     ("rbac.authorization.k8s.io", "clusterrolebindings", "create"): "granting itself rights",
     ("", "serviceaccounts", "impersonate"): "impersonating other identities",
@@ -166,7 +168,8 @@ def test_no_secret_or_exec_access_anywhere(envtest: EnvTest, operator_kubeconfig
         ("watch", "secrets", []),
         ("create", "pods", ["--subresource=exec"]),
         ("*", "*", []),
-        ("delete", "deployments.apps", []),
+        ("delete", "statefulsets.apps", []),
+        ("deletecollection", "deployments.apps", []),
         ("bind", "clusterroles.rbac.authorization.k8s.io", []),
     ]:
         out = envtest.kubectl("auth", "can-i", verb, resource, *extra, "-A", f"--as={SA_USER}", check=False)

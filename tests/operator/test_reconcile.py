@@ -12,14 +12,10 @@ import pytest
 import yaml
 
 from inthegrid.domain.rules import parse_rule_spec
-from inthegrid_operator.render import (
-    CONFIG_HASH_ANNOTATION,
-    render_calculator_deployment,
-    render_feed_deployment,
-    render_rule_configmap,
-)
+from inthegrid_operator.render import CONFIG_HASH_ANNOTATION, render_feed_deployment
+from inthegrid_operator.render_calculator import render_calculator_deployment, render_rule_configmap
 from inthegrid_operator.settings import OperatorSettings
-from inthegrid_operator.specs import parse_feed_spec
+from inthegrid_operator.specs import parse_feed_spec, split_rule_spec
 from tests.operator.harness import (
     EXAMPLES,
     IMAGE,
@@ -77,7 +73,7 @@ def test_operator_holds_only_the_chart_rbac(envtest: EnvTest, operator: Operator
     assert can("patch", "arbitragerules.inthegrid.io", "--subresource=status", "-n", NS)
     for verb, resource in [
         ("get", "secrets"),
-        ("delete", "deployments"),
+        ("deletecollection", "deployments"),
         ("create", "pods"),
         ("update", "deployments"),
         ("delete", "marketfeeds.inthegrid.io"),
@@ -97,7 +93,8 @@ def test_examples_create_the_expected_children(
         if kind == "MarketFeed":
             expected = render_feed_deployment(name, NS, parse_feed_spec(m["spec"]), EXPECTED_SETTINGS)
         else:
-            cm = render_rule_configmap(name, NS, owner["spec"])
+            # The stored spec carries replicas (the schema defaults it); the ConfigMap holds the rule.
+            cm = render_rule_configmap(name, NS, split_rule_spec(owner["spec"])[0])
             expected = render_calculator_deployment(
                 name, NS, parse_rule_spec(m["spec"]), cm, EXPECTED_SETTINGS
             )

@@ -20,15 +20,10 @@ from inthegrid_operator.crds import (
     render_marketfeed_crd,
 )
 from inthegrid_operator.kube import KubeError, as_kopf_error
-from inthegrid_operator.render import (
-    CONFIG_HASH_ANNOTATION,
-    RULE_DIR,
-    render_calculator_deployment,
-    render_feed_deployment,
-    render_rule_configmap,
-)
+from inthegrid_operator.render import CONFIG_HASH_ANNOTATION, render_feed_deployment
+from inthegrid_operator.render_calculator import RULE_DIR, render_calculator_deployment, render_rule_configmap
 from inthegrid_operator.settings import OperatorSettings
-from inthegrid_operator.specs import MarketFeedSpec, parse_feed_spec
+from inthegrid_operator.specs import REPLICAS_FIELD, MarketFeedSpec, parse_feed_spec
 from inthegrid_operator.status import (
     Outcome,
     Readiness,
@@ -274,8 +269,11 @@ def _aliases(model: Any) -> dict[str, Any]:
     return out
 
 
-def _assert_schema_has_every_field(model: Any, schema: dict[str, Any], where: str) -> None:
+def _assert_schema_has_every_field(
+    model: Any, schema: dict[str, Any], where: str, operator_fields: frozenset[str] = frozenset()
+) -> None:
     props = schema.get("properties") or schema.get("items", {}).get("properties") or {}
+    props = {k: v for k, v in props.items() if k not in operator_fields}
     for alias, nested in _aliases(model).items():
         assert alias in props, f"{where}.{alias} missing from the CRD schema"
         if nested is not None:
@@ -284,7 +282,10 @@ def _assert_schema_has_every_field(model: Any, schema: dict[str, Any], where: st
 
 
 def test_arbitragerule_schema_is_rulespec_field_for_field() -> None:
-    _assert_schema_has_every_field(RuleSpec, _schema(render_arbitragerule_crd()), "spec")
+    # replicas is the operator's (how many calculators run the rule), taken off before RuleSpec.
+    _assert_schema_has_every_field(
+        RuleSpec, _schema(render_arbitragerule_crd()), "spec", frozenset({REPLICAS_FIELD})
+    )
 
 
 def test_marketfeed_schema_is_the_feed_spec_field_for_field() -> None:
