@@ -38,13 +38,14 @@ from inthegrid.platform.bus import (
     Bus,
     connect_bus,
     dead_letter,
-    decode_price_on,
+    dead_letter_items,
     fetch_batch,
     opportunity_subject,
     publish_all,
     token,
 )
 from inthegrid.platform.metrics import CONSUMER_PENDING, LATENCY_BUCKETS, MESSAGES_CONSUMED, HealthState
+from inthegrid.platform.price_messages import decode_prices_on
 from inthegrid.platform.settings import CalculatorSettings
 
 log = logging.getLogger(__name__)
@@ -95,9 +96,11 @@ async def restore(bus: Bus, state: CalculatorState, settings: CalculatorSettings
     )
     for subject, data in prices:
         try:
-            state.remember(decode_price_on(subject, data, settings.price_limits, window))
+            decoded = decode_prices_on(subject, data, settings.price_limits, window)
         except DecodeError:
             continue
+        for _, price in decoded.prices:
+            state.remember(price)
     state.prune()
     log.info("restored %d events and %d prices for rule %s", len(events), len(prices), rule.name)
 
@@ -259,18 +262,24 @@ async def _process(
     good: list[Msg] = []
     before = state.evaluations
     window = settings.time_window
+    service = f"calculator-{name}"
+    prices = 0
     for msg in msgs:
         try:
-            price = decode_price_on(msg.subject, msg.data, settings.price_limits, window)
+            decoded = decode_prices_on(msg.subject, msg.data, settings.price_limits, window)
         except DecodeError as exc:
-            await dead_letter(bus, msg, stream=PRICES_STREAM, service=f"calculator-{name}", reason=str(exc))
+            await dead_letter(bus, msg, stream=PRICES_STREAM, service=service, reason=str(exc))
             continue
-        new = state.on_price(price, now)
-        if new:
-            events.extend(new)
-            stored_at.append(
-                msg.metadata.timestamp.timestamp() if msg.metadata.timestamp else now.timestamp()
-            )
+        # One bad item of a batch is dead-lettered alone; the message is acked for the others.
+        await dead_letter_items(bus, msg, decoded.rejected, stream=PRICES_STREAM, service=service)
+        for _, price in decoded.prices:
+            new = state.on_price(price, now)
+            if new:
+                events.extend(new)
+                stored_at.append(
+                    msg.metadata.timestamp.timestamp() if msg.metadata.timestamp else now.timestamp()
+                )
+        prices += len(decoded.prices)
         good.append(msg)
     # Events first, acks after: a crash in between redelivers the prices and re-derives the events.
     await publish_events(bus, name, events)
@@ -279,7 +288,7 @@ async def _process(
         DETECTION.labels(name).observe(max(0.0, done - ts))
     for msg in good:
         await msg.ack()
-    PRICES_PROCESSED.labels(name).inc(len(good))
+    PRICES_PROCESSED.labels(name).inc(prices)
     MESSAGES_CONSUMED.labels(f"calculator-{name}", PRICES_STREAM).inc(len(good))
     EVALUATIONS.labels(name).inc(state.evaluations - before)
     if alerter is not None:
