@@ -68,6 +68,9 @@ TRACKED_PRICES = Gauge("inthegrid_calculator_tracked_prices", "Prices held in me
 # Pruning and counting open opportunities scan everything held: once a second bounds memory and
 # keeps the gauges fresh, while the small batches of a quiet stream (low latency) stay cheap.
 HOUSEKEEPING_SECONDS = 1.0
+# Prices valued per fetch at most: with batch messages a fetch of calculator_batch messages could hold
+# 500 times as many prices, and their events are held in memory until published.
+PRICES_PER_FETCH = 4096
 
 
 def durable_name(rule: str) -> str:
@@ -229,11 +232,13 @@ async def run_calculator(settings: CalculatorSettings, stop: asyncio.Event, heal
         lag_task = asyncio.create_task(_watch_lag(sub, name, stop))
         capacity_task = asyncio.create_task(consume_capacities(bus, state, stop))
         housekept = 0.0
+        per_message = 1.0  # prices per message in the last fetch (batches hold up to 500)
         try:
             while not stop.is_set():
-                msgs = await fetch_batch(sub, settings.calculator_batch, 1.0)
+                size = max(1, min(settings.calculator_batch, int(PRICES_PER_FETCH / per_message)))
+                msgs = await fetch_batch(sub, size, 1.0)
                 if msgs:
-                    await _process(bus, state, settings, msgs, alerter)
+                    per_message = max(1.0, await _process(bus, state, settings, msgs, alerter) / len(msgs))
                 if time.monotonic() - housekept >= HOUSEKEEPING_SECONDS:
                     housekept = time.monotonic()
                     _housekeep(state)
@@ -254,7 +259,8 @@ async def _process(
     settings: CalculatorSettings,
     msgs: Sequence[Msg],
     alerter: WebhookAlerter | None,
-) -> None:
+) -> int:
+    """Value the prices of ``msgs``, publish the events, then ack; returns how many prices."""
     name = state.rule.name
     now = datetime.now(UTC)
     events: list[OpportunityEvent] = []
@@ -294,6 +300,7 @@ async def _process(
     if alerter is not None:
         for e in events:
             alerter.notify(e)
+    return prices
 
 
 def _housekeep(state: CalculatorState) -> None:

@@ -44,6 +44,7 @@ IDLE_FETCH_SECONDS = 1.0
 # JetStream redelivers after ack_wait (30 s); telling it "still working" well before keeps the batch ours.
 KEEPALIVE_SECONDS = 10.0
 MAX_BACKOFF_SECONDS = 5.0
+INITIAL_ROWS_PER_MESSAGE = 100
 
 Row = tuple[Any, ...]
 Writer = Callable[[asyncpg.Connection, Sequence[Any]], Awaitable[dict[str, int]]]
@@ -125,12 +126,19 @@ class StreamRecorder:
         self.bus, self.pool, self.sink = bus, pool, sink
         self.batch, self.flush_seconds = batch, flush_seconds
         self.stop, self.health = stop, health
+        # A message holds one row or a batch of up to MAX_BATCH_PRICES: fetch as many messages as
+        # make about ``batch`` rows at the last batch's rows per message (a guess to start with),
+        # so a transaction and the decoded rows in memory stay near ``batch`` rows either way.
+        self.rows_per_message = float(INITIAL_ROWS_PER_MESSAGE)
+
+    def fetch_size(self) -> int:
+        return max(1, int(self.batch / self.rows_per_message))
 
     async def run(self, sub: JetStreamContext.PullSubscription) -> None:
         """Consume until stop; the batch in hand when stop arrives is finished first."""
         while not self.stop.is_set():
             try:
-                msgs = await collect_batch(sub, self.batch, self.flush_seconds, self.stop)
+                msgs = await collect_batch(sub, self.fetch_size(), self.flush_seconds, self.stop)
             except nats.errors.Error as exc:
                 log.warning("fetch from %s failed: %s", self.sink.durable, exc)
                 await wait_or_stop(self.stop, 1.0)
@@ -153,6 +161,7 @@ class StreamRecorder:
                 deliveries.append(Delivery(msg, list(decoded.rows), list(decoded.items), single))
             else:
                 await msg.ack()  # every item dead-lettered: nothing left to store
+        self.rows_per_message = max(1.0, sum(len(d.rows) for d in deliveries) / len(msgs))
         if not deliveries:
             return
         stored = await self._store_with_retry(deliveries)
