@@ -21,6 +21,7 @@ from inthegrid.domain.prices import Market, Price, make_price
 from inthegrid.errors import DecodeError
 
 NOW = datetime(2025, 10, 2, tzinfo=UTC)
+PUBLISHED = "2025-10-01T08:00:00Z"
 T0 = datetime(2025, 10, 1, tzinfo=UTC)
 
 
@@ -91,6 +92,9 @@ def test_one_bad_item_is_rejected_alone_with_its_reason():
         (lambda d: d.update(zone=5), "'zone'"),
         (lambda d: d.pop("source"), "'source'"),
         (lambda d: d.update(schema="inthegrid.prices.v3"), "schema"),
+        (lambda d: d.update(resolution="PT7M"), "PT7M"),
+        (lambda d: d.update(market="futures"), "futures"),
+        (lambda d: d.update(source=""), "source"),
         (lambda d: d.update(items=d["items"] * (MAX_BATCH_PRICES + 1)), "exceeds"),
     ],
 )
@@ -121,6 +125,33 @@ def test_any_item_is_a_price_or_rejected_never_an_exception(item):
     doc["items"].append(item)
     decoded = decode_prices(orjson.dumps(doc), now=NOW)
     assert len(decoded.prices) + len(decoded.rejected) == 2
+
+
+def test_an_item_is_checked_like_a_single_price():
+    """The batch's fast path gives what make_price gives, and refuses what it refuses."""
+    doc = orjson.loads(encode_price_batch(prices("FR", 2)))
+    doc["items"].append(["2025-10-01T02:00:00+02:00", 12.345, "2025-10-01T08:00:00Z"])  # an offset: UTC 00:00
+    doc["items"].append(["2025-10-01T00:15:30Z", 1.0, "2025-10-01T08:00:00Z"])  # not aligned
+    doc["items"].append(["2025-10-01T00:15:00", 1.0, "2025-10-01T08:00:00Z"])  # no time zone
+    doc["items"].append(["yesterday", 1.0, "2025-10-01T08:00:00Z"])
+    decoded = decode_prices(orjson.dumps(doc), now=NOW)
+    assert decoded.prices[2] == (
+        2,
+        make_price(
+            "FR", "2025-10-01T00:00Z", 12.345, resolution=15, source="simulator", published_at=PUBLISHED
+        ),
+    )
+    reasons = [r.reason for r in decoded.rejected]
+    assert [r.index for r in decoded.rejected] == [3, 4, 5]
+    assert "not aligned" in reasons[0] and "time zone" in reasons[1] and "ISO 8601" in reasons[2]
+
+
+def test_a_former_zone_is_read_by_its_date():
+    doc = orjson.loads(encode_price_batch(prices("DE-LU", 1)))
+    doc["zone"] = "DE-AT-LU"
+    doc["items"] = [["2018-09-30T21:00:00Z", 50.0, "2018-09-29T12:00:00Z"]]
+    decoded = decode_prices(orjson.dumps(doc), now=NOW)
+    assert [p.zone for _, p in decoded.prices] == ["DE-AT-LU"]
 
 
 def test_the_batch_id_is_deterministic_and_a_correction_changes_it():

@@ -18,7 +18,7 @@ items, a header field of the wrong type) is refused as a whole.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -33,8 +33,16 @@ from inthegrid.domain.codec import (
     make_price_fast,
 )
 from inthegrid.domain.plausibility import DEFAULT_WINDOW, TimeWindow, check_price
-from inthegrid.domain.prices import DEFAULT_LIMITS, Price, PriceLimits
-from inthegrid.errors import DecodeError, InTheGridError
+from inthegrid.domain.prices import (
+    DEFAULT_LIMITS,
+    Market,
+    Price,
+    PriceLimits,
+    Resolution,
+    as_utc,
+)
+from inthegrid.domain.zones import zone_code
+from inthegrid.errors import DecodeError, InTheGridError, UnknownZoneError, ValidationError
 
 SCHEMA_PRICE_BATCH = "inthegrid.prices.v2"
 # At most this many prices per message: a week of quarter hours is 672, so a day-ahead result
@@ -146,11 +154,12 @@ def decode_prices(
         raise DecodeError("batch field 'items' must be a non-empty list")
     if len(items) > MAX_BATCH_PRICES:
         raise DecodeError(f"batch of {len(items)} prices exceeds {MAX_BATCH_PRICES}")
+    build = _item_builder(header, limits)
     good: list[tuple[int, Price]] = []
     rejected: list[RejectedItem] = []
     for index, item in enumerate(items):
         try:
-            price = _item_price(header, item, limits)
+            price = build(item)
             check_price(window, price, moment)
         except InTheGridError as exc:
             alone = orjson.dumps({"schema": SCHEMA_PRICE_BATCH, **header, "items": [item]})
@@ -160,7 +169,7 @@ def decode_prices(
     return DecodedPrices(good, rejected)
 
 
-def _item_price(header: dict[str, str], item: Any, limits: PriceLimits) -> Price:
+def _item_fields(item: Any) -> tuple[str, float, str]:
     if not isinstance(item, list) or len(item) != 3:
         raise DecodeError("an item must be [delivery_start, price_eur_mwh, published_at]")
     start, value, published = item
@@ -168,4 +177,45 @@ def _item_price(header: dict[str, str], item: Any, limits: PriceLimits) -> Price
         raise DecodeError("an item's delivery_start and published_at must be strings")
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise DecodeError(f"an item's price has type {type(value).__name__}")
-    return make_price_fast(header, start, value, published, limits)
+    return start, value, published
+
+
+def _item_builder(header: dict[str, str], limits: PriceLimits) -> Callable[[Any], Price]:
+    """How to turn one item into a Price. The header is checked once: a bad market, resolution or source
+    refuses the whole message. Items then take a fast path with make_price's checks and messages; a zone
+    that is not a current code (an alias of a former zone, valid only on some dates) goes through
+    make_price item by item."""
+    try:
+        code = zone_code(header["zone"])
+    except UnknownZoneError:
+        return lambda item: make_price_fast(header, *_item_fields(item), limits)
+    try:
+        market = Market.parse(header["market"])
+        resolution = Resolution.parse(header["resolution"])
+    except ValidationError as exc:
+        raise DecodeError(str(exc)) from None
+    source = header["source"]
+    if not source or len(source) > 64:
+        raise DecodeError("source must be a non-empty name of at most 64 characters")
+    step = resolution.value
+
+    def build(item: Any) -> Price:
+        start_text, value, published_text = _item_fields(item)
+        start = _utc(start_text)
+        if start.second or start.microsecond or (start.minute % step if step < 60 else start.minute):
+            raise ValidationError(
+                f"delivery start {start.isoformat()} for {code} is not aligned to a {resolution.iso} period"
+            )
+        limits.check(code, float(value), market)
+        return Price(code, start, resolution, market, round(float(value), 2), source, _utc(published_text))
+
+    return build
+
+
+def _utc(text: str) -> datetime:
+    # The bus writes "...Z", which fromisoformat reads as UTC; anything else takes as_utc's path.
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return as_utc(text)
+    return moment if moment.tzinfo is UTC else as_utc(moment)
