@@ -10,7 +10,6 @@ import shutil
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,10 +20,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # tests.support lives beside bench/, not in the installed package
     sys.path.insert(0, str(ROOT))
 
-from inthegrid.platform.embedded import EmbeddedNats, EmbeddedPostgres  # noqa: E402
+from inthegrid.local.embedded import EmbeddedNats, EmbeddedPostgres  # noqa: E402
+from tests.support.polling import wait_until  # noqa: E402
 from tests.support.processes import ServiceProcess  # noqa: E402
 
-__all__ = ["ServiceProcess"]
+__all__ = ["ServiceProcess", "wait_until"]
 
 
 def machine() -> str:
@@ -108,12 +108,3 @@ class PeakMemory:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-
-
-def wait_until(predicate: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.1)
-    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from _common import load, machine, stamp
 
-from inthegrid.platform.embedded import EmbeddedPostgres
-from inthegrid.platform.pg_install import (
+from inthegrid.local.embedded import EmbeddedPostgres
+from inthegrid.local.pg_install import (
     PostgresInstall,
     find_timescaledb_install,
     postgres_version,

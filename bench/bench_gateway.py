@@ -24,7 +24,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-import orjson
 import psutil
 from _common import ROOT, machine, servers, stamp
 
@@ -32,8 +31,9 @@ from inthegrid.domain.codec import encode_price
 from inthegrid.domain.prices import Resolution, floor_to_period, make_price
 from inthegrid.domain.rules import proof_of_concept_rule
 from inthegrid.domain.zones import ZONE_CODES
-from inthegrid.platform.bus import RULES_BUCKET, Bus, connect_bus, price_subject, publish_all
-from inthegrid.platform.embedded import free_port
+from inthegrid.local.embedded import free_port
+from inthegrid.platform.bus import Bus, connect_bus, price_subject, publish_all
+from inthegrid.platform.rules_kv import announce_rule
 from inthegrid.platform.settings import CommonSettings
 from tests.support.processes import ServiceProcess
 
@@ -94,11 +94,7 @@ async def bench(seconds: float) -> None:
         bus = await connect_bus(CommonSettings(nats_url=nats.url), "bench")
         try:
             rule = proof_of_concept_rule()
-            kv = await bus.js.create_key_value(bucket=RULES_BUCKET, history=1)
-            await kv.put(
-                rule.name,
-                orjson.dumps({"name": rule.name, "spec": rule.spec.model_dump(by_alias=True, mode="json")}),
-            )
+            await announce_rule(bus, rule.name, rule.spec)
             gateway.start(wait_ready=90)
             base = f"http://127.0.0.1:{port}"
             period = floor_to_period(datetime.now(UTC), Resolution.PT15M)

@@ -28,7 +28,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-import orjson
 import psutil
 from _common import ROOT, load, machine, servers, stamp
 
@@ -36,8 +35,9 @@ from inthegrid.domain.codec import encode_price
 from inthegrid.domain.prices import Resolution, floor_to_period, make_price
 from inthegrid.domain.rules import PROOF_OF_CONCEPT_ZONES, proof_of_concept_rule
 from inthegrid.domain.zones import ZONE_CODES
-from inthegrid.platform.bus import RULES_BUCKET, Bus, connect_bus, price_subject, publish_all
-from inthegrid.platform.embedded import free_port
+from inthegrid.local.embedded import free_port
+from inthegrid.platform.bus import Bus, connect_bus, price_subject, publish_all
+from inthegrid.platform.rules_kv import announce_rule
 from inthegrid.platform.settings import CommonSettings
 from tests.support.processes import ServiceProcess
 
@@ -195,9 +195,7 @@ async def soak(
         counts: dict[str, int] = {}
         try:
             rule = proof_of_concept_rule()
-            kv = await bus.js.create_key_value(bucket=RULES_BUCKET, history=1)
-            spec = rule.spec.model_dump(by_alias=True, mode="json")
-            await kv.put(rule.name, orjson.dumps({"name": rule.name, "spec": spec}))
+            await announce_rule(bus, rule.name, rule.spec)
             gateway.start(wait_ready=90)
             process = psutil.Process(gateway.process.pid)  # type: ignore[union-attr]
             base = f"http://127.0.0.1:{port}"

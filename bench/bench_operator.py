@@ -33,7 +33,8 @@ from tests.operator.harness import (  # noqa: E402
     install_crds,
     render_rbac,
 )
-from tests.support.envtest import EnvTest, find_tools_bin_dir, wait_until  # noqa: E402
+from tests.support.envtest import EnvTest, find_tools_bin_dir  # noqa: E402
+from tests.support.polling import wait_until  # noqa: E402
 
 NS = "bench"
 ZONES = ["DE-LU", "FR", "NL", "BE", "AT", "CH", "PL", "CZ"]
@@ -180,7 +181,12 @@ def main() -> int:
         for obj in objs[: args.paced]:
             created[_child(obj)] = _create(env, obj)
             time.sleep(0.5)
-        wait_until(lambda: all(n in watch.seen for n in created), timeout=60, message="paced children")
+        wait_until(
+            lambda: all(n in watch.seen for n in created),
+            timeout=60,
+            what="paced children",
+            retry_on=(Exception,),
+        )
         paced = [watch.seen[n] - t for n, t in created.items()]
 
         cpu0, t0 = sampler.cpu_seconds(), time.monotonic()
@@ -191,16 +197,19 @@ def main() -> int:
         wait_until(
             lambda: all(n in watch.seen for n in burst),
             timeout=600,
-            interval=0.5,
-            message=f"burst children\n{operator.log_tail()}",
+            every=0.5,
+            what="burst children",
+            retry_on=(Exception,),
+            describe=operator.log_tail,
         )
         burst_done = max(watch.seen[n] for n in burst)
         total = len(objs)
         wait_until(
             lambda: operator.metric("inthegrid_operator_reconciles_total", result="ok") >= total,
             timeout=600,
-            interval=0.5,
-            message="all reconciled",
+            every=0.5,
+            what="all reconciled",
+            retry_on=(Exception,),
         )
         busy_seconds = time.monotonic() - t0
         cpu_burst = sampler.cpu_seconds() - cpu0
@@ -223,8 +232,9 @@ def main() -> int:
         wait_until(
             lambda: operator.metric("inthegrid_operator_reconciles_total", result="ok") >= total,
             timeout=600,
-            interval=0.5,
-            message="resume after restart",
+            every=0.5,
+            what="resume after restart",
+            retry_on=(Exception,),
         )
         resume_seconds = time.monotonic() - t_restart
         versions_after = {

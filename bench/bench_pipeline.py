@@ -41,13 +41,13 @@ from nats.js.client import JetStreamContext
 from inthegrid.domain.codec import encode_price
 from inthegrid.domain.prices import make_price
 from inthegrid.domain.rules import PROOF_OF_CONCEPT_ZONES
+from inthegrid.local.embedded import free_port
 from inthegrid.platform.bus import (
     OPPORTUNITIES_STREAM,
     OPPORTUNITY_SUBJECT_ROOT,
     PRICES_STREAM,
     price_subject,
 )
-from inthegrid.platform.embedded import free_port
 
 CALCULATOR_DURABLE = "calculator-proof-of-concept"
 DURABLES = {

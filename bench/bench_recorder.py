@@ -22,9 +22,9 @@ import asyncpg
 from inthegrid.domain.codec import encode_price
 from inthegrid.domain.prices import make_price
 from inthegrid.domain.zones import ZONE_CODES
+from inthegrid.local.embedded import EmbeddedNats, EmbeddedPostgres
 from inthegrid.platform.bus import connect_bus, price_subject, publish_all
 from inthegrid.platform.db import run_migrations
-from inthegrid.platform.embedded import EmbeddedNats, EmbeddedPostgres
 from inthegrid.platform.metrics import HealthState
 from inthegrid.platform.price_messages import batched_price_messages
 from inthegrid.platform.settings import RecorderSettings

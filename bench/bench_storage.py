@@ -9,7 +9,7 @@ PostgreSQL and its TimescaleDB build (scripts/build-timescaledb.sh).
 1. Insert rate of the recorder's insert path (store.write_prices: COPY staging + upsert, per batch)
    into plain tables and into hypertables, and one raw COPY, on the same year of rows.
 2. Disk size of five years (and per year) plain vs hypertable vs compressed hypertable.
-3. p50/p99 of the history queries the endpoints run (gateway/history_aggregates.py; HTTP excluded):
+3. p50/p99 of the history queries the endpoints run (gateway/storage/aggregates.py; HTTP excluded):
    a zone's year by hour and by day, a border's daily figures for five years, the latest stored
    period per zone; on plain PostgreSQL, and on TimescaleDB with and without continuous aggregates,
    before and after compression. The latest-per-zone plan is checked for SkipScan.
@@ -35,9 +35,9 @@ import asyncpg
 import numpy as np
 from _common import ROOT, load, machine, percentile, stamp
 
-from inthegrid.gateway.history_aggregates import border_days, latest_stored_prices, price_buckets
+from inthegrid.gateway.storage.aggregates import border_days, latest_stored_prices, price_buckets
+from inthegrid.local.embedded import EmbeddedPostgres
 from inthegrid.platform.db import run_migrations
-from inthegrid.platform.embedded import EmbeddedPostgres
 from inthegrid.recorder.rows import PRICE_COLUMNS
 from inthegrid.recorder.store import write_prices
 from inthegrid.sources.table import read_table

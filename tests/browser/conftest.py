@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import time
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 import pytest
 
 from inthegrid.domain.codec import encode_event, encode_price
@@ -27,10 +25,12 @@ from inthegrid.domain.economics import value_pair
 from inthegrid.domain.opportunities import OpportunityBook, OpportunityEvent
 from inthegrid.domain.prices import Market, Price, Resolution, floor_to_period, make_price
 from inthegrid.domain.rules import proof_of_concept_rule
-from inthegrid.platform.bus import RULES_BUCKET, connect_bus, opportunity_subject, price_subject, publish_all
-from inthegrid.platform.embedded import free_port
+from inthegrid.local.embedded import free_port
+from inthegrid.platform.bus import connect_bus, opportunity_subject, price_subject, publish_all
+from inthegrid.platform.rules_kv import announce_rule
 from inthegrid.platform.settings import CommonSettings
 from tests.support import servers
+from tests.support.polling import wait_until
 from tests.support.processes import ServiceProcess
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -108,26 +108,20 @@ async def _put_rule(nats_url: str) -> None:
     rule = proof_of_concept_rule()
     bus = await connect_bus(CommonSettings(nats_url=nats_url, connect_timeout_seconds=10), "browser-test")
     try:
-        kv = await bus.js.create_key_value(bucket=RULES_BUCKET, history=1)
-        await kv.put(
-            rule.name,
-            orjson.dumps({"name": rule.name, "spec": rule.spec.model_dump(by_alias=True, mode="json")}),
-        )
+        await announce_rule(bus, rule.name, rule.spec)
     finally:
         await bus.close()
 
 
 def wait_http(url: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError as exc:
-            last = exc
-        time.sleep(0.2)
-    raise TimeoutError(f"{url} not answering after {timeout}s: {last}")
+    """Until ``url`` answers 200 (the one polling helper; a refused connection means "not yet")."""
+    wait_until(
+        lambda: httpx.get(url, timeout=2).status_code == 200,
+        timeout,
+        f"{url} to answer",
+        every=0.2,
+        retry_on=(httpx.HTTPError,),
+    )
 
 
 @pytest.fixture(scope="session")

@@ -12,11 +12,11 @@ from typing import Any
 import asyncpg
 import pytest
 
-from inthegrid.platform.embedded import free_port
+from inthegrid.local.embedded import free_port
 from inthegrid.sources.table import PriceTable, read_table
 from tests.browser.conftest import Platform, run_async, wait_http
 from tests.browser.test_dashboard import open_page, page_name, wait_for_text
-from tests.integration.test_gateway_analytics import store
+from tests.integration.gateway.rest.test_analytics import store
 from tests.support.processes import ServiceProcess
 
 pytest.importorskip("sklearn")

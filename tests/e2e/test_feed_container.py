@@ -17,8 +17,8 @@ import nats
 import pytest
 from nats.js.errors import NotFoundError
 
+from inthegrid.local.embedded import free_port
 from inthegrid.platform.bus import PRICE_SUBJECT_ROOT, PRICES_STREAM
-from inthegrid.platform.embedded import free_port
 from tests.e2e import docker
 from tests.e2e.nats_image import nats_image_version
 from tests.support import servers

@@ -68,7 +68,7 @@ def test_the_full_image_imports_every_component(full_image: str) -> None:
         "inthegrid.calculator.service",
         "inthegrid.recorder.service",
         "inthegrid.gateway.server",
-        "inthegrid.gateway.dashboard",
+        "inthegrid.dashboard.app",
         "inthegrid.backtest.report",
         "inthegrid_operator.main",
     ]

@@ -18,7 +18,7 @@ from typing import ClassVar
 
 import pytest
 
-from inthegrid.platform.embedded import free_port
+from inthegrid.local.embedded import free_port
 from tests.support import servers
 from tests.support.faults import Monitor, feed_process, readyz, recorder_process, wait_for
 from tests.support.processes import ServiceProcess

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from inthegrid.domain.prices import Price, make_price
 from inthegrid.domain.rules import PROOF_OF_CONCEPT_ZONES, proof_of_concept_rule
 from inthegrid.platform.bus import Bus, connect_bus, price_subject, publish_all
 from inthegrid.platform.settings import CommonSettings
+from tests.support.polling import wait_until_async
 from tests.support.processes import ServiceProcess
 
 # The whole pipeline writes to both storages: plain PostgreSQL and TimescaleDB hypertables.
@@ -53,17 +53,6 @@ def _services(tmp: Path, nats_url: str, database_url: str) -> dict[str, ServiceP
     }
 
 
-async def _wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = await predicate()
-        if last:
-            return last
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}; last={last!r}")
-
-
 async def test_price_reaches_calculator_database_and_rest_api(nats_url, database_url, tmp_path):
     procs = _services(tmp_path, nats_url, database_url)
     for p in procs.values():
@@ -79,14 +68,14 @@ async def test_price_reaches_calculator_database_and_rest_api(nats_url, database
         async def opportunity():
             return await conn.fetchrow("SELECT * FROM opportunities WHERE pair_a='DE-LU' AND pair_b='FR'")
 
-        row = await _wait_for(opportunity, what="the DE-LU/FR opportunity in PostgreSQL")
+        row = await wait_until_async(opportunity, what="the DE-LU/FR opportunity in PostgreSQL")
         assert (row["status"], float(row["net_eur_mwh"]), float(row["spread"])) == ("open", 17.5, 20.0)
         assert row["strategy"] == "Buy in DE-LU at €60.00, sell in FR at €80.00"
         assert await conn.fetchval("SELECT count(*) FROM prices") == 2
 
         import httpx
 
-        from inthegrid.platform.embedded import free_port
+        from inthegrid.local.embedded import free_port
 
         port = free_port()
         gateway = ServiceProcess(
@@ -110,7 +99,7 @@ async def test_price_reaches_calculator_database_and_rest_api(nats_url, database
                     return None
                 return body if body.get("opportunities") else None
 
-            body = await _wait_for(rest, what="the opportunity at the REST API")
+            body = await wait_until_async(rest, what="the opportunity at the REST API")
             opp = body["opportunities"][0]
             assert (opp["market_pair"], opp["net_opportunity"], opp["spread"]) == ("DE-LU-FR", 17.5, 20.0)
             assert opp["strategy"] == "Buy in DE-LU at €60.00, sell in FR at €80.00"
@@ -201,13 +190,15 @@ async def test_sigkill_of_calculator_and_recorder_loses_nothing_and_duplicates_n
             }
             return got if got == expected else None
 
-        await _wait_for(settled, timeout=60, what="every opportunity stored once with its final state")
+        await wait_until_async(settled, timeout=60, what="every opportunity stored once with its final state")
         distinct = len({(p.zone, p.delivery_start) for p in prices})
 
         async def all_prices():
             return await conn.fetchval("SELECT count(*) FROM prices") == distinct
 
-        await _wait_for(all_prices, what="every price stored")  # corrections replace, duplicates add no rows
+        await wait_until_async(
+            all_prices, what="every price stored"
+        )  # corrections replace, duplicates add no rows
         duplicated = await conn.fetchval(
             "SELECT count(*) FROM (SELECT 1 FROM opportunity_events GROUP BY rule, pair_a, pair_b, delivery_start,"
             " revision HAVING count(*) > 1) d"
@@ -242,7 +233,7 @@ async def test_malformed_message_is_rejected_counted_and_kept(nats_url, database
                 calculator.metric_value("inthegrid_calculator_events_published_total", kind="opened") == 1
             )
 
-        await _wait_for(counted, what="two rejections and the opportunity after them")
+        await wait_until_async(counted, what="two rejections and the opportunity after them")
         nc = await nats.connect(nats_url)
         js = nc.jetstream()
         sub = await js.pull_subscribe("inthegrid.deadletter.>", stream="DEADLETTER")

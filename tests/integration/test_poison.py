@@ -18,7 +18,6 @@ import json
 import os
 import re
 import signal
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -30,6 +29,7 @@ import pytest
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from tests.support.platform import LocalPlatform
+from tests.support.polling import wait_until
 from tests.support.servers import free_port, missing_binaries, server_dir
 
 WAIT_S = 120.0
@@ -62,12 +62,8 @@ POISON = [
 
 
 def _wait(condition: Callable[[], bool], what: str, platform: LocalPlatform, timeout: float = WAIT_S) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}:\n{platform.diagnostics()}")
+    """The one polling helper, with the platform's diagnostics when it times out."""
+    wait_until(condition, timeout, what, every=0.25, describe=platform.diagnostics)
 
 
 def _metric(url: str, name: str) -> float:

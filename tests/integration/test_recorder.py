@@ -10,7 +10,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,6 +39,7 @@ from inthegrid.platform.settings import RecorderSettings
 from inthegrid.platform.storage_policies import apply_storage_policies
 from inthegrid.recorder.service import PRICES_DURABLE, run_recorder
 from tests.support import servers
+from tests.support.polling import wait_until_async as wait_until
 from tests.support.servers import EmbeddedPostgres
 
 # Storage is what this module tests: every database test runs on plain PostgreSQL and on TimescaleDB.
@@ -69,16 +70,6 @@ def price_items(prices: list[Price], id_suffix: str = "") -> list[tuple[str, byt
     return [
         (price_subject(p.market.value, p.zone), encode_price(p), p.message_id + id_suffix) for p in prices
     ]
-
-
-async def wait_until(
-    check: Callable[[], Awaitable[bool]], timeout: float = 30.0, what: str = "condition"
-) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 async def count(url: str, table: str) -> int:

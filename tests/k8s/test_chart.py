@@ -120,6 +120,10 @@ def test_three_node_jetstream_and_a_database_replica_are_a_values_change(helm: P
         assert f"nats://inthegrid-nats-{i}.inthegrid-nats-headless:6222" in conf
     # Streams are replicated over the cluster by every service (INTHEGRID_STREAM_REPLICAS).
     assert env_of(by_kind(docs, "Deployment")["inthegrid-recorder"])["INTHEGRID_STREAM_REPLICAS"] == "3"
+    # Every service knows every member from the start (the operator hands its URL to feeds and calculators).
+    members = ",".join(f"nats://inthegrid-nats-{i}.inthegrid-nats-headless:4222" for i in range(3))
+    for name in ("inthegrid-recorder", "inthegrid-gateway", "inthegrid-operator"):
+        assert env_of(by_kind(docs, "Deployment")[name])["INTHEGRID_NATS_URL"] == members
     # The database Service points at the primary only.
     svc = by_kind(docs, "Service")["inthegrid-timescaledb"]
     assert svc["spec"]["selector"]["statefulset.kubernetes.io/pod-name"] == "inthegrid-timescaledb-0"

@@ -26,7 +26,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.k8s.chart import ROOT
 from tests.operator.harness import EXAMPLES, OperatorProcess, install_crds
-from tests.support.envtest import EnvTest, find_tools_bin_dir, wait_until
+from tests.support.envtest import EnvTest, find_tools_bin_dir
+from tests.support.polling import wait_until
 
 if TYPE_CHECKING:  # imported by pytest_plugins below, so that pytest rewrites its asserts
     from tests.support.platform import LocalPlatform
@@ -160,7 +161,9 @@ def operator_scrape() -> Iterator[Scrape]:
             wait_until(
                 lambda: operator.metric("inthegrid_operator_reconciles_total", result="ok") >= 2,
                 timeout=30,
-                message=f"two reconciliations\n{operator.log_tail()}",
+                what="two reconciliations",
+                retry_on=(Exception,),
+                describe=operator.log_tail,
             )
             yield scrape(f"http://127.0.0.1:{operator.metrics_port}/metrics")
         finally:

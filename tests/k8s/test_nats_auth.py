@@ -15,13 +15,16 @@ import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import nats.errors
 import pytest
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from inthegrid.domain.codec import encode_price
 from inthegrid.domain.prices import make_price
 from inthegrid.errors import InTheGridError
+from inthegrid.local.embedded import find_nats_server, free_port
 from inthegrid.platform.bus import (
     PRICES_STREAM,
     Bus,
@@ -32,7 +35,6 @@ from inthegrid.platform.bus import (
     price_subject,
     publish_all,
 )
-from inthegrid.platform.embedded import find_nats_server, free_port
 from inthegrid.platform.settings import CommonSettings
 from tests.k8s.chart import documents, render
 from tests.support.servers import server_dir
@@ -142,3 +144,101 @@ def test_no_user_no_entry(nats_with_chart_users: tuple[str, dict[str, str]]) -> 
 
     assert asyncio.run(attempt(None, None)) is False
     assert asyncio.run(attempt("feed", passwords["gateway"])) is False
+
+
+async def _destroys(bus: Bus, consumer: str) -> dict[str, bool]:
+    """Which destructive JetStream API calls this user's connection gets through."""
+
+    async def succeeds(call: Any) -> bool:
+        try:
+            await asyncio.wait_for(call, 3)
+        except (nats.errors.Error, TimeoutError):
+            return False
+        return True
+
+    shrunk = (await bus.js.stream_info(PRICES_STREAM)).config
+    shrunk.max_msgs = 1_000_000  # a limit that drops nothing here, but could drop history
+    # At once: a denied call is never answered (the server only reports the violation), so each
+    # costs its timeout; an allowed one answers in milliseconds.
+    names = ("updates stream", "purges", "deletes consumer", "deletes message", "deletes stream")
+    results = await asyncio.gather(
+        succeeds(bus.js.update_stream(shrunk)),
+        succeeds(bus.js.purge_stream(PRICES_STREAM)),
+        succeeds(bus.js.delete_consumer(PRICES_STREAM, consumer)),
+        succeeds(bus.js.delete_msg(PRICES_STREAM, 1)),
+        succeeds(bus.js.delete_stream(PRICES_STREAM)),
+    )
+    return dict(zip(names, results, strict=True))
+
+
+async def _check_destroy(url: str, passwords: dict[str, str]) -> tuple[dict[str, dict[str, bool]], int]:
+    feed = await _bus(url, "feed", passwords["feed"])
+    try:
+        price = make_price("FR", "2026-01-15T11:00Z", 40, source="auth", published_at=datetime.now(UTC))
+        await publish_all(feed, [(price_subject("day_ahead", "FR"), encode_price(price), "destroy-p")])
+        await feed.js.pull_subscribe(
+            "inthegrid.prices.>",
+            durable="auth-destroy-target",
+            stream=PRICES_STREAM,
+            config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT),
+        )
+    finally:
+        await feed.close()
+    outcome: dict[str, dict[str, bool]] = {}
+    for user in USERS:
+        bus = await _bus(url, user, passwords[user])
+        try:
+            outcome[user] = await _destroys(bus, "auth-destroy-target")
+        finally:
+            await bus.close()
+    gateway = await _bus(url, "gateway", passwords["gateway"])
+    try:
+        kept = (await gateway.js.stream_info(PRICES_STREAM)).state.messages
+        await gateway.js.consumer_info(PRICES_STREAM, "auth-destroy-target")
+    finally:
+        await gateway.close()
+    return outcome, kept
+
+
+def test_no_service_can_erase_history(nats_with_chart_users: tuple[str, dict[str, str]]) -> None:
+    url, passwords = nats_with_chart_users
+    outcome, kept = asyncio.run(_check_destroy(url, passwords))
+    nothing = {
+        "updates stream": False,
+        "purges": False,
+        "deletes consumer": False,
+        "deletes message": False,
+        "deletes stream": False,
+    }
+    # The recorder owns the streams' configuration (limits change with an upgrade); nothing more.
+    assert outcome == {**dict.fromkeys(USERS, nothing), "recorder": {**nothing, "updates stream": True}}
+    assert kept >= 1  # the stream and its messages are still there, and so is the consumer
+
+
+def test_a_service_with_other_stream_settings_starts_and_changes_nothing(
+    nats_with_chart_users: tuple[str, dict[str, str]],
+) -> None:
+    url, passwords = nats_with_chart_users
+
+    async def start_feed_with_other_limits() -> tuple[float | None, float | None]:
+        gateway = await _bus(url, "gateway", passwords["gateway"])  # the streams exist, as the owner set them
+        try:
+            before = (await gateway.js.stream_info(PRICES_STREAM)).config.max_age
+            settings = CommonSettings.model_validate(
+                {
+                    "nats_url": url,
+                    "nats_user": "feed",
+                    "nats_password": passwords["feed"],
+                    "stream_max_age_hours": 1,
+                }
+            )
+            feed = await connect_bus(settings, "auth-test-other-limits")  # starts despite the difference
+            await feed.close()
+            after = (await gateway.js.stream_info(PRICES_STREAM)).config.max_age
+        finally:
+            await gateway.close()
+        return before, after
+
+    before, after = asyncio.run(start_feed_with_other_limits())
+    assert before is not None and before > 3600
+    assert after == before

@@ -19,8 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from inthegrid.platform.embedded import free_port
-from tests.support.envtest import EnvTest, wait_until
+from inthegrid.local.embedded import free_port
+from tests.support.envtest import EnvTest
+from tests.support.polling import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART_RBAC = ROOT / "charts" / "inthegrid" / "templates" / "operator-rbac.yaml"
@@ -132,7 +133,10 @@ class OperatorProcess:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )
-        wait_until(self.alive, timeout=timeout, message=f"operator liveness\n{self.log_tail()}")
+        # Not serving yet is "not yet"; an exited operator (RuntimeError) fails at once, with its log.
+        wait_until(
+            self.alive, timeout, "operator liveness", every=0.2, retry_on=(OSError,), describe=self.log_tail
+        )
         return self
 
     def alive(self) -> bool:
@@ -177,11 +181,8 @@ class OperatorProcess:
 
 
 def wait_for(fn: Any, operator: OperatorProcess, timeout: float = 30.0, what: str = "condition") -> Any:
-    """wait_until with the operator's log in the failure message."""
-    try:
-        return wait_until(fn, timeout=timeout, interval=0.25, message=what)
-    except Exception as exc:
-        raise AssertionError(f"{exc}\n--- operator log ---\n{operator.log_tail()}") from exc
+    """The one polling helper, with the operator's log in the failure message."""
+    return wait_until(fn, timeout, what, every=0.25, retry_on=(Exception,), describe=operator.log_tail)
 
 
 def mark_pods_ready(env: EnvTest, namespace: str, selector: str) -> int:

@@ -61,7 +61,6 @@ __all__ = [
     "default_tools_dir",
     "find_kubectl",
     "find_tools_bin_dir",
-    "wait_until",
 ]
 
 ENABLE_HINT = "to enable: run scripts/build-k8s-tools.sh (needs Go >= 1.26; ~7 min cold on 2 cores)"
@@ -152,25 +151,6 @@ def _is_executable(p: Path) -> bool:
 
 # --------------------------------------------------------------------------------------------
 # Small helpers
-
-
-def wait_until(
-    fn: Callable[[], T], timeout: float = 30.0, interval: float = 0.2, message: str = "condition"
-) -> T:
-    """Call ``fn`` until it returns a truthy value (returned) or ``timeout`` s pass (EnvTestError).
-    Exceptions raised by ``fn`` count as "not yet"; the last one is chained."""
-    deadline = time.monotonic() + timeout
-    last_exc: BaseException | None = None
-    while True:
-        try:
-            value = fn()
-            if value:
-                return value
-        except Exception as exc:
-            last_exc = exc
-        if time.monotonic() >= deadline:
-            raise EnvTestError(f"timed out after {timeout:.0f} s waiting for {message}") from last_exc
-        time.sleep(interval)
 
 
 def _free_ports(n: int) -> list[int]:

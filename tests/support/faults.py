@@ -9,15 +9,13 @@ same message ids, which JetStream must drop.
 
 from __future__ import annotations
 
-import asyncio
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import asyncpg
 import nats
@@ -31,6 +29,7 @@ from inthegrid.domain.prices import Price, Resolution, make_price
 from inthegrid.domain.rules import PROOF_OF_CONCEPT_ZONES, proof_of_concept_rule
 from inthegrid.platform.bus import OPPORTUNITIES_STREAM, PRICES_STREAM
 from inthegrid.sources.simulator_model import PriceModel
+from tests.support.polling import wait_until_async
 from tests.support.processes import ServiceProcess
 
 RULE = "proof-of-concept"
@@ -144,18 +143,13 @@ def readyz(port: int) -> int | None:
         return None
 
 
+# What a restarting server answers meanwhile: "not yet", not a failure.
+TRANSIENT = (OSError, asyncpg.PostgresError, nats.errors.Error, TimeoutError)
+
+
 async def wait_for(predicate: Callable[[], Awaitable[T]], timeout: float, what: str, every: float = 0.1) -> T:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = await predicate()
-        except (OSError, asyncpg.PostgresError, nats.errors.Error, TimeoutError) as exc:
-            last = exc
-        if last and not isinstance(last, BaseException):
-            return last
-        await asyncio.sleep(every)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last={last!r}")
+    """The one polling helper, counting a restarting server's errors as "not yet"."""
+    return await wait_until_async(predicate, timeout, what, every=every, retry_on=TRANSIENT)
 
 
 def simulated_prices(periods: int) -> list[Price]:

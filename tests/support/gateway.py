@@ -19,6 +19,7 @@ from inthegrid.platform.bus import Bus, connect_bus, price_subject, publish_all
 from inthegrid.platform.db import connect_pool, run_migrations
 from inthegrid.platform.metrics import HealthState
 from inthegrid.platform.settings import GatewaySettings
+from tests.support.polling import wait_until_async as wait_until
 from tests.support.servers import free_port
 
 T0 = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
@@ -45,16 +46,6 @@ async def publish_prices(bus: Bus, prices: list[Price]) -> None:
     await publish_all(
         bus, [(price_subject(p.market.value, p.zone), encode_price(p), p.message_id) for p in prices]
     )
-
-
-async def wait_until(
-    check: Callable[[], Awaitable[bool]], timeout: float = 20.0, what: str = "condition"
-) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 @dataclass

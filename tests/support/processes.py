@@ -11,7 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from inthegrid.platform.embedded import free_port
+from inthegrid.local.embedded import free_port
 
 
 class ServiceProcess:

@@ -1,6 +1,6 @@
 """Real nats-server and PostgreSQL for tests, in throw-away directories on free ports.
 
-Thin wrappers over ``inthegrid.platform.embedded``: the same starters ``inthegrid up`` uses.
+Thin wrappers over ``inthegrid.local.embedded``: the same starters ``inthegrid up`` uses.
 A server object survives ``kill()`` (SIGKILL) and ``start()`` again on the same port and data,
 which is how tests simulate crashes and outages.
 """
@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from inthegrid.platform.embedded import (
+from inthegrid.local.embedded import (
     EmbeddedNats,
     EmbeddedPostgres,
     EmbeddedServerError,
@@ -22,7 +22,7 @@ from inthegrid.platform.embedded import (
     find_postgres_bin_dir,
     free_port,
 )
-from inthegrid.platform.pg_install import (
+from inthegrid.local.pg_install import (
     BUILD_SCRIPT,
     PostgresInstallError,
     choose_install,

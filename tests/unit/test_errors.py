@@ -10,7 +10,7 @@ import inthegrid
 import inthegrid_operator
 from inthegrid.errors import InTheGridError
 
-SKIP = {"inthegrid.gateway.dashboard", "inthegrid.gateway.dashboard_backtest"}  # import Gradio: slow
+SKIP = {"inthegrid.dashboard.app", "inthegrid.dashboard.backtest"}  # import Gradio: slow
 
 
 def own_exception_classes() -> list[type[BaseException]]:

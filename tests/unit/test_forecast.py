@@ -228,7 +228,7 @@ def test_capacity_pnl_by_hand():
 
 
 def test_quarter_hours_become_the_hourly_index_only_when_complete():
-    from inthegrid.gateway.routers.forecast import hourly_index
+    from inthegrid.gateway.rest.routers.forecast import hourly_index
 
     index = pd.date_range("2024-05-01T00:00Z", periods=7, freq="15min")
     quarters = pd.DataFrame({"FR": [1.0, 2.0, 3.0, 6.0, 10.0, 10.0, 10.0]}, index=index)

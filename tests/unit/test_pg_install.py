@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from inthegrid.platform.pg_install import (
+from inthegrid.local.pg_install import (
     PostgresInstallError,
     choose_install,
     postgres_version,
@@ -54,7 +54,7 @@ def test_the_newest_complete_build_for_this_postgresql_is_chosen(cache: Path) ->
 
 
 def test_a_cluster_of_another_postgresql_major_is_refused_with_what_to_do(tmp_path: Path) -> None:
-    from inthegrid.platform.embedded import EmbeddedPostgres, EmbeddedServerError
+    from inthegrid.local.embedded import EmbeddedPostgres, EmbeddedServerError
 
     data = tmp_path / "postgres"
     data.mkdir()
@@ -65,7 +65,7 @@ def test_a_cluster_of_another_postgresql_major_is_refused_with_what_to_do(tmp_pa
 
 
 def test_a_directory_closed_to_the_postgresql_user_is_named() -> None:
-    from inthegrid.platform.pg_install import unreachable_directory
+    from inthegrid.local.pg_install import unreachable_directory
     from tests.support.servers import server_dir
 
     with server_dir("reach") as base:  # traversable by others, unlike pytest's tmp_path root

@@ -60,7 +60,7 @@ app.kubernetes.io/component: {{ .component }}
 
 {{/* Must match templates/operator-rbac.yaml, which creates this ServiceAccount. */}}
 {{- define "inthegrid.operator.serviceAccountName" -}}
-{{- .Values.operator.serviceAccountName | default "inthegrid-operator" }}
+{{- .Values.operator.serviceAccountName | default (printf "%s-operator" (include "inthegrid.fullname" .) | trunc 63 | trimSuffix "-") }}
 {{- end }}
 
 {{/* NATS: the bundled StatefulSet unless nats.external.url is set. */}}
@@ -68,11 +68,21 @@ app.kubernetes.io/component: {{ .component }}
 {{- if not .Values.nats.external.url }}true{{ end }}
 {{- end }}
 
+{{/* What services connect to: the external URL, the one bundled server's Service, or every member of
+the bundled cluster by its stable name (comma-separated, as INTHEGRID_NATS_URL takes it), so a client
+knows them all from the start and fails over to a survivor without asking a Service to pick one. */}}
 {{- define "inthegrid.nats.url" -}}
+{{- $fullname := include "inthegrid.fullname" . }}
 {{- if .Values.nats.external.url }}
 {{- .Values.nats.external.url }}
+{{- else if gt (int .Values.nats.replicas) 1 }}
+{{- $urls := list }}
+{{- range $i := until (int .Values.nats.replicas) }}
+{{- $urls = append $urls (printf "nats://%s-nats-%d.%s-nats-headless:4222" $fullname $i $fullname) }}
+{{- end }}
+{{- join "," $urls }}
 {{- else }}
-{{- printf "nats://%s-nats:4222" (include "inthegrid.fullname" .) }}
+{{- printf "nats://%s-nats:4222" $fullname }}
 {{- end }}
 {{- end }}
 
@@ -254,7 +264,14 @@ cluster {
   "gateway" (list "$JS.FC.>")
 -}}
 {{- $allow := concat (list "$JS.API.>") (get $publish .) -}}
-{publish: {allow: [{{ range $i, $subject := $allow }}{{ if $i }}, {{ end }}"{{ $subject }}"{{ end }}]}, subscribe: {allow: ["_INBOX.>"]}}
+{{- /* The JetStream API minus everything that destroys stored data or moves the cluster: no service
+deletes or purges a stream, deletes a message or a consumer, snapshots, restores, or steps a leader down,
+so a compromised pod can at worst add data its user may publish, never erase history. Updating a stream
+can erase too (a smaller limit drops messages): only the recorder, the streams' owner, may; the others
+leave a stream whose configuration differs as it is (platform/bus.py ensure_streams). */ -}}
+{{- $deny := list "$JS.API.STREAM.DELETE.>" "$JS.API.STREAM.PURGE.>" "$JS.API.STREAM.MSG.DELETE.>" "$JS.API.STREAM.SNAPSHOT.>" "$JS.API.STREAM.RESTORE.>" "$JS.API.STREAM.PEER.>" "$JS.API.STREAM.LEADER.>" "$JS.API.CONSUMER.DELETE.>" "$JS.API.CONSUMER.LEADER.>" "$JS.API.META.>" "$JS.API.SERVER.>" "$JS.API.ACCOUNT.>" -}}
+{{- if ne . "recorder" }}{{ $deny = append $deny "$JS.API.STREAM.UPDATE.>" }}{{ end -}}
+{publish: {allow: [{{ range $i, $subject := $allow }}{{ if $i }}, {{ end }}"{{ $subject }}"{{ end }}], deny: [{{ range $i, $subject := $deny }}{{ if $i }}, {{ end }}"{{ $subject }}"{{ end }}]}, subscribe: {allow: ["_INBOX.>"]}}
 {{- end }}
 
 {{/* The Secret with the NATS users' passwords (generated once, kept across upgrades). */}}

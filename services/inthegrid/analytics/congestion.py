@@ -16,8 +16,8 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from inthegrid.analytics.divergence import CONVERGED_EUR_MWH
 from inthegrid.analytics.frames import aligned_pair, market_time
+from inthegrid.analytics.terms import CONVERGED_EUR_MWH
 from inthegrid.domain.grid import Border
 
 CONGESTION_COLUMNS = (

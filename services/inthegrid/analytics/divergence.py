@@ -9,16 +9,11 @@ Prices are published in cents, so "converged" means equal to the cent: ``|spread
 
 from __future__ import annotations
 
-from typing import Literal
-
 import numpy as np
 import pandas as pd
 
 from inthegrid.analytics.frames import aligned_pair, market_time
-
-CONVERGED_EUR_MWH = 0.005
-Grouping = Literal["all", "year", "month", "hour", "month_hour", "year_month"]
-GROUPINGS: tuple[Grouping, ...] = ("all", "year", "month", "hour", "month_hour", "year_month")
+from inthegrid.analytics.terms import CONVERGED_EUR_MWH, Grouping
 
 DIVERGENCE_COLUMNS = (
     "periods",

@@ -6,12 +6,12 @@ from collections.abc import Iterable
 
 import pandas as pd
 
+from inthegrid.analytics.terms import MARKET_TZ
 from inthegrid.domain.grid import DEFAULT_BORDERS, Border
 from inthegrid.domain.zones import pair_key, parse_pair
 from inthegrid.errors import ValidationError
 
 # The day-ahead auction, its gate closure and the traders' calendar run on Brussels time.
-MARKET_TZ = "Europe/Brussels"
 
 
 def market_time(index: pd.DatetimeIndex) -> pd.DatetimeIndex:

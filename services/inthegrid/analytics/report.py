@@ -14,17 +14,12 @@ import pandas as pd
 
 from inthegrid.analytics.congestion import congestion_value
 from inthegrid.analytics.correlation import correlation_by_year, correlation_matrix
-from inthegrid.analytics.divergence import CONVERGED_EUR_MWH, divergence, heatmap
-from inthegrid.analytics.frames import MARKET_TZ, border_for, borders_in
+from inthegrid.analytics.divergence import divergence, heatmap
+from inthegrid.analytics.frames import border_for, borders_in
 from inthegrid.analytics.negative import negative_hours
+from inthegrid.analytics.terms import CONGESTION_NOTE, CONVERGED_EUR_MWH, MARKET_TZ
 from inthegrid.domain.zones import pair_key
 from inthegrid.errors import ValidationError
-
-CONGESTION_NOTE = (
-    "congestion value: on coupled day-ahead borders a spread is congestion income collected by the grid "
-    "operators, not a trader's profit; per MW of capacity, indicative income at the border's indicative "
-    "capacity"
-)
 
 
 def clean(value: Any, digits: int = 4) -> Any:

@@ -19,7 +19,7 @@ from inthegrid.analytics.correlation import correlation_matrix
 from inthegrid.analytics.divergence import heatmap
 from inthegrid.analytics.frames import borders_in
 from inthegrid.analytics.negative import negative_hours
-from inthegrid.analytics.report import CONGESTION_NOTE
+from inthegrid.analytics.terms import CONGESTION_NOTE
 
 TOP_BORDERS = 4  # heatmaps drawn; the congestion table lists every border
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]

@@ -15,7 +15,6 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-import orjson
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
@@ -27,6 +26,8 @@ from inthegrid.calculator.state import CalculatorState
 from inthegrid.domain.capacity_codec import decode_quantity
 from inthegrid.domain.codec import decode_event, encode_event
 from inthegrid.domain.opportunities import OpportunityEvent
+from inthegrid.domain.rules import CompiledRule
+from inthegrid.domain.shards import shard_rule
 from inthegrid.errors import DecodeError
 from inthegrid.platform.bus import (
     CAPACITIES_STREAM,
@@ -34,18 +35,20 @@ from inthegrid.platform.bus import (
     OPPORTUNITY_SUBJECT_ROOT,
     PRICE_SUBJECT_ROOT,
     PRICES_STREAM,
-    RULES_BUCKET,
     Bus,
+    BusError,
     connect_bus,
     dead_letter,
     dead_letter_items,
     fetch_batch,
     opportunity_subject,
+    price_subject,
     publish_all,
     token,
 )
 from inthegrid.platform.metrics import CONSUMER_PENDING, LATENCY_BUCKETS, MESSAGES_CONSUMED, HealthState
 from inthegrid.platform.price_messages import decode_prices_on
+from inthegrid.platform.rules_kv import announce_rule
 from inthegrid.platform.settings import CalculatorSettings
 
 log = logging.getLogger(__name__)
@@ -71,10 +74,27 @@ HOUSEKEEPING_SECONDS = 1.0
 # Prices valued per fetch at most: with batch messages a fetch of calculator_batch messages could hold
 # 500 times as many prices, and their events are held in memory until published.
 PRICES_PER_FETCH = 4096
+# Longest wait for the acks of one publish of events before publishing them again (a stream leader
+# election takes seconds; a lost publish is never answered).
+PUBLISH_ACK_SECONDS = 15.0
 
 
-def durable_name(rule: str) -> str:
-    return f"calculator-{token(rule).replace('/', '_')}"
+def durable_name(rule: str, shard: int = 0, shards: int = 1) -> str:
+    """The rule's durable price consumer; one per shard when the rule runs as several replicas."""
+    base = f"calculator-{token(rule).replace('/', '_')}"
+    return base if shards == 1 else f"{base}-shard-{shard}-of-{shards}"
+
+
+def settings_durable(settings: CalculatorSettings, rule: str) -> str:
+    return durable_name(rule, settings.calculator_shard_index, settings.calculator_shard_count)
+
+
+def price_filter(rule: CompiledRule, shards: int) -> ConsumerConfig:
+    """What the durable consumer delivers: every price of the rule's market, or for a shard only its
+    pairs' zones (a shard of a rule over every zone needs a fraction of the stream)."""
+    if shards == 1:
+        return ConsumerConfig(filter_subject=f"{PRICE_SUBJECT_ROOT}.{rule.market.value}.>")
+    return ConsumerConfig(filter_subjects=[price_subject(rule.market.value, z) for z in rule.zones])
 
 
 async def restore(bus: Bus, state: CalculatorState, settings: CalculatorSettings) -> None:
@@ -84,14 +104,16 @@ async def restore(bus: Bus, state: CalculatorState, settings: CalculatorSettings
     window = settings.time_window
     for _, data in events:
         try:
-            state.book.restore(decode_event(data, window))
+            event = decode_event(data, window)
         except DecodeError:
             continue
+        if event.pair in rule.pairs:  # a shard restores only its own pairs' opportunities
+            state.book.restore(event)
     since = datetime.now(UTC) - timedelta(hours=settings.calculator_horizon_hours)
     # Only the prices our durable consumer was already given: the rest it delivers next, in order. Reading
     # ahead to the stream's end would move the horizon past periods never valued, and a calculator far
     # behind (a long outage, a replay feed) would silently drop their opportunities.
-    delivered = await _delivered_sequence(bus, durable_name(rule.name))
+    delivered = await _delivered_sequence(bus, settings_durable(settings, rule.name))
     prices = (
         await _replay(bus, f"{PRICE_SUBJECT_ROOT}.{rule.market.value}.>", since, until=delivered)
         if delivered
@@ -117,7 +139,11 @@ async def consume_capacities(bus: Bus, state: CalculatorState, stop: asyncio.Eve
         f"{CAPACITY_SUBJECT_ROOT}.>",
         stream=CAPACITIES_STREAM,
         config=ConsumerConfig(
-            ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL, inactive_threshold=60.0
+            ack_policy=AckPolicy.NONE,
+            deliver_policy=DeliverPolicy.ALL,
+            inactive_threshold=60.0,
+            # Replicated like its stream: an ephemeral consumer lives as long as the calculator.
+            num_replicas=bus.stream_replicas,
         ),
     )
     try:
@@ -184,17 +210,30 @@ async def _replay(
 
 
 async def publish_events(bus: Bus, rule: str, events: list[OpportunityEvent]) -> None:
+    """Publish until JetStream acknowledged every event (the ids make a re-publish harmless): on a
+    cluster, publishes in flight to a stream leader that dies are never answered, and the new
+    leader takes them again once elected. The prices stay unacknowledged meanwhile."""
     if not events:
         return
-    await publish_all(
-        bus, [(opportunity_subject(rule, e.pair), encode_event(e), e.message_id) for e in events]
-    )
+    items = [(opportunity_subject(rule, e.pair), encode_event(e), e.message_id) for e in events]
+    delay = 0.2
+    while True:
+        try:
+            await publish_all(bus, items, ack_timeout=PUBLISH_ACK_SECONDS)
+            break
+        except (BusError, TimeoutError) as exc:
+            log.warning("publishing %d events failed (%s); retrying in %.1fs", len(items), exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
     for e in events:
         EVENTS.labels(rule, e.kind.value).inc()
 
 
 async def run_calculator(settings: CalculatorSettings, stop: asyncio.Event, health: HealthState) -> None:
-    rule = load_rule(settings.rule_name, settings.rule_file)
+    shards = settings.calculator_shard_count
+    rule = shard_rule(
+        load_rule(settings.rule_name, settings.rule_file), settings.calculator_shard_index, shards
+    )
     state = CalculatorState(rule, timedelta(hours=settings.calculator_horizon_hours))
     name = rule.name
     health.set("nats", False)
@@ -203,22 +242,20 @@ async def run_calculator(settings: CalculatorSettings, stop: asyncio.Event, heal
         WebhookAlerter(settings.alert_webhook_url.get_secret_value()) if settings.alert_webhook_url else None
     )
     try:
-        kv = await bus.js.create_key_value(bucket=RULES_BUCKET, history=1)
-        await kv.put(
-            token(name),
-            orjson.dumps({"name": name, "spec": rule.spec.model_dump(by_alias=True, mode="json")}),
-        )
+        await announce_rule(bus, name, rule.spec)
         await restore(bus, state, settings)
         missing = state.reconcile(datetime.now(UTC))
         await publish_events(bus, name, missing)
         if missing:
             log.info("published %d events a previous run had not", len(missing))
-        durable = durable_name(name)
+        durable = settings_durable(settings, name)
+        wanted = price_filter(rule, shards)
         sub = await bus.js.pull_subscribe(
-            f"{PRICE_SUBJECT_ROOT}.{rule.market.value}.>",
+            wanted.filter_subject or "",
             durable=durable,
             stream=PRICES_STREAM,
             config=ConsumerConfig(
+                filter_subjects=wanted.filter_subjects,
                 ack_policy=AckPolicy.EXPLICIT,
                 # Short: a calculator acks within milliseconds, and after a crash its unacked prices
                 # are redelivered once this expires (the restart's recovery time).
@@ -228,7 +265,14 @@ async def run_calculator(settings: CalculatorSettings, stop: asyncio.Event, heal
             ),
         )
         health.set("nats", True)
-        log.info("calculator %s watching %d pairs of %s", name, len(rule.pairs), ", ".join(rule.zones))
+        log.info(
+            "calculator %s (shard %d of %d) watching %d pairs of %s",
+            name,
+            settings.calculator_shard_index + 1,
+            shards,
+            len(rule.pairs),
+            ", ".join(rule.zones),
+        )
         lag_task = asyncio.create_task(_watch_lag(sub, name, stop))
         capacity_task = asyncio.create_task(consume_capacities(bus, state, stop))
         housekept = 0.0

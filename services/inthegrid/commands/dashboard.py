@@ -34,7 +34,7 @@ def register(sub: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from inthegrid.gateway.dashboard import build_dashboard
+    from inthegrid.dashboard.app import build_dashboard
     from inthegrid.platform.logs import configure_logging
     from inthegrid.platform.settings import DashboardSettings
 

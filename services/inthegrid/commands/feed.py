@@ -4,6 +4,7 @@ import argparse
 from typing import Any
 
 from inthegrid.commands import described, overrides
+from inthegrid.domain.price_sources import SOURCE_NAMES
 
 _OPTIONS = {
     "name": "feed_name",
@@ -25,7 +26,7 @@ _OPTIONS = {
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "feed",
-        help="publish prices from a source (simulator, entsoe, replay) to NATS",
+        help=f"publish prices from a source ({', '.join(SOURCE_NAMES)}) to NATS",
         **described(
             "Publish prices from a source (simulator, ENTSO-E or a replayed price table) to NATS JetStream.",
             "inthegrid feed --source simulator --zones DE-LU,FR,NL --speed 450",
@@ -33,7 +34,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--name", help="feed name [INTHEGRID_FEED_NAME]")
     p.add_argument("--zones", help="comma-separated zones [INTHEGRID_FEED_ZONES]")
-    p.add_argument("--source", choices=["simulator", "entsoe", "replay"], help="[INTHEGRID_FEED_SOURCE]")
+    p.add_argument("--source", choices=SOURCE_NAMES, help="[INTHEGRID_FEED_SOURCE]")
     p.add_argument(
         "--market", choices=["day_ahead", "intraday", "ida1", "ida2", "ida3"], help="[INTHEGRID_FEED_MARKET]"
     )

@@ -2,11 +2,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-from pathlib import Path
 from typing import Any
 
-from inthegrid.commands import described
+from inthegrid.commands import described, overrides
 
 
 def register(sub: Any) -> None:
@@ -35,17 +33,20 @@ def _run(args: argparse.Namespace) -> int:
     from inthegrid.domain.rules import PROOF_OF_CONCEPT_ZONES
     from inthegrid.domain.zones import zone_code
     from inthegrid.local.launcher import UpOptions, run_up
+    from inthegrid.local.settings import EmbeddedSettings, UpSettings
     from inthegrid.platform.logs import configure_logging
 
-    configure_logging("up", os.environ.get("INTHEGRID_LOG_LEVEL", "INFO"), "text")
+    settings = UpSettings(**overrides(args, {"data_dir": "data_dir", "port": "http_port"}))
+    EmbeddedSettings()  # validated before any server starts: a bad value is a usage error, not a crash
+    configure_logging("up", settings.log_level, "text")
     zones = tuple(zone_code(z) for z in args.zones.split(",")) if args.zones else PROOF_OF_CONCEPT_ZONES
     options = UpOptions(
-        data_dir=Path(args.data_dir or os.environ.get("INTHEGRID_DATA_DIR", ".inthegrid")).resolve(),
-        http_port=args.port or int(os.environ.get("INTHEGRID_HTTP_PORT", "8000")),
+        data_dir=settings.data_dir.resolve(),
+        http_port=settings.http_port,
         source=args.source,
         zones=zones,
-        nats_url=os.environ.get("INTHEGRID_NATS_URL") or None,
-        database_url=os.environ.get("INTHEGRID_DATABASE_URL") or None,
+        nats_url=settings.nats_url,
+        database_url=settings.database_url.get_secret_value() if settings.database_url else None,
         dashboard=not args.no_dashboard,
     )
     asyncio.run(run_up(options))

@@ -17,6 +17,11 @@ from inthegrid.domain.prices import Market, Resolution
 from inthegrid.domain.zones import pair_label
 
 
+def opportunity_id(rule: str, pair: tuple[str, str], market: str, delivery_start: datetime) -> str:
+    """ "rule/DE-LU/FR/day_ahead/20260101T1000Z": one opportunity of a rule, pair, market and period."""
+    return f"{rule}/{pair_label(pair)}/{market}/{delivery_start.strftime('%Y%m%dT%H%MZ')}"
+
+
 class EventKind(StrEnum):
     OPENED = "opened"
     UPDATED = "updated"
@@ -37,8 +42,7 @@ class OpportunityEvent:
 
     @property
     def opportunity_id(self) -> str:
-        start = self.delivery_start.strftime("%Y%m%dT%H%MZ")
-        return f"{self.rule}/{pair_label(self.pair)}/{self.market.value}/{start}"
+        return opportunity_id(self.rule, self.pair, self.market.value, self.delivery_start)
 
     @property
     def message_id(self) -> str:

@@ -42,6 +42,7 @@ from inthegrid.platform.price_messages import price_messages
 from inthegrid.platform.runtime import wait_or_stop
 from inthegrid.platform.settings import FeedSettings
 from inthegrid.sources.base import PriceSource
+from inthegrid.sources.registry import build_source
 
 log = logging.getLogger(__name__)
 
@@ -64,21 +65,6 @@ PUBLISH_SECONDS = Histogram(
     ["feed"],
     buckets=LATENCY_BUCKETS,
 )
-
-
-def build_source(settings: FeedSettings) -> PriceSource:
-    """The source a feed's settings name; imported lazily so a feed loads only what it uses."""
-    if settings.feed_source == "simulator":
-        from inthegrid.sources.simulator import SimulatorSource
-
-        return SimulatorSource.from_settings(settings)
-    if settings.feed_source == "entsoe":
-        from inthegrid.sources.entsoe import EntsoeSource
-
-        return EntsoeSource.from_settings(settings)
-    from inthegrid.sources.replay import ReplaySource
-
-    return ReplaySource.from_settings(settings)
 
 
 async def publish_prices(
@@ -173,7 +159,7 @@ async def _resume(bus: Bus, feed: str, source: PriceSource) -> KeyValue | None:
     resume = getattr(source, "resume", None)
     if resume is None:
         return None
-    kv = await bus.js.create_key_value(bucket=FEEDS_BUCKET, history=1)
+    kv = await bus.js.create_key_value(bucket=FEEDS_BUCKET, history=1, replicas=bus.stream_replicas)
     try:
         entry = await kv.get(token(feed))
         checkpoint: Any = orjson.loads(entry.value) if entry.value else None

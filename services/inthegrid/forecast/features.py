@@ -13,8 +13,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from inthegrid.analytics.divergence import CONVERGED_EUR_MWH
 from inthegrid.analytics.frames import market_time
+from inthegrid.analytics.terms import CONVERGED_EUR_MWH
 
 HOURS = list(range(24))
 FEATURES = (

@@ -14,27 +14,27 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from inthegrid import __version__
-from inthegrid.gateway.database import DatabaseUnavailableError
-from inthegrid.gateway.instrumentation import MetricsMiddleware
-from inthegrid.gateway.routers import (
+from inthegrid.gateway.middleware.instrumentation import MetricsMiddleware
+from inthegrid.gateway.middleware.security import SecurityMiddleware
+from inthegrid.gateway.rest.openapi import API_DESCRIPTION, install_openapi, operation_id
+from inthegrid.gateway.rest.routers import (
     aggregates,
     health,
     opportunities,
     prices,
     reference,
     spreads,
-    stream,
-    websocket,
 )
-from inthegrid.gateway.routers.analytics import router as analytics_router
-from inthegrid.gateway.routers.forecast import router as forecast_router
-from inthegrid.gateway.security import SecurityMiddleware
+from inthegrid.gateway.rest.routers.analytics import router as analytics_router
+from inthegrid.gateway.rest.routers.forecast import router as forecast_router
 from inthegrid.gateway.services import GatewayServices
+from inthegrid.gateway.storage.database import DatabaseUnavailableError
+from inthegrid.gateway.stream import sse_routes, websocket_routes
 from inthegrid.platform.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
 
-DASHBOARD_MODULE = "inthegrid.gateway.dashboard"
+DASHBOARD_MODULE = "inthegrid.dashboard.app"
 # The package the dashboard is built on; images without the `dashboard` extra (the `services`
 # variant) do not have it, and their gateway serves the API alone.
 DASHBOARD_REQUIRES = "gradio"
@@ -69,10 +69,14 @@ def create_app(
         title="InTheGrid gateway",
         version=__version__,
         summary="Cross-border electricity arbitrage: live prices, spreads, opportunities and history.",
+        description=API_DESCRIPTION,
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
     )
+    install_openapi(app)
     app.state.services = services
-    for module in (health, reference, prices, spreads, opportunities, stream, websocket, aggregates):
+    routers = (health, reference, prices, spreads, opportunities, sse_routes, websocket_routes, aggregates)
+    for module in routers:
         app.include_router(module.router)
     app.include_router(analytics_router)
     app.include_router(forecast_router)

@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 
 import nats.errors
 
-from inthegrid.gateway.database import Database
-from inthegrid.gateway.feeder import LiveFeeder
-from inthegrid.gateway.live import LiveState
-from inthegrid.gateway.sse import Channel
+from inthegrid.gateway.live.feeder import LiveFeeder
+from inthegrid.gateway.live.state import LiveState
+from inthegrid.gateway.storage.database import Database
+from inthegrid.gateway.stream.channels import Channel
 from inthegrid.platform.bus import Bus, BusError, connect_bus
 from inthegrid.platform.metrics import HealthState
 from inthegrid.platform.settings import GatewaySettings

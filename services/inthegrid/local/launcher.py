@@ -22,7 +22,7 @@ import yaml
 from inthegrid.domain.rules import PROOF_OF_CONCEPT_ZONES
 from inthegrid.errors import ConfigError
 from inthegrid.local.child_env import without_foreign_secrets
-from inthegrid.platform.embedded import EmbeddedNats, EmbeddedPostgres, free_port
+from inthegrid.local.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 
 log = logging.getLogger(__name__)
 

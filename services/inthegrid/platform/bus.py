@@ -24,11 +24,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import nats
+import nats.errors
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import NotFoundError
+from nats.js.errors import NotFoundError, ServiceUnavailableError
 
 from inthegrid.domain.batch_codec import RejectedItem
 from inthegrid.domain.codec import decode_price
@@ -64,6 +65,8 @@ PUBLISH_STALL_SECONDS = 30.0
 
 # Room for the reason and origin headers of a dead letter on top of its (truncated) payload.
 DEADLETTER_HEADER_BYTES = 2048
+# A denied stream update is never answered (the server only reports the violation): don't wait long.
+STREAM_UPDATE_TIMEOUT_SECONDS = 3.0
 
 
 class BusError(InTheGridError):
@@ -103,6 +106,9 @@ class Bus:
     nc: NATS
     js: JetStreamContext
     deadletter_max_message_bytes: int = 4096
+    # Replicas of what a service creates besides the streams (KV buckets, long-lived ephemeral
+    # consumers): on a cluster, an R1 bucket or consumer dies with its one server.
+    stream_replicas: int = 1
 
     async def close(self) -> None:
         """Drain: finish what is in flight, then disconnect."""
@@ -166,7 +172,9 @@ async def connect_bus(
             )
             nc.options["max_reconnect_attempts"] = -1
             BUS_CONNECTED.labels(service).set(1)
-            bus = Bus(nc, nc.jetstream(timeout=10), settings.deadletter_max_message_bytes)
+            bus = Bus(
+                nc, nc.jetstream(timeout=10), settings.deadletter_max_message_bytes, settings.stream_replicas
+            )
             await ensure_streams(bus, settings)
             return bus
         except (OSError, TimeoutError, nats.errors.Error) as exc:
@@ -234,10 +242,57 @@ async def ensure_streams(bus: Bus, settings: CommonSettings) -> None:
     ]
     for config in configs:
         try:
-            await bus.js.stream_info(str(config.name))
-            await bus.js.update_stream(config)
+            existing = (await bus.js.stream_info(str(config.name))).config
         except NotFoundError:
             await bus.js.add_stream(config)
+            continue
+        differences = stream_differences(existing, config)
+        if not differences:
+            continue  # no update call: most users may not make one (see below)
+        try:
+            await asyncio.wait_for(bus.js.update_stream(config), STREAM_UPDATE_TIMEOUT_SECONDS)
+        except (nats.errors.Error, TimeoutError) as exc:
+            # Updating a stream can erase history (a smaller limit drops messages), so the chart
+            # lets only the stream owner (the recorder) do it; others keep the stream as it is.
+            log.warning(
+                "stream %s differs from this service's settings (%s) and was left as it is: %s",
+                config.name,
+                ", ".join(differences),
+                exc or type(exc).__name__,
+            )
+
+
+# The fields ensure_streams sets; the server fills in the others, so only these are compared.
+_MANAGED_STREAM_FIELDS = (
+    "subjects",
+    "storage",
+    "retention",
+    "num_replicas",
+    "discard",
+    "max_age",
+    "max_bytes",
+    "max_msgs",
+    "max_msg_size",
+    "duplicate_window",
+)
+
+
+def stream_differences(existing: StreamConfig, desired: StreamConfig) -> list[str]:
+    """Names of the managed fields where a stream's configuration differs from the desired one.
+
+    A field the desired configuration leaves unset (None) is the server's default and not compared."""
+    differences = []
+    for field in _MANAGED_STREAM_FIELDS:
+        want = getattr(desired, field)
+        if want is None:
+            continue
+        have = getattr(existing, field)
+        if isinstance(want, float) or isinstance(have, float):
+            if have is None or abs(float(have) - float(want)) > 1e-3:
+                differences.append(field)
+        elif have != want:
+            differences.append(field)
+    return differences
 
 
 async def _publish_chunk(bus: Bus, items: Sequence[tuple[str, bytes, str]]) -> list[asyncio.Future[Any]]:
@@ -250,17 +305,21 @@ async def _publish_chunk(bus: Bus, items: Sequence[tuple[str, bytes, str]]) -> l
     ]
 
 
-async def publish_all(bus: Bus, items: Iterable[tuple[str, bytes, str]]) -> tuple[int, int]:
+async def publish_all(
+    bus: Bus, items: Iterable[tuple[str, bytes, str]], ack_timeout: float = 60.0
+) -> tuple[int, int]:
     """Publish (subject, payload, message id) tuples concurrently; returns (stored, duplicates).
 
     Every publish is acknowledged by JetStream before this returns, so the caller may treat the
     batch as durable. A failure raises after the others finished; re-publishing is safe.
     """
-    duplicate = await publish_each(bus, items)
+    duplicate = await publish_each(bus, items, ack_timeout)
     return len(duplicate) - sum(duplicate), sum(duplicate)
 
 
-async def publish_each(bus: Bus, items: Iterable[tuple[str, bytes, str]]) -> list[bool]:
+async def publish_each(
+    bus: Bus, items: Iterable[tuple[str, bytes, str]], ack_timeout: float = 60.0
+) -> list[bool]:
     """publish_all, telling for each item whether JetStream already had it (a dropped re-publish)."""
     pending = list(items)
     futures: list[asyncio.Future[Any]] = []
@@ -270,7 +329,8 @@ async def publish_each(bus: Bus, items: Iterable[tuple[str, bytes, str]]) -> lis
         )
     if not futures:
         return []
-    acks = await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), 60)
+    # A publish in flight to a stream leader that dies is never answered: only this bounds the wait.
+    acks = await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), ack_timeout)
     errors = [a for a in acks if isinstance(a, BaseException)]
     if errors:
         raise BusError(f"{len(errors)} of {len(acks)} publishes failed: {errors[0]!r}")
@@ -370,8 +430,23 @@ def stream_sequence(msg: Msg) -> int:
 
 
 async def fetch_batch(sub: JetStreamContext.PullSubscription, batch: int, timeout: float) -> Sequence[Msg]:
-    """Block until at least one message arrives or ``timeout`` passes (event-driven, no polling)."""
+    """Block until at least one message arrives or ``timeout`` passes (event-driven, no polling).
+
+    On a cluster a consumer is briefly unavailable (503) while its replicas elect a new leader, after
+    the old one's server died: nothing to deliver yet, the same as a timeout; the next fetch reaches
+    the new leader. A consumer that is gone for good (deleted, or an R1 consumer lost with its server)
+    still raises, so the service restarts and creates it again."""
     try:
         return await sub.fetch(batch, timeout=timeout)
     except (nats.errors.TimeoutError, TimeoutError):
+        return ()
+    except ServiceUnavailableError:
+        try:
+            await sub.consumer_info()
+        except NotFoundError:
+            raise
+        except (nats.errors.Error, TimeoutError):
+            pass  # no answer while the election runs
+        log.info("consumer unavailable (leader election); fetching again")
+        await asyncio.sleep(min(timeout, 0.1))
         return ()

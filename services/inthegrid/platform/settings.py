@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from inthegrid.domain.plausibility import (
@@ -20,7 +20,9 @@ from inthegrid.domain.plausibility import (
     EARLIEST_DELIVERY,
     TimeWindow,
 )
+from inthegrid.domain.price_sources import DEFAULT_SOURCE, SOURCE_NAMES, SourceKind
 from inthegrid.domain.prices import HARMONISED_MAX_EUR_MWH, HARMONISED_MIN_EUR_MWH, PriceLimits
+from inthegrid.domain.shards import MAX_SHARDS, check_shard
 from inthegrid.domain.zones import zone_code
 
 ENV_PREFIX = "INTHEGRID_"
@@ -118,7 +120,7 @@ class FeedSettings(CommonSettings):
         default_factory=lambda: ["DE-LU", "FR", "NL", "BE", "AT"],
         description="zones the feed publishes, comma-separated",
     )
-    feed_source: Literal["simulator", "entsoe", "replay"] = Field("simulator", description="price source")
+    feed_source: SourceKind = Field(DEFAULT_SOURCE, description=f"price source: {', '.join(SOURCE_NAMES)}")
     feed_market: Literal["day_ahead", "intraday", "ida1", "ida2", "ida3"] = Field(
         "day_ahead", description="market of the prices"
     )
@@ -153,6 +155,18 @@ class CalculatorSettings(CommonSettings):
     calculator_horizon_hours: float = Field(48.0, gt=0, description="periods older than this are forgotten")
     calculator_batch: int = Field(256, ge=1, le=10000, description="messages fetched per pull")
     alert_webhook_url: SecretStr | None = Field(None, description="POST opened opportunities here")
+    calculator_shard_count: int = Field(
+        1,
+        ge=1,
+        le=MAX_SHARDS,
+        description="calculator replicas the rule's pairs are split over (shards)",
+    )
+    calculator_shard_index: int = Field(0, ge=0, description="which shard this replica runs, 0 to count - 1")
+
+    @model_validator(mode="after")
+    def _shard_in_range(self) -> CalculatorSettings:
+        check_shard(self.calculator_shard_index, self.calculator_shard_count)
+        return self
 
 
 class RecorderSettings(CommonSettings):
@@ -180,17 +194,6 @@ class RecorderSettings(CommonSettings):
                 "retention_days must be 0 (keep) or more than 60 (the aggregates' refresh window)"
             )
         return value
-
-
-class EmbeddedSettings(BaseSettings):
-    """The embedded PostgreSQL of ``inthegrid up`` and the tests."""
-
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
-
-    embedded_storage: Literal["auto", "timescaledb", "postgresql"] = Field(
-        default="auto",
-        description="auto: TimescaleDB when scripts/build-timescaledb.sh built it; postgresql forces plain",
-    )
 
 
 class GatewaySettings(CommonSettings):

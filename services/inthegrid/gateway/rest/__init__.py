@@ -1,0 +1,1 @@
+"""Request/response endpoints: one router per resource, their shared dependencies and response shapes."""

@@ -1,0 +1,1 @@
+"""One small router per resource (push streams live in gateway/stream)."""

@@ -1,0 +1,1 @@
+"""PostgreSQL access: the pool, history queries and long-range aggregates (read-only)."""
