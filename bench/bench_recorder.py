@@ -26,6 +26,7 @@ from inthegrid.local.embedded import EmbeddedNats, EmbeddedPostgres
 from inthegrid.platform.bus import connect_bus, price_subject, publish_all
 from inthegrid.platform.db import run_migrations
 from inthegrid.platform.metrics import HealthState
+from inthegrid.platform.price_messages import batched_price_messages
 from inthegrid.platform.settings import RecorderSettings
 from inthegrid.recorder.rows import PRICE_COLUMNS, build_price_row
 from inthegrid.recorder.service import run_recorder
@@ -61,8 +62,9 @@ async def raw_copy(url: str, rows: list[tuple]) -> float:
 
 
 async def store_run(url: str, rows: list[tuple], batch: int) -> float:
-    """The recorder's insert path alone (store.write_prices: COPY staging + upsert, one transaction
-    per batch) on the same rows into an empty, migrated database: what JetStream costs is the rest."""
+    """The recorder's insert path alone (store.write_prices: COPY into the table, or on a conflict COPY
+    to staging + upsert; one transaction per batch) on the same rows into an empty, migrated
+    database: what JetStream costs is the rest."""
     admin = await asyncpg.connect(url)
     try:
         await admin.execute("CREATE DATABASE bench_store")
@@ -102,7 +104,7 @@ async def recorder_run(nats_url: str, url: str, n: int, batch: int) -> float:
     return elapsed
 
 
-async def main(n: int, batch: int, fast: bool) -> None:
+async def main(n: int, batch: int, fast: bool, single: bool) -> None:
     base = Path(tempfile.mkdtemp(prefix="inthegrid-bench-"))
     base.chmod(0o755)  # noqa: ASYNC240 - before anything runs; PostgreSQL's user must traverse it
     try:
@@ -111,10 +113,13 @@ async def main(n: int, batch: int, fast: bool) -> None:
             bus = await connect_bus(RecorderSettings.model_validate({"nats_url": nats_server.url}), "bench")
             for i in range(0, n, 10_000):
                 chunk = prices[i : i + 10_000]
-                await publish_all(
-                    bus,
-                    [(price_subject(p.market.value, p.zone), encode_price(p), p.message_id) for p in chunk],
-                )
+                if single:
+                    items = [
+                        (price_subject(p.market.value, p.zone), encode_price(p), p.message_id) for p in chunk
+                    ]
+                else:
+                    items = batched_price_messages(chunk)
+                await publish_all(bus, items)
             await bus.close()
             recorder_s = await recorder_run(nats_server.url, pg.url(), n, batch)
             rows = [build_price_row(p, i + 1) for i, p in enumerate(prices)]
@@ -123,9 +128,10 @@ async def main(n: int, batch: int, fast: bool) -> None:
     finally:
         shutil.rmtree(base, ignore_errors=True)
     durability = "off (fsync/synchronous_commit off)" if fast else "on (PostgreSQL defaults)"
-    print(f"prices: {n}, recorder batch: {batch}, durability {durability}")
+    form = "one price per message (v1)" if single else "batches of one zone's prices (v2)"
+    print(f"prices: {n} in {form}, recorder batch: {batch} rows, durability {durability}")
     print(
-        f"recorder (JetStream -> decode -> COPY staging -> upsert -> ack): {n / recorder_s:,.0f} rows/s "
+        f"recorder (JetStream -> decode -> COPY (upsert on conflict) -> ack): {n / recorder_s:,.0f} rows/s "
         f"({recorder_s:.2f} s)"
     )
     print(
@@ -143,5 +149,6 @@ if __name__ == "__main__":
     parser.add_argument("--prices", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=2000)
     parser.add_argument("--fast", action="store_true", help="turn PostgreSQL durability off")
+    parser.add_argument("--single", action="store_true", help="publish one price per message (contract v1)")
     args = parser.parse_args()
-    asyncio.run(main(args.prices, args.batch, args.fast))
+    asyncio.run(main(args.prices, args.batch, args.fast, args.single))

@@ -23,20 +23,24 @@ TABLE = ROOT / "data" / "prices" / "day_ahead_prices_hourly_2020_2024_utc.csv.gz
 DAY = "2023-07-02"  # -500 EUR/MWh in DE-LU, NL and AT at midday: negative prices and wide spreads
 
 
-async def _live_opportunities(nats_url: str, rule_name: str, prices: int, timeout: float = 120):
+async def _live_opportunities(
+    nats_url: str, rule_name: str, prices: int, feed: ServiceProcess, timeout: float = 120
+):
     """The final value of every opportunity the calculator published, read once it has handled every
-    one of the ``prices`` the feed publishes (events are published before prices are acknowledged)."""
+    one of the ``prices`` the feed publishes (events are published before prices are acknowledged).
+    The feed sends them in batches, so it is asked how many prices it published."""
     nc = await nats.connect(nats_url)
     js = nc.jetstream()
     final: dict[tuple[tuple[str, str], str], float | None] = {}
     try:
         async with asyncio.timeout(timeout):
-            while (await js.stream_info("PRICES")).state.messages < prices:
+            while feed.metric_value("inthegrid_feed_prices_published_total") < prices:
                 await asyncio.sleep(0.1)
+            last = (await js.stream_info("PRICES")).state.last_seq
             while True:
                 with contextlib.suppress(nats.js.errors.NotFoundError):
                     info = await js.consumer_info("PRICES", durable_name(rule_name))
-                    if info.delivered.stream_seq >= prices and info.num_pending + info.num_ack_pending == 0:
+                    if info.delivered.stream_seq >= last and info.num_pending + info.num_ack_pending == 0:
                         break
                 await asyncio.sleep(0.1)
             sub = await js.subscribe(f"inthegrid.opportunities.{rule_name}.>", ordered_consumer=True)
@@ -90,7 +94,10 @@ async def test_replayed_day_equals_backtest(nats_url, tmp_path, rule_file):
     feed.start()
     try:
         live = await _live_opportunities(
-            nats_url, rule.name, int(table.frame[[z for z in rule.zones if z in table.frame]].count().sum())
+            nats_url,
+            rule.name,
+            int(table.frame[[z for z in rule.zones if z in table.frame]].count().sum()),
+            feed,
         )
     finally:
         feed.terminate()

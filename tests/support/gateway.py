@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
+from inthegrid.domain.batch_codec import POSITIONS_PER_MESSAGE
 from inthegrid.domain.codec import encode_price
 from inthegrid.domain.prices import Price, make_price
 from inthegrid.gateway.metrics import SSE_CLIENTS
@@ -109,3 +110,9 @@ def clients_at_least(n: float) -> Callable[[], Awaitable[bool]]:
         return sse_clients() >= n
 
     return check
+
+
+def single_price_ids(first_sequence: int, count: int) -> list[int]:
+    """The SSE/WebSocket ids of ``count`` one-price messages from stream sequence ``first_sequence``
+    on: a price's id is its position, stream sequence x POSITIONS_PER_MESSAGE + its index."""
+    return [s * POSITIONS_PER_MESSAGE for s in range(first_sequence, first_sequence + count)]

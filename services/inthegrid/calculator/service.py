@@ -39,7 +39,7 @@ from inthegrid.platform.bus import (
     BusError,
     connect_bus,
     dead_letter,
-    decode_price_on,
+    dead_letter_items,
     fetch_batch,
     opportunity_subject,
     price_subject,
@@ -47,6 +47,7 @@ from inthegrid.platform.bus import (
     token,
 )
 from inthegrid.platform.metrics import CONSUMER_PENDING, LATENCY_BUCKETS, MESSAGES_CONSUMED, HealthState
+from inthegrid.platform.price_messages import decode_prices_on
 from inthegrid.platform.rules_kv import announce_rule
 from inthegrid.platform.settings import CalculatorSettings
 
@@ -70,6 +71,9 @@ TRACKED_PRICES = Gauge("inthegrid_calculator_tracked_prices", "Prices held in me
 # Pruning and counting open opportunities scan everything held: once a second bounds memory and
 # keeps the gauges fresh, while the small batches of a quiet stream (low latency) stay cheap.
 HOUSEKEEPING_SECONDS = 1.0
+# Prices valued per fetch at most: with batch messages a fetch of calculator_batch messages could hold
+# 500 times as many prices, and their events are held in memory until published.
+PRICES_PER_FETCH = 4096
 # Longest wait for the acks of one publish of events before publishing them again (a stream leader
 # election takes seconds; a lost publish is never answered).
 PUBLISH_ACK_SECONDS = 15.0
@@ -117,9 +121,11 @@ async def restore(bus: Bus, state: CalculatorState, settings: CalculatorSettings
     )
     for subject, data in prices:
         try:
-            state.remember(decode_price_on(subject, data, settings.price_limits, window))
+            decoded = decode_prices_on(subject, data, settings.price_limits, window)
         except DecodeError:
             continue
+        for _, price in decoded.prices:
+            state.remember(price)
     state.prune()
     log.info("restored %d events and %d prices for rule %s", len(events), len(prices), rule.name)
 
@@ -270,11 +276,13 @@ async def run_calculator(settings: CalculatorSettings, stop: asyncio.Event, heal
         lag_task = asyncio.create_task(_watch_lag(sub, name, stop))
         capacity_task = asyncio.create_task(consume_capacities(bus, state, stop))
         housekept = 0.0
+        per_message = 1.0  # prices per message in the last fetch (batches hold up to 500)
         try:
             while not stop.is_set():
-                msgs = await fetch_batch(sub, settings.calculator_batch, 1.0)
+                size = max(1, min(settings.calculator_batch, int(PRICES_PER_FETCH / per_message)))
+                msgs = await fetch_batch(sub, size, 1.0)
                 if msgs:
-                    await _process(bus, state, settings, msgs, alerter)
+                    per_message = max(1.0, await _process(bus, state, settings, msgs, alerter) / len(msgs))
                 if time.monotonic() - housekept >= HOUSEKEEPING_SECONDS:
                     housekept = time.monotonic()
                     _housekeep(state)
@@ -295,7 +303,8 @@ async def _process(
     settings: CalculatorSettings,
     msgs: Sequence[Msg],
     alerter: WebhookAlerter | None,
-) -> None:
+) -> int:
+    """Value the prices of ``msgs``, publish the events, then ack; returns how many prices."""
     name = state.rule.name
     now = datetime.now(UTC)
     events: list[OpportunityEvent] = []
@@ -303,18 +312,24 @@ async def _process(
     good: list[Msg] = []
     before = state.evaluations
     window = settings.time_window
+    service = f"calculator-{name}"
+    prices = 0
     for msg in msgs:
         try:
-            price = decode_price_on(msg.subject, msg.data, settings.price_limits, window)
+            decoded = decode_prices_on(msg.subject, msg.data, settings.price_limits, window)
         except DecodeError as exc:
-            await dead_letter(bus, msg, stream=PRICES_STREAM, service=f"calculator-{name}", reason=str(exc))
+            await dead_letter(bus, msg, stream=PRICES_STREAM, service=service, reason=str(exc))
             continue
-        new = state.on_price(price, now)
-        if new:
-            events.extend(new)
-            stored_at.append(
-                msg.metadata.timestamp.timestamp() if msg.metadata.timestamp else now.timestamp()
-            )
+        # One bad item of a batch is dead-lettered alone; the message is acked for the others.
+        await dead_letter_items(bus, msg, decoded.rejected, stream=PRICES_STREAM, service=service)
+        for _, price in decoded.prices:
+            new = state.on_price(price, now)
+            if new:
+                events.extend(new)
+                stored_at.append(
+                    msg.metadata.timestamp.timestamp() if msg.metadata.timestamp else now.timestamp()
+                )
+        prices += len(decoded.prices)
         good.append(msg)
     # Events first, acks after: a crash in between redelivers the prices and re-derives the events.
     await publish_events(bus, name, events)
@@ -323,12 +338,13 @@ async def _process(
         DETECTION.labels(name).observe(max(0.0, done - ts))
     for msg in good:
         await msg.ack()
-    PRICES_PROCESSED.labels(name).inc(len(good))
+    PRICES_PROCESSED.labels(name).inc(prices)
     MESSAGES_CONSUMED.labels(f"calculator-{name}", PRICES_STREAM).inc(len(good))
     EVALUATIONS.labels(name).inc(state.evaluations - before)
     if alerter is not None:
         for e in events:
             alerter.notify(e)
+    return prices
 
 
 def _housekeep(state: CalculatorState) -> None:

@@ -30,7 +30,8 @@ _MARKETS = {m.value: m for m in Market}
 _RESOLUTIONS = {r.iso: r for r in Resolution}
 
 
-def _iso(moment: datetime) -> str:
+def format_time(moment: datetime) -> str:
+    """A UTC time as the bus writes it (``2026-01-01T00:00:00Z``)."""
     # isoformat() writes microseconds only when there are any, like the format this replaced
     # (strftime was the costliest step of encoding); the wall time is written as is, tagged Z.
     return moment.replace(tzinfo=None).isoformat() + "Z"
@@ -42,11 +43,11 @@ def encode_price(price: Price) -> bytes:
             "schema": SCHEMA_PRICE,
             "zone": price.zone,
             "market": price.market.value,
-            "delivery_start": _iso(price.delivery_start),
+            "delivery_start": format_time(price.delivery_start),
             "resolution": price.resolution.iso,
             "price_eur_mwh": price.eur_mwh,
             "source": price.source,
-            "published_at": _iso(price.published_at),
+            "published_at": format_time(price.published_at),
         }
     )
 
@@ -93,22 +94,33 @@ def decode_price(
         value: float = _field(doc, "price_eur_mwh", (int, float))
         resolution: str = _field(doc, "resolution", str)
         market: str = _field(doc, "market", str)
-        price = make_price(
-            zone,
-            start,
-            value,
-            resolution=_RESOLUTIONS.get(resolution, resolution),
-            market=_MARKETS.get(market, market),
-            source=_field(doc, "source", str),
-            published_at=_field(doc, "published_at", str),
-            limits=limits,
-        )
+        source: str = _field(doc, "source", str)
+        header = {"zone": zone, "market": market, "resolution": resolution, "source": source}
+        price = make_price_fast(header, start, value, _field(doc, "published_at", str), limits)
         check_price(window, price, now or datetime.now(UTC))
         return price
     except DecodeError:
         raise
     except InTheGridError as exc:
         raise DecodeError(str(exc)) from None
+
+
+def make_price_fast(
+    header: dict[str, str], start: str, value: float, published_at: str, limits: PriceLimits
+) -> Price:
+    """make_price for bus fields (``header``: zone, market, resolution, source), with the exact
+    spellings looked up first."""
+    resolution, market = header["resolution"], header["market"]
+    return make_price(
+        header["zone"],
+        start,
+        value,
+        resolution=_RESOLUTIONS.get(resolution, resolution),
+        market=_MARKETS.get(market, market),
+        source=header["source"],
+        published_at=published_at,
+        limits=limits,
+    )
 
 
 def encode_event(event: OpportunityEvent) -> bytes:
@@ -119,10 +131,10 @@ def encode_event(event: OpportunityEvent) -> bytes:
         "rule": event.rule,
         "market": event.market.value,
         "pair": list(event.pair),
-        "delivery_start": _iso(event.delivery_start),
+        "delivery_start": format_time(event.delivery_start),
         "resolution": event.resolution.iso,
         "revision": event.revision,
-        "detected_at": _iso(event.detected_at),
+        "detected_at": format_time(event.detected_at),
         "value": None,
     }
     v = event.value

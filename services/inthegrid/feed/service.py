@@ -1,5 +1,6 @@
-"""Feed: reads a price source and publishes every price to JetStream with a deterministic
-message id, so a restarted or duplicated feed stores nothing twice.
+"""Feed: reads a price source and publishes its prices to JetStream in batches (one zone each, see
+domain/batch_codec.py) with deterministic message ids, so a restarted or duplicated feed stores
+nothing twice.
 
 Prices outside the plausibility window are never published: they are dead-lettered with the reason.
 A source that can resume (the simulator) gets its checkpoint from the KV bucket at start and a new
@@ -20,6 +21,7 @@ from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 from prometheus_client import Counter, Gauge, Histogram
 
+from inthegrid.domain.batch_codec import group_price_batches
 from inthegrid.domain.codec import encode_price
 from inthegrid.domain.plausibility import TimeWindow, check_price
 from inthegrid.domain.prices import Price
@@ -32,10 +34,11 @@ from inthegrid.platform.bus import (
     connect_bus,
     dead_letter_data,
     price_subject,
-    publish_all,
+    publish_each,
     token,
 )
 from inthegrid.platform.metrics import LATENCY_BUCKETS, HealthState
+from inthegrid.platform.price_messages import price_messages
 from inthegrid.platform.runtime import wait_or_stop
 from inthegrid.platform.settings import FeedSettings
 from inthegrid.sources.base import PriceSource
@@ -67,17 +70,21 @@ PUBLISH_SECONDS = Histogram(
 async def publish_prices(
     bus: Bus, feed: str, prices: list[Price], stop: asyncio.Event | None = None
 ) -> tuple[int, int] | None:
-    """Publish one batch, retrying until JetStream acknowledges every price (ids make it safe).
+    """Publish one batch, retrying until JetStream acknowledges every message (ids make it safe).
+
+    Returns (prices stored, prices JetStream already had); each message carries up to
+    MAX_BATCH_PRICES prices of one zone and is deduplicated as a whole.
 
     Returns None when stopped before the batch was acknowledged: the source produces it again
     after a restart, and the message ids make the second publish harmless.
     """
-    items = [(price_subject(p.market.value, p.zone), encode_price(p), p.message_id) for p in prices]
+    batches = group_price_batches(prices)
+    items = price_messages(batches)
     delay = 0.2
     while True:
         started = time.perf_counter()
         try:
-            stored, dupes = await publish_all(bus, items)
+            duplicate = await publish_each(bus, items)
             break
         except (BusError, TimeoutError) as exc:
             PUBLISH_ERRORS.labels(feed).inc()
@@ -96,9 +103,10 @@ async def publish_prices(
         PUBLISHED.labels(feed, p.zone).inc()
         LAST_PUBLISH.labels(feed, p.zone).set(now)
         LAST_DELIVERY.labels(feed, p.zone).set(p.delivery_start.timestamp())
+    dupes = sum(len(b) for b, dup in zip(batches, duplicate, strict=True) if dup)
     if dupes:
         DUPLICATES.labels(feed).inc(dupes)
-    return stored, dupes
+    return len(prices) - dupes, dupes
 
 
 async def run_feed(

@@ -2,7 +2,9 @@
 the dead-letter stream that keeps what could not be decoded.
 
 Stream layout
-- PRICES         ``inthegrid.prices.<market>.<zone>``         prices, deduplicated by message id
+- PRICES         ``inthegrid.prices.<market>.<zone>``         price batches of that zone (contract v2,
+                                                               domain/batch_codec.py) or single prices
+                                                               (v1), deduplicated by message id
 - OPPORTUNITIES  ``inthegrid.opportunities.<rule>.<pair>``     opened/updated/closed events
 - CAPACITIES     ``inthegrid.capacities.<kind>.<from>__<to>``  published capacities, exchanges, flows
 - DEADLETTER     ``inthegrid.deadletter.<stream>.<service>``   rejected messages, for inspection
@@ -29,6 +31,7 @@ from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError, ServiceUnavailableError
 
+from inthegrid.domain.batch_codec import RejectedItem
 from inthegrid.domain.codec import decode_price
 from inthegrid.domain.plausibility import TimeWindow
 from inthegrid.domain.prices import Price, PriceLimits
@@ -310,6 +313,14 @@ async def publish_all(
     Every publish is acknowledged by JetStream before this returns, so the caller may treat the
     batch as durable. A failure raises after the others finished; re-publishing is safe.
     """
+    duplicate = await publish_each(bus, items, ack_timeout)
+    return len(duplicate) - sum(duplicate), sum(duplicate)
+
+
+async def publish_each(
+    bus: Bus, items: Iterable[tuple[str, bytes, str]], ack_timeout: float = 60.0
+) -> list[bool]:
+    """publish_all, telling for each item whether JetStream already had it (a dropped re-publish)."""
     pending = list(items)
     futures: list[asyncio.Future[Any]] = []
     for first in range(0, len(pending), PUBLISH_CHUNK):
@@ -317,14 +328,13 @@ async def publish_all(
             _publish_chunk(bus, pending[first : first + PUBLISH_CHUNK]), PUBLISH_STALL_SECONDS
         )
     if not futures:
-        return 0, 0
+        return []
     # A publish in flight to a stream leader that dies is never answered: only this bounds the wait.
     acks = await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), ack_timeout)
     errors = [a for a in acks if isinstance(a, BaseException)]
     if errors:
         raise BusError(f"{len(errors)} of {len(acks)} publishes failed: {errors[0]!r}")
-    duplicates = sum(1 for a in acks if getattr(a, "duplicate", False))
-    return len(acks) - duplicates, duplicates
+    return [bool(getattr(a, "duplicate", False)) for a in acks]
 
 
 async def dead_letter(bus: Bus, msg: Msg, *, stream: str, service: str, reason: str) -> None:
@@ -335,11 +345,33 @@ async def dead_letter(bus: Bus, msg: Msg, *, stream: str, service: str, reason: 
     await msg.term()
 
 
-def dead_letter_id(stream: str, subject: str, data: bytes, sequence: int | None) -> str:
-    """One id per rejected message, whichever consumer rejects it: its stream sequence, or (for data
-    never stored, such as a price a feed refused) a digest of what it was."""
+async def dead_letter_items(
+    bus: Bus, msg: Msg, rejected: Sequence[RejectedItem], *, stream: str, service: str
+) -> None:
+    """Keep each rejected item of a batch on its own (the message itself is acked by the caller: its
+    other items were processed)."""
+    sequence = _metadata(msg)
+    for item in rejected:
+        await dead_letter_data(
+            bus,
+            msg.subject,
+            item.data,
+            stream=stream,
+            service=service,
+            reason=f"item {item.index}: {item.reason}",
+            sequence=sequence,
+            item=item.index,
+        )
+
+
+def dead_letter_id(
+    stream: str, subject: str, data: bytes, sequence: int | None, item: int | None = None
+) -> str:
+    """One id per rejected message (or item of a batch), whichever consumer rejects it: its stream
+    sequence (and item index), or (for data never stored, such as a price a feed refused) a digest
+    of what it was."""
     if sequence is not None:
-        return f"dlq:{stream}:{sequence}"
+        return f"dlq:{stream}:{sequence}" if item is None else f"dlq:{stream}:{sequence}:{item}"
     digest = hashlib.sha256(subject.encode() + b"\n" + bytes(data)).hexdigest()
     return f"dlq:{stream}:{digest[:32]}"
 
@@ -353,6 +385,7 @@ async def dead_letter_data(
     service: str,
     reason: str,
     sequence: int | None = None,
+    item: int | None = None,
 ) -> None:
     """Keep rejected data (a consumed message, or a price a feed refused to publish) and count it.
 
@@ -366,12 +399,14 @@ async def dead_letter_data(
         "InTheGrid-Original-Subject": subject[:256],
         "InTheGrid-Service": service,
         "InTheGrid-Original-Size": str(len(data)),
-        "Nats-Msg-Id": dead_letter_id(stream, subject, data, sequence),
+        "Nats-Msg-Id": dead_letter_id(stream, subject, data, sequence, item),
     }
     if len(data) > limit:
         headers["InTheGrid-Truncated"] = "true"
     if sequence is not None:
         headers["InTheGrid-Original-Sequence"] = str(sequence)
+    if item is not None:
+        headers["InTheGrid-Original-Item"] = str(item)
     target = f"{DEADLETTER_SUBJECT_ROOT}.{token(stream.lower())}.{token(service)}"
     try:
         await bus.js.publish(target, bytes(data[:limit]), headers=headers)

@@ -21,8 +21,16 @@ import nats.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
+from inthegrid.domain.batch_codec import RejectedItem
 from inthegrid.errors import DecodeError
-from inthegrid.platform.bus import Bus, dead_letter, fetch_batch
+from inthegrid.platform.bus import (
+    Bus,
+    dead_letter,
+    dead_letter_data,
+    dead_letter_items,
+    fetch_batch,
+    stream_sequence,
+)
 from inthegrid.platform.db import is_transient
 from inthegrid.platform.metrics import MESSAGES_CONSUMED, HealthState
 from inthegrid.platform.runtime import wait_or_stop
@@ -36,9 +44,33 @@ IDLE_FETCH_SECONDS = 1.0
 # JetStream redelivers after ack_wait (30 s); telling it "still working" well before keeps the batch ours.
 KEEPALIVE_SECONDS = 10.0
 MAX_BACKOFF_SECONDS = 5.0
+INITIAL_ROWS_PER_MESSAGE = 100
 
 Row = tuple[Any, ...]
 Writer = Callable[[asyncpg.Connection, Sequence[Any]], Awaitable[dict[str, int]]]
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedRows:
+    """The rows one message yields (with the item index of each) and its rejected items."""
+
+    rows: Sequence[Row]
+    items: Sequence[int]
+    rejected: Sequence[RejectedItem] = ()
+
+
+@dataclass(slots=True)
+class Delivery:
+    """One message in hand and the rows it still has to store."""
+
+    msg: Msg
+    rows: list[Row]
+    items: list[int]
+    single: bool  # one price or event: refused as a whole message, not as an item
+
+    def keep(self, pairs: Sequence[tuple[Row, int]]) -> None:
+        self.rows = [row for row, _ in pairs]
+        self.items = [item for _, item in pairs]
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -56,7 +88,7 @@ class Sink:
     stream: str
     durable: str
     subject: str
-    decode: Callable[[Msg], Row]  # raises DecodeError for a message that can never be stored
+    decode: Callable[[Msg], DecodedRows]  # raises DecodeError for a message that can never be stored
     write: Writer
 
 
@@ -94,12 +126,19 @@ class StreamRecorder:
         self.bus, self.pool, self.sink = bus, pool, sink
         self.batch, self.flush_seconds = batch, flush_seconds
         self.stop, self.health = stop, health
+        # A message holds one row or a batch of up to MAX_BATCH_PRICES: fetch as many messages as
+        # make about ``batch`` rows at the last batch's rows per message (a guess to start with),
+        # so a transaction and the decoded rows in memory stay near ``batch`` rows either way.
+        self.rows_per_message = float(INITIAL_ROWS_PER_MESSAGE)
+
+    def fetch_size(self) -> int:
+        return max(1, int(self.batch / self.rows_per_message))
 
     async def run(self, sub: JetStreamContext.PullSubscription) -> None:
         """Consume until stop; the batch in hand when stop arrives is finished first."""
         while not self.stop.is_set():
             try:
-                msgs = await collect_batch(sub, self.batch, self.flush_seconds, self.stop)
+                msgs = await collect_batch(sub, self.fetch_size(), self.flush_seconds, self.stop)
             except nats.errors.Error as exc:
                 log.warning("fetch from %s failed: %s", self.sink.durable, exc)
                 await wait_or_stop(self.stop, 1.0)
@@ -108,29 +147,36 @@ class StreamRecorder:
                 await self.handle(msgs)
 
     async def handle(self, msgs: Sequence[Msg]) -> None:
-        rows: list[Row] = []
-        kept: list[Msg] = []
+        deliveries: list[Delivery] = []
         for msg in msgs:
             try:
-                rows.append(self.sink.decode(msg))
-                kept.append(msg)
+                decoded = self.sink.decode(msg)
             except DecodeError as exc:
                 await dead_letter(self.bus, msg, stream=self.sink.stream, service=SERVICE, reason=str(exc))
-        if not rows:
+                continue
+            # A bad item of a batch is dead-lettered alone; the message's other rows are stored.
+            await dead_letter_items(self.bus, msg, decoded.rejected, stream=self.sink.stream, service=SERVICE)
+            if decoded.rows:
+                single = len(decoded.rows) == 1 and not decoded.rejected
+                deliveries.append(Delivery(msg, list(decoded.rows), list(decoded.items), single))
+            else:
+                await msg.ack()  # every item dead-lettered: nothing left to store
+        self.rows_per_message = max(1.0, sum(len(d.rows) for d in deliveries) / len(msgs))
+        if not deliveries:
             return
-        stored = await self._store_with_retry(rows, kept)
-        for msg in stored:
-            await msg.ack()
+        stored = await self._store_with_retry(deliveries)
+        for delivery in stored:
+            await delivery.msg.ack()
         MESSAGES_CONSUMED.labels(SERVICE, self.sink.stream).inc(len(stored))
 
-    async def _store_with_retry(self, rows: list[Row], msgs: list[Msg]) -> list[Msg]:
-        """Messages whose rows are committed; [] when stopped while the database was down (they are nak'd)."""
+    async def _store_with_retry(self, deliveries: list[Delivery]) -> list[Delivery]:
+        """Deliveries whose rows are committed; [] when stopped while the database was down (nak'd)."""
         delay = 0.2
         kept_alive = time.monotonic()
-        refused: list[Msg] = []
+        refused: list[Delivery] = []
         while True:
             try:
-                stored = await self._store(rows, msgs, refused)
+                stored = await self._store(deliveries, refused)
                 self.health.set("database", True)
                 return stored
             except Exception as exc:
@@ -141,56 +187,87 @@ class StreamRecorder:
                     "database write to %s failed (%s); retrying in %.1fs", self.sink.table, exc, delay
                 )
             if refused:
-                # Rows dead-lettered before the outage cut the attempt short are settled (term'd): retrying
-                # them would store a refused row and ack a message twice.
-                gone = {id(m) for m in refused}
-                kept = [(r, m) for r, m in zip(rows, msgs, strict=True) if id(m) not in gone]
-                rows, msgs = [r for r, _ in kept], [m for _, m in kept]
+                # Messages dead-lettered before the outage cut the attempt short are settled (term'd):
+                # retrying them would store a refused row and ack a message twice.
+                gone = {id(d) for d in refused}
+                deliveries = [d for d in deliveries if id(d) not in gone]
                 refused.clear()
             if self.stop.is_set():
                 # Hand the batch back at once so the next recorder need not wait for ack_wait.
-                for msg in msgs:
-                    await msg.nak()
+                for delivery in deliveries:
+                    await delivery.msg.nak()
                 return []
             if time.monotonic() - kept_alive > KEEPALIVE_SECONDS:
-                for msg in msgs:
-                    await msg.in_progress()
+                for delivery in deliveries:
+                    await delivery.msg.in_progress()
                 kept_alive = time.monotonic()
             await wait_or_stop(self.stop, delay)
             delay = min(delay * 2, MAX_BACKOFF_SECONDS)
 
-    async def _store(self, rows: list[Row], msgs: list[Msg], refused: list[Msg]) -> list[Msg]:
-        """Write the batch; if the database refuses it (bad data, not an outage), go row by row and
-        dead-letter the rows it refuses (appended to ``refused``). Transient errors go to the retry loop."""
+    async def _store(self, deliveries: list[Delivery], refused: list[Delivery]) -> list[Delivery]:
+        """Write the batch; if the database refuses it (bad data, not an outage), go message by
+        message, then row by row within a refused batch message, and dead-letter what it refuses (a
+        single-price message whole, appended to ``refused``; an item of a batch alone). Transient
+        errors go to the retry loop."""
         try:
-            await self._write(rows)
-            return msgs
+            await self._write([row for d in deliveries for row in d.rows])
+            return deliveries
         except Exception as exc:
             if _retryable(exc):
                 raise
             log.error(
-                "database refused a batch of %d for %s (%s); writing row by row",
-                len(rows),
+                "database refused a batch of %d messages for %s (%s); writing message by message",
+                len(deliveries),
                 self.sink.table,
                 exc,
             )
-        stored: list[Msg] = []
-        for row, msg in zip(rows, msgs, strict=True):
+        stored: list[Delivery] = []
+        for delivery in deliveries:
             try:
-                await self._write([row])
-                stored.append(msg)
+                await self._write(delivery.rows)
+                stored.append(delivery)
+                continue
             except Exception as exc:
                 if _retryable(exc):
                     raise
-                refused.append(msg)
-                await dead_letter(
+                if delivery.single:
+                    refused.append(delivery)
+                    await dead_letter(
+                        self.bus,
+                        delivery.msg,
+                        stream=self.sink.stream,
+                        service=SERVICE,
+                        reason=f"database refused the row: {exc}",
+                    )
+                    continue
+            await self._store_rows(delivery)
+            stored.append(delivery)
+        return stored
+
+    async def _store_rows(self, delivery: Delivery) -> None:
+        """Row by row; a refused row's item is dead-lettered and dropped from the delivery, so a
+        retry after an outage neither stores it nor dead-letters it twice."""
+        pairs = list(zip(delivery.rows, delivery.items, strict=True))
+        kept: list[tuple[Row, int]] = []
+        for position, (row, item) in enumerate(pairs):
+            try:
+                await self._write([row])
+                kept.append((row, item))
+            except Exception as exc:
+                if _retryable(exc):
+                    delivery.keep(kept + pairs[position:])
+                    raise
+                await dead_letter_data(
                     self.bus,
-                    msg,
+                    delivery.msg.subject,
+                    delivery.msg.data,
                     stream=self.sink.stream,
                     service=SERVICE,
-                    reason=f"database refused the row: {exc}",
+                    reason=f"item {item}: database refused the row: {exc}",
+                    sequence=stream_sequence(delivery.msg),
+                    item=item,
                 )
-        return stored
+        delivery.keep(kept)
 
     async def _write(self, rows: Sequence[Row]) -> None:
         started = time.perf_counter()

@@ -27,15 +27,15 @@ from inthegrid.platform.bus import (
     PRICES_STREAM,
     Bus,
     connect_bus,
-    decode_price_on,
     stream_sequence,
 )
 from inthegrid.platform.db import connect_pool, is_transient, run_migrations
 from inthegrid.platform.metrics import CONSUMER_PENDING, HealthState
+from inthegrid.platform.price_messages import decode_prices_on
 from inthegrid.platform.runtime import wait_or_stop
 from inthegrid.platform.settings import RecorderSettings
 from inthegrid.platform.storage_policies import apply_storage_policies
-from inthegrid.recorder.consumer import SERVICE, Row, Sink, StreamRecorder
+from inthegrid.recorder.consumer import SERVICE, DecodedRows, Sink, StreamRecorder
 from inthegrid.recorder.rows import build_event_row, build_price_row
 from inthegrid.recorder.store import write_events, write_prices
 
@@ -47,12 +47,18 @@ ACK_WAIT_SECONDS = 30.0
 PENDING_REPORT_SECONDS = 5.0
 
 
-def _decode_price_row(limits: PriceLimits, window: TimeWindow, msg: Msg) -> Row:
-    return build_price_row(decode_price_on(msg.subject, msg.data, limits, window), stream_sequence(msg))
+def _decode_price_rows(limits: PriceLimits, window: TimeWindow, msg: Msg) -> DecodedRows:
+    decoded = decode_prices_on(msg.subject, msg.data, limits, window)
+    sequence = stream_sequence(msg)
+    return DecodedRows(
+        [build_price_row(price, sequence) for _, price in decoded.prices],
+        [index for index, _ in decoded.prices],
+        decoded.rejected,
+    )
 
 
-def _decode_event_row(window: TimeWindow, msg: Msg) -> Row:
-    return build_event_row(decode_event(msg.data, window), stream_sequence(msg))
+def _decode_event_rows(window: TimeWindow, msg: Msg) -> DecodedRows:
+    return DecodedRows([build_event_row(decode_event(msg.data, window), stream_sequence(msg))], [0])
 
 
 def build_sinks(settings: RecorderSettings) -> list[Sink]:
@@ -62,7 +68,7 @@ def build_sinks(settings: RecorderSettings) -> list[Sink]:
             PRICES_STREAM,
             PRICES_DURABLE,
             f"{PRICE_SUBJECT_ROOT}.>",
-            partial(_decode_price_row, settings.price_limits, settings.time_window),
+            partial(_decode_price_rows, settings.price_limits, settings.time_window),
             write_prices,
         ),
         Sink(
@@ -70,7 +76,7 @@ def build_sinks(settings: RecorderSettings) -> list[Sink]:
             OPPORTUNITIES_STREAM,
             OPPORTUNITIES_DURABLE,
             f"{OPPORTUNITY_SUBJECT_ROOT}.>",
-            partial(_decode_event_row, settings.time_window),
+            partial(_decode_event_rows, settings.time_window),
             write_events,
         ),
     ]

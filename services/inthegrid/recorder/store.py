@@ -1,6 +1,11 @@
 """Batched, idempotent writes: COPY a batch into a session-local staging table, then one
 INSERT ... ON CONFLICT into the real table, all in the caller's transaction.
 
+Prices first try the fast path: one COPY straight into ``prices`` inside a savepoint, as fast as a
+raw COPY. A batch holding any key already stored (a redelivery, a correction, a re-published
+price) or twice (a correction in the same batch) violates the unique key; the savepoint rolls
+back and the batch takes the staging + upsert path below, so the outcome is the same either way.
+
 - prices: a key seen again with a newer ``published_at`` is a correction and replaces the row;
   the same message again (same ``published_at``) changes nothing.
 - opportunity_events: append-only; (opportunity, revision) already stored is skipped.
@@ -101,6 +106,12 @@ def _affected(status: str) -> int:
 async def write_prices(conn: asyncpg.Connection, rows: Sequence[PriceRow]) -> dict[str, int]:
     """Store one batch of prices in one transaction; returns rows inserted or corrected per table."""
     async with conn.transaction():
+        try:
+            async with conn.transaction():  # a savepoint: a conflict undoes only the fast path
+                await conn.copy_records_to_table("prices", records=rows, columns=list(PRICE_COLUMNS))
+            return {"prices": len(rows)}
+        except asyncpg.UniqueViolationError:
+            pass
         await conn.execute(_CREATE_STAGES[0])
         await conn.copy_records_to_table(_STAGE_PRICES, records=rows, columns=list(PRICE_COLUMNS))
         status = await conn.execute(UPSERT_PRICES)

@@ -15,6 +15,7 @@ import pytest
 
 from inthegrid.dashboard.client import GatewayClient
 from inthegrid.dashboard.history import load_history
+from inthegrid.domain.batch_codec import POSITIONS_PER_MESSAGE
 from inthegrid.domain.codec import encode_event
 from inthegrid.domain.economics import value_pair
 from inthegrid.domain.opportunities import EventKind, OpportunityEvent
@@ -30,6 +31,7 @@ from tests.support.gateway import (
     clients_at_least,
     prices_for,
     publish_prices,
+    single_price_ids,
     sse_clients,
     wait_until,
 )
@@ -221,7 +223,7 @@ async def test_reconnecting_with_last_event_id_misses_nothing(gateway: Gateway, 
     last_id = first[-1][0]
     await publish_prices(gw.bus, prices_for("NL", 5, missed))  # published while disconnected
     resumed = await sse_events(gw, "/api/stream/prices", missed, last_event_id=last_id)
-    assert [e[0] for e in resumed] == list(range(last_id + 1, last_id + 1 + missed))
+    assert [e[0] for e in resumed] == single_price_ids(last_id // POSITIONS_PER_MESSAGE + 1, missed)
     assert [e[2]["delivery_start"] for e in resumed][-1] == (
         T0 + timedelta(minutes=15 * (4 + missed))
     ).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -237,7 +239,7 @@ async def test_a_reader_that_falls_behind_is_ended_and_resumes_without_loss(gate
     start = (await gw.bus.js.stream_info("PRICES")).state.last_seq
     for batch in range(total // burst):
         await publish_prices(gw.bus, prices_for("BE", batch * burst, burst))
-    assert await reader == list(range(start + 1, start + 1 + total))
+    assert await reader == single_price_ids(start + 1, total)
     assert SSE_DISCONNECTED.labels("prices", "lagging")._value.get() > lagging_before
 
 
@@ -264,7 +266,7 @@ async def test_a_client_that_stops_reading_never_holds_up_another(gateway: Gatew
             await publish_prices(gw.bus, prices_for("BE", batch * burst, burst))
             await asyncio.sleep(0.01)
         received = await healthy
-        assert received == list(range(start + 1, start + 1 + total))  # every event, in order, none twice
+        assert received == single_price_ids(start + 1, total)  # every event, in order, none twice
     finally:
         stalled.close()
 

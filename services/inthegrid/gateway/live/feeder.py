@@ -8,6 +8,10 @@
 
 Ordered consumers are ephemeral and in memory on the server: a restarted gateway rebuilds its
 state from the stream, and there is nothing to clean up.
+
+Event ids: an opportunity's is its stream sequence. A price message may carry a batch of prices
+(domain/batch_codec.py), so a price's id is its position, stream sequence x POSITIONS_PER_MESSAGE
++ its index in the message: unique, increasing, and the message to resume from is id // that.
 """
 
 from __future__ import annotations
@@ -24,10 +28,11 @@ from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.kv import KeyValue
 
+from inthegrid.domain.batch_codec import POSITIONS_PER_MESSAGE, decode_prices
 from inthegrid.domain.capacity_codec import decode_quantity
-from inthegrid.domain.codec import decode_event, decode_price
+from inthegrid.domain.codec import decode_event
 from inthegrid.domain.plausibility import DEFAULT_WINDOW, TimeWindow
-from inthegrid.domain.prices import PriceLimits
+from inthegrid.domain.prices import Price, PriceLimits
 from inthegrid.domain.rule_codec import decode_rule_document
 from inthegrid.domain.rules import compile_rule
 from inthegrid.errors import InTheGridError
@@ -48,7 +53,7 @@ from inthegrid.platform.rules_kv import rules_bucket
 
 log = logging.getLogger(__name__)
 
-Decoder = Callable[[int, bytes], SseEvent | None]
+Decoder = Callable[[int, bytes], list[SseEvent]]
 
 
 def _sequence(msg: Msg) -> tuple[int, int]:
@@ -77,23 +82,31 @@ class LiveFeeder:
 
     # --- decoding (shared with per-connection replays) ----------------------------------------
 
-    def price_from(self, sequence: int, data: bytes) -> SseEvent | None:
+    def price_from(self, sequence: int, data: bytes) -> list[SseEvent]:
+        return [price_event(position, price) for position, price in self._prices(sequence, data)]
+
+    def _prices(self, sequence: int, data: bytes) -> list[tuple[int, Price]]:
+        """The message's valid prices with their positions; invalid ones are counted and skipped."""
         try:
-            price = decode_price(data, self.limits, self.window)
+            decoded = decode_prices(data, self.limits, self.window)
         except InTheGridError as exc:
             LIVE_MESSAGES.labels(PRICES_STREAM, "invalid").inc()
             log.warning("ignoring price message %d: %s", sequence, exc)
-            return None
-        return price_event(sequence, price)
+            return []
+        if decoded.rejected:
+            LIVE_MESSAGES.labels(PRICES_STREAM, "invalid").inc(len(decoded.rejected))
+            log.warning("ignoring %d items of price message %d", len(decoded.rejected), sequence)
+        first = sequence * POSITIONS_PER_MESSAGE
+        return [(first + index, price) for index, price in decoded.prices]
 
-    def opportunity_from(self, sequence: int, data: bytes) -> SseEvent | None:
+    def opportunity_from(self, sequence: int, data: bytes) -> list[SseEvent]:
         try:
             event = decode_event(data, self.window)
         except InTheGridError as exc:
             LIVE_MESSAGES.labels(OPPORTUNITIES_STREAM, "invalid").inc()
             log.warning("ignoring opportunity message %d: %s", sequence, exc)
-            return None
-        return opportunity_event(sequence, event)
+            return []
+        return [opportunity_event(sequence, event)]
 
     # --- live consumers ------------------------------------------------------------------------
 
@@ -105,6 +118,7 @@ class LiveFeeder:
             self.prices,
             self._on_price,
             ConsumerConfig(deliver_policy=DeliverPolicy.LAST_PER_SUBJECT),
+            POSITIONS_PER_MESSAGE,
         )
         await self._follow(
             bus,
@@ -115,6 +129,7 @@ class LiveFeeder:
             ConsumerConfig(
                 deliver_policy=DeliverPolicy.BY_START_TIME, opt_start_time=datetime.now(UTC) - window
             ),
+            1,
         )
         await self._follow_capacities(bus)
         kv = await rules_bucket(bus)
@@ -136,6 +151,7 @@ class LiveFeeder:
         channel: Channel,
         apply: Callable[[int, bytes], None],
         config: ConsumerConfig,
+        ids_per_message: int,
     ) -> None:
         before = await bus.js.stream_info(stream)
         booting = True
@@ -147,7 +163,7 @@ class LiveFeeder:
             if booting and pending == 0:
                 # Everything after the start-up snapshot reaches us from here on.
                 booting = False
-                channel.mark_contiguous(sequence)
+                channel.mark_contiguous(last_id(sequence, ids_per_message))
 
         sub = await bus.js.subscribe(
             subject, stream=stream, cb=on_message, ordered_consumer=True, config=config, idle_heartbeat=5.0
@@ -156,7 +172,7 @@ class LiveFeeder:
         info = await sub.consumer_info()
         if booting and info.num_pending == 0 and sub.delivered == 0:
             booting = False
-            channel.mark_contiguous(before.state.last_seq)
+            channel.mark_contiguous(last_id(before.state.last_seq, ids_per_message))
         log.info("following %s (%d messages to catch up)", stream, info.num_pending)
 
     async def _follow_capacities(self, bus: Bus) -> None:
@@ -182,15 +198,12 @@ class LiveFeeder:
         self._subs.append(sub)
 
     def _on_price(self, sequence: int, data: bytes) -> None:
-        try:
-            price = decode_price(data, self.limits, self.window)
-        except InTheGridError as exc:
-            LIVE_MESSAGES.labels(PRICES_STREAM, "invalid").inc()
-            log.warning("ignoring price message %d: %s", sequence, exc)
-            return
-        self.live.apply_price(price)
-        self.prices.publish(price_event(sequence, price))
-        LIVE_MESSAGES.labels(PRICES_STREAM, "applied").inc()
+        prices = self._prices(sequence, data)
+        for position, price in prices:
+            self.live.apply_price(price)
+            self.prices.publish(price_event(position, price))
+        if prices:
+            LIVE_MESSAGES.labels(PRICES_STREAM, "applied").inc(len(prices))
 
     def _on_event(self, sequence: int, data: bytes) -> None:
         try:
@@ -234,22 +247,30 @@ class LiveFeeder:
         log.info("rule %s running with %d pairs", name, len(rule.pairs))
 
 
+def last_id(sequence: int, ids_per_message: int) -> int:
+    """The highest event id message ``sequence`` can carry."""
+    return sequence * ids_per_message + ids_per_message - 1
+
+
 async def replay_stream(
     bus: Bus,
     stream: str,
     subject: str,
-    start_sequence: int,
+    after_id: int,
+    ids_per_message: int,
     decode: Decoder,
     deliver: Callable[[SseEvent], None],
 ) -> Any:
-    """A per-connection ordered consumer from ``start_sequence`` (an SSE resume the ring cannot serve)."""
+    """A per-connection ordered consumer of the events after ``after_id`` (an SSE resume the ring
+    cannot serve): from the message holding the next id on."""
 
     async def on_message(msg: Msg) -> None:
         sequence, _ = _sequence(msg)
-        event = decode(sequence, msg.data)
-        if event is not None:
-            deliver(event)
+        for event in decode(sequence, msg.data):
+            if event.sequence > after_id:
+                deliver(event)
 
+    start_sequence = (after_id + 1) // ids_per_message
     config = ConsumerConfig(
         deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=max(1, start_sequence)
     )

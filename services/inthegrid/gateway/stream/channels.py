@@ -29,7 +29,8 @@ class SseEvent:
     """One live event, encoded once for every client, and what filters look at.
 
     ``frame`` is the Server-Sent Events frame; ``message`` the same event as one WebSocket text
-    message (``{"id": ..., "event": ..., "data": {...}}``): both carry the stream sequence as id.
+    message (``{"id": ..., "event": ..., "data": {...}}``): both carry the event id (the stream
+    sequence; for prices the position, see live/feeder.py).
     """
 
     sequence: int

@@ -31,7 +31,7 @@ SSE_DOC: dict[int | str, dict[str, Any]] = {
                 )
             }
         },
-        "description": "an endless event stream; `id` is the JetStream stream sequence",
+        "description": "an endless event stream; `id` is the event's place in its JetStream stream",
     }
 }
 LastEventId = Annotated[str | None, Header(alias="Last-Event-ID", description="resume after this event id")]
@@ -65,8 +65,9 @@ async def stream_prices(
     zones: Annotated[frozenset[str] | None, Depends(optional_zones)] = None,
     last_event_id: LastEventId = None,
 ) -> Response:
-    """Server-Sent Events of prices as they arrive (filter `zones`); `id:` is the JetStream stream
-    sequence and a `Last-Event-ID` header resumes after it without gaps."""
+    """Server-Sent Events of prices as they arrive (filter `zones`); `id:` is the price's position,
+    JetStream stream sequence x 1024 + its index in the message (a message carries a batch of one
+    zone's prices), and a `Last-Event-ID` header resumes after it without gaps."""
     return await _open(services, price_stream(services), EventFilter(zones=zones), _last_id(last_event_id))
 
 

@@ -1,12 +1,13 @@
 """Opening one live subscription for a push client (SSE or WebSocket): from the channel's ring when it
 reaches back to the client's last event id, otherwise from the JetStream stream for this client only.
-Both transports resume the same way, by stream sequence."""
+Both transports resume the same way, by event id (see feeder)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from inthegrid.domain.batch_codec import POSITIONS_PER_MESSAGE
 from inthegrid.errors import InTheGridError
 from inthegrid.gateway.live.feeder import Decoder, replay_stream
 from inthegrid.gateway.services import GatewayServices
@@ -33,10 +34,17 @@ class LiveStream:
     stream: str
     subject: str
     decode: Decoder
+    ids_per_message: int = 1  # prices: POSITIONS_PER_MESSAGE (see feeder)
 
 
 def price_stream(services: GatewayServices) -> LiveStream:
-    return LiveStream(services.prices, PRICES_STREAM, f"{PRICE_SUBJECT_ROOT}.>", services.feeder.price_from)
+    return LiveStream(
+        services.prices,
+        PRICES_STREAM,
+        f"{PRICE_SUBJECT_ROOT}.>",
+        services.feeder.price_from,
+        POSITIONS_PER_MESSAGE,
+    )
 
 
 def opportunity_stream(services: GatewayServices) -> LiveStream:
@@ -57,6 +65,8 @@ async def subscribe(
         return client, None
     if services.bus is None or last_id is None:
         raise StreamUnavailableError("event stream unavailable: not connected to NATS yet")
-    sub = await replay_stream(services.bus, live.stream, live.subject, last_id + 1, live.decode, client.offer)
+    sub = await replay_stream(
+        services.bus, live.stream, live.subject, last_id, live.ids_per_message, live.decode, client.offer
+    )
     live.channel.attach_replay(client)
     return client, sub.unsubscribe

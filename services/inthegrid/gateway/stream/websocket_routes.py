@@ -1,6 +1,6 @@
 """WebSocket twins of the Server-Sent Events streams: the same events, filters and resume semantics.
 
-Each message is one JSON text: ``{"id": <stream sequence>, "event": "price" | "opportunity",
+Each message is one JSON text: ``{"id": <the SSE event id>, "event": "price" | "opportunity",
 "data": {...}}`` (``{"event": "heartbeat"}`` while nothing happens). A client resumes by reconnecting
 with ``?last_event_id=<the last id it received>``, like an EventSource's ``Last-Event-ID``. The
 gateway closes a client that falls behind with code 4000 (it reconnects and resumes, missing nothing)

@@ -10,12 +10,14 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from inthegrid.domain.batch_codec import POSITIONS_PER_MESSAGE
 from tests.support.gateway import (
     RING_SIZE,
     Gateway,
     clients_at_least,
     prices_for,
     publish_prices,
+    single_price_ids,
     sse_clients,
     wait_until,
 )
@@ -70,7 +72,7 @@ async def test_live_prices_with_a_zone_filter_carry_stream_sequences(gateway: Ga
     await publish_prices(gw.bus, [*prices_for("DE", 0, 3), *prices_for("FR", 0, 3)])
     got = await reader
     assert [e["data"]["zone"] for e in got] == ["FR"] * 3 and {e["event"] for e in got} == {"price"}
-    assert [e["id"] for e in got] == list(range(start + 4, start + 7))  # DE took the first three
+    assert [e["id"] for e in got] == single_price_ids(start + 4, 3)  # DE took the first three
     assert all(e["data"]["sequence"] == e["id"] for e in got)
 
 
@@ -85,7 +87,7 @@ async def test_reconnecting_with_last_event_id_misses_nothing(gateway: Gateway, 
     last_id = (await first_reader)[-1]["id"]
     await publish_prices(gw.bus, prices_for("NL", 5, missed))  # published while disconnected
     resumed = await read_events(gw, f"/api/ws/prices?last_event_id={last_id}", missed)
-    assert [e["id"] for e in resumed] == list(range(last_id + 1, last_id + 1 + missed))
+    assert [e["id"] for e in resumed] == single_price_ids(last_id // POSITIONS_PER_MESSAGE + 1, missed)
 
 
 async def test_a_client_that_falls_behind_is_told_to_resume_and_misses_nothing(gateway: Gateway) -> None:
@@ -98,7 +100,7 @@ async def test_a_client_that_falls_behind_is_told_to_resume_and_misses_nothing(g
     for batch in range(total // burst):
         await publish_prices(gw.bus, prices_for("BE", batch * burst, burst))
     seen, _ = await reader
-    assert seen == list(range(start + 1, start + 1 + total))  # all, in order, none twice
+    assert seen == single_price_ids(start + 1, total)  # all, in order, none twice
 
 
 async def test_an_invalid_filter_is_refused(gateway: Gateway) -> None:
