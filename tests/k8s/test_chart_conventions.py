@@ -11,11 +11,8 @@ from typing import Any
 import pytest
 
 from inthegrid.domain.rules import parse_rule_spec
-from inthegrid_operator.render import (
-    render_calculator_deployment,
-    render_feed_deployment,
-    render_rule_configmap,
-)
+from inthegrid_operator.render import render_feed_deployment
+from inthegrid_operator.render_calculator import render_calculator_deployment, render_rule_configmap
 from inthegrid_operator.settings import OperatorSettings
 from inthegrid_operator.specs import parse_feed_spec
 from tests.k8s.chart import CHART, NAMESPACE, documents, render, run_helm
