@@ -28,7 +28,7 @@ from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.kv import KeyValue
 
-from inthegrid.domain.batch_codec import POSITIONS_PER_MESSAGE, decode_prices
+from inthegrid.domain.batch_codec import POSITIONS_PER_MESSAGE
 from inthegrid.domain.capacity_codec import decode_quantity
 from inthegrid.domain.codec import decode_event
 from inthegrid.domain.plausibility import DEFAULT_WINDOW, TimeWindow
@@ -49,11 +49,13 @@ from inthegrid.platform.bus import (
     RULES_BUCKET,
     Bus,
 )
+from inthegrid.platform.price_messages import decode_prices_on
 from inthegrid.platform.rules_kv import rules_bucket
 
 log = logging.getLogger(__name__)
 
-Decoder = Callable[[int, bytes], list[SseEvent]]
+# (stream sequence, subject, payload) -> the events the message carries
+Decoder = Callable[[int, str, bytes], list[SseEvent]]
 
 
 def _sequence(msg: Msg) -> tuple[int, int]:
@@ -82,13 +84,15 @@ class LiveFeeder:
 
     # --- decoding (shared with per-connection replays) ----------------------------------------
 
-    def price_from(self, sequence: int, data: bytes) -> list[SseEvent]:
-        return [price_event(position, price) for position, price in self._prices(sequence, data)]
+    def price_from(self, sequence: int, subject: str, data: bytes) -> list[SseEvent]:
+        return [price_event(position, price) for position, price in self._prices(sequence, subject, data)]
 
-    def _prices(self, sequence: int, data: bytes) -> list[tuple[int, Price]]:
-        """The message's valid prices with their positions; invalid ones are counted and skipped."""
+    def _prices(self, sequence: int, subject: str, data: bytes) -> list[tuple[int, Price]]:
+        """The message's valid prices with their positions; invalid ones are counted and skipped. A
+        message on another zone's subject is refused whole, as the calculator and recorder do: it
+        would otherwise pass every per-zone filter and permission as that zone's price."""
         try:
-            decoded = decode_prices(data, self.limits, self.window)
+            decoded = decode_prices_on(subject, data, self.limits, self.window)
         except InTheGridError as exc:
             LIVE_MESSAGES.labels(PRICES_STREAM, "invalid").inc()
             log.warning("ignoring price message %d: %s", sequence, exc)
@@ -99,7 +103,7 @@ class LiveFeeder:
         first = sequence * POSITIONS_PER_MESSAGE
         return [(first + index, price) for index, price in decoded.prices]
 
-    def opportunity_from(self, sequence: int, data: bytes) -> list[SseEvent]:
+    def opportunity_from(self, sequence: int, subject: str, data: bytes) -> list[SseEvent]:
         try:
             event = decode_event(data, self.window)
         except InTheGridError as exc:
@@ -149,7 +153,7 @@ class LiveFeeder:
         stream: str,
         subject: str,
         channel: Channel,
-        apply: Callable[[int, bytes], None],
+        apply: Callable[[int, str, bytes], None],
         config: ConsumerConfig,
         ids_per_message: int,
     ) -> None:
@@ -159,7 +163,7 @@ class LiveFeeder:
         async def on_message(msg: Msg) -> None:
             nonlocal booting
             sequence, pending = _sequence(msg)
-            apply(sequence, msg.data)
+            apply(sequence, msg.subject, msg.data)
             if booting and pending == 0:
                 # Everything after the start-up snapshot reaches us from here on.
                 booting = False
@@ -197,15 +201,15 @@ class LiveFeeder:
         )
         self._subs.append(sub)
 
-    def _on_price(self, sequence: int, data: bytes) -> None:
-        prices = self._prices(sequence, data)
+    def _on_price(self, sequence: int, subject: str, data: bytes) -> None:
+        prices = self._prices(sequence, subject, data)
         for position, price in prices:
             self.live.apply_price(price)
             self.prices.publish(price_event(position, price))
         if prices:
             LIVE_MESSAGES.labels(PRICES_STREAM, "applied").inc(len(prices))
 
-    def _on_event(self, sequence: int, data: bytes) -> None:
+    def _on_event(self, sequence: int, subject: str, data: bytes) -> None:
         try:
             event = decode_event(data, self.window)
         except InTheGridError as exc:
@@ -266,7 +270,7 @@ async def replay_stream(
 
     async def on_message(msg: Msg) -> None:
         sequence, _ = _sequence(msg)
-        for event in decode(sequence, msg.data):
+        for event in decode(sequence, msg.subject, msg.data):
             if event.sequence > after_id:
                 deliver(event)
 
