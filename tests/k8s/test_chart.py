@@ -206,7 +206,12 @@ def test_gateway_has_service_probes_and_disruption_budget(helm: Path) -> None:
     docs = documents(render(helm))
     gateway = by_kind(docs, "Deployment")["inthegrid-gateway"]
     container = gateway["spec"]["template"]["spec"]["containers"][0]
-    assert container["readinessProbe"]["httpGet"]["path"] == "/health"
+    # Liveness: the process serves; readiness: NATS and the database answer (the metrics port's /readyz).
+    assert container["livenessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
+    assert {"name": "metrics", "containerPort": int(env_of(gateway)["INTHEGRID_METRICS_PORT"])} in container[
+        "ports"
+    ]
     assert env_of(gateway)["INTHEGRID_HTTP_HOST"] == "0.0.0.0"
     assert by_kind(docs, "Service")["inthegrid-gateway"]["spec"]["ports"][0]["targetPort"] == "http"
     pdb = by_kind(docs, "PodDisruptionBudget")["inthegrid-gateway"]
