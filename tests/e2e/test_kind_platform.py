@@ -5,7 +5,8 @@ concept's MarketFeed and ArbitrageRule from k8s/examples/. Proven: every pod Rea
 read-only root filesystem; the operator's feed and calculator Deployments Ready; prices reach the
 database; the gateway answers the proof of concept's REST API through a port-forward with five zones
 and ten pairs; deleting the calculator and recorder pods mid-stream loses no price and duplicates no
-opportunity."""
+opportunity, and deleting the NATS pod (a StatefulSet with a volume) likewise; editing a MarketFeed rolls
+its Deployment; uninstalling and deleting the namespace leave nothing behind."""
 
 from __future__ import annotations
 
@@ -235,3 +236,90 @@ def test_deleting_the_calculator_and_recorder_pods_mid_stream_loses_no_price_and
         " GROUP BY 1, 2, 3, 4, 5, 6 HAVING count(*) > 1) d",
     )
     assert duplicates == "0"
+
+
+def feed_template(cluster: Cluster) -> tuple[str, int] | None:
+    """(config hash of the feed's pod template, ready replicas of its newest generation)."""
+    feeds = deployments_by_component(cluster).get("feed", [])
+    if len(feeds) != 1:
+        return None
+    feed = feeds[0]
+    annotations = feed["spec"]["template"]["metadata"].get("annotations", {})
+    status = feed["status"]
+    current = status.get("observedGeneration") == feed["metadata"]["generation"]
+    updated = status.get("updatedReplicas", 0) if current else 0
+    return annotations.get("inthegrid.io/config-hash", ""), min(updated, status.get("readyReplicas", 0))
+
+
+def test_editing_a_marketfeed_rolls_its_deployment(platform: Cluster) -> None:
+    before = platform.wait_until("the feed Deployment", lambda: feed_template(platform))
+    platform.kubectl(
+        "patch", "marketfeed", "proof-of-concept", "--namespace", NAMESPACE, "--type", "merge",
+        "-p", '{"spec": {"simulator": {"volatility": 1.1}}}',
+    )  # fmt: skip
+
+    def rolled() -> tuple[str, int] | None:
+        now = feed_template(platform)
+        return now if now and now[0] != before[0] and now[1] >= 1 and all_pods_ready(platform) else None
+
+    platform.wait_until("a new feed pod template, rolled out and Ready", rolled)
+    env = {
+        e["name"]: e.get("value")
+        for e in deployments_by_component(platform)["feed"][0]["spec"]["template"]["spec"]["containers"][0][
+            "env"
+        ]
+    }
+    assert env["INTHEGRID_SIMULATOR_VOLATILITY"] == "1.1"
+
+
+def test_deleting_the_nats_pod_recovers_losing_no_price_and_duplicating_no_opportunity(
+    platform: Cluster,
+) -> None:
+    """NATS is a StatefulSet with a volume: its replacement finds the streams and consumers on it."""
+    platform.wait_until("prices in the database", lambda: zones_in_database(platform))
+    before = int(psql(platform, "SELECT count(*) FROM prices"))
+    platform.kubectl("delete", "pod", "--namespace", NAMESPACE, "-l", f"{COMPONENT}=nats", "--wait=false")
+    platform.wait_until(
+        "NATS back, every pod Ready and new prices recorded",
+        lambda: all_pods_ready(platform) and int(psql(platform, "SELECT count(*) FROM prices")) > before + 50,
+    )
+    assert price_gaps(platform) == ""
+    duplicates = psql(
+        platform,
+        "SELECT count(*) FROM (SELECT rule, pair_a, pair_b, market, delivery_start, revision FROM opportunity_events"
+        " GROUP BY 1, 2, 3, 4, 5, 6 HAVING count(*) > 1) d",
+    )
+    assert duplicates == "0"
+
+
+def test_uninstalling_and_deleting_the_namespace_leave_nothing_behind(platform: Cluster) -> None:
+    """Last in this module: the examples deleted, `helm uninstall`, the namespace deleted. Nothing of the
+    release is left, cluster-wide included; only the CRDs stay, as helm leaves every chart's crds/."""
+    examples = [arg for name in EXAMPLES for arg in ("-f", str(ROOT / "k8s" / "examples" / name))]
+    platform.kubectl("delete", "--namespace", NAMESPACE, "--wait=true", *examples)
+    platform.wait_until(
+        "the operator's Deployments gone with their resources",
+        lambda: not (deployments_by_component(platform).keys() & {"feed", "calculator"}),
+    )
+    helm = tool("helm")
+    assert helm is not None
+    uninstalled = subprocess.run(
+        [str(helm), "uninstall", RELEASE, "--namespace", NAMESPACE, "--kubeconfig", str(platform.kubeconfig),
+         "--wait", "--timeout", "10m"],
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert uninstalled.returncode == 0, uninstalled.stderr
+    platform.kubectl("delete", "namespace", NAMESPACE, "--wait=true", timeout=900)
+    selector = f"app.kubernetes.io/instance={RELEASE}"
+    leftovers = platform.kubectl(
+        "get", "clusterroles,clusterrolebindings,persistentvolumes", "-l", selector, "-o", "name"
+    )
+    assert leftovers.strip() == ""
+
+    def volumes_released() -> bool:  # the provisioner deletes a claim's volume after the claim
+        volumes = platform.get_json("persistentvolumes")["items"]
+        return not [v for v in volumes if v["spec"].get("claimRef", {}).get("namespace") == NAMESPACE]
+
+    platform.wait_until("the release's volumes deleted", volumes_released)
+    assert NAMESPACE not in platform.kubectl("get", "namespaces", "-o", "name").split()
