@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from inthegrid_operator.render import CONFIG_HASH_ANNOTATION
 from tests.e2e import docker
 from tests.e2e.kind_cluster import ROOT, Cluster, script_output, tool
 from tests.e2e.nats_image import nats_image_version
@@ -29,6 +30,7 @@ pytestmark = pytest.mark.kind
 NAMESPACE = "inthegrid"
 RELEASE = "inthegrid"  # the chart's fullname is then "inthegrid"
 EXAMPLES = ("marketfeed-proof-of-concept.yaml", "arbitragerule-proof-of-concept.yaml")
+EXAMPLE_FILES = [arg for name in EXAMPLES for arg in ("-f", str(ROOT / "k8s" / "examples" / name))]
 ZONES = {"DE-LU", "FR", "NL", "BE", "AT"}
 COMPONENT = "app.kubernetes.io/component"
 
@@ -65,8 +67,7 @@ def platform(kind_cluster: Cluster) -> Cluster:
     if installed.returncode != 0:
         pods = kind_cluster.kubectl("get", "pods", "--namespace", NAMESPACE, "-o", "wide")
         raise AssertionError(f"helm install failed: {installed.stderr.strip()}\n{pods}")
-    examples = [arg for name in EXAMPLES for arg in ("-f", str(ROOT / "k8s" / "examples" / name))]
-    kind_cluster.kubectl("apply", "--namespace", NAMESPACE, *examples)
+    kind_cluster.kubectl("apply", "--namespace", NAMESPACE, *EXAMPLE_FILES)
     return kind_cluster
 
 
@@ -216,26 +217,32 @@ def price_gaps(cluster: Cluster) -> str:
     )
 
 
-def test_deleting_the_calculator_and_recorder_pods_mid_stream_loses_no_price_and_duplicates_no_opportunity(
-    platform: Cluster,
-) -> None:
-    platform.wait_until("prices in the database", lambda: zones_in_database(platform))
-    before = int(psql(platform, "SELECT count(*) FROM prices"))
-    for component in ("calculator", "recorder"):
-        platform.kubectl(
+def delete_pods_mid_stream(cluster: Cluster, components: tuple[str, ...]) -> None:
+    """Delete the components' pods while prices flow; once every pod is Ready again and more prices
+    are recorded, no zone misses a delivery period and no opportunity event is stored twice."""
+    cluster.wait_until("prices in the database", lambda: zones_in_database(cluster))
+    before = int(psql(cluster, "SELECT count(*) FROM prices"))
+    for component in components:
+        cluster.kubectl(
             "delete", "pod", "--namespace", NAMESPACE, "-l", f"{COMPONENT}={component}", "--wait=false"
         )
-    platform.wait_until(
-        "the replaced pods to be Ready and new prices recorded",
-        lambda: all_pods_ready(platform) and int(psql(platform, "SELECT count(*) FROM prices")) > before + 50,
+    cluster.wait_until(
+        f"the replaced {', '.join(components)} pods Ready and new prices recorded",
+        lambda: all_pods_ready(cluster) and int(psql(cluster, "SELECT count(*) FROM prices")) > before + 50,
     )
-    assert price_gaps(platform) == ""
+    assert price_gaps(cluster) == ""
     duplicates = psql(
-        platform,
+        cluster,
         "SELECT count(*) FROM (SELECT rule, pair_a, pair_b, market, delivery_start, revision FROM opportunity_events"
         " GROUP BY 1, 2, 3, 4, 5, 6 HAVING count(*) > 1) d",
     )
     assert duplicates == "0"
+
+
+def test_deleting_the_calculator_and_recorder_pods_mid_stream_loses_no_price_and_duplicates_no_opportunity(
+    platform: Cluster,
+) -> None:
+    delete_pods_mid_stream(platform, ("calculator", "recorder"))
 
 
 def feed_template(cluster: Cluster) -> tuple[str, int] | None:
@@ -248,7 +255,7 @@ def feed_template(cluster: Cluster) -> tuple[str, int] | None:
     status = feed["status"]
     current = status.get("observedGeneration") == feed["metadata"]["generation"]
     updated = status.get("updatedReplicas", 0) if current else 0
-    return annotations.get("inthegrid.io/config-hash", ""), min(updated, status.get("readyReplicas", 0))
+    return annotations.get(CONFIG_HASH_ANNOTATION, ""), min(updated, status.get("readyReplicas", 0))
 
 
 def test_editing_a_marketfeed_rolls_its_deployment(platform: Cluster) -> None:
@@ -276,27 +283,13 @@ def test_deleting_the_nats_pod_recovers_losing_no_price_and_duplicating_no_oppor
     platform: Cluster,
 ) -> None:
     """NATS is a StatefulSet with a volume: its replacement finds the streams and consumers on it."""
-    platform.wait_until("prices in the database", lambda: zones_in_database(platform))
-    before = int(psql(platform, "SELECT count(*) FROM prices"))
-    platform.kubectl("delete", "pod", "--namespace", NAMESPACE, "-l", f"{COMPONENT}=nats", "--wait=false")
-    platform.wait_until(
-        "NATS back, every pod Ready and new prices recorded",
-        lambda: all_pods_ready(platform) and int(psql(platform, "SELECT count(*) FROM prices")) > before + 50,
-    )
-    assert price_gaps(platform) == ""
-    duplicates = psql(
-        platform,
-        "SELECT count(*) FROM (SELECT rule, pair_a, pair_b, market, delivery_start, revision FROM opportunity_events"
-        " GROUP BY 1, 2, 3, 4, 5, 6 HAVING count(*) > 1) d",
-    )
-    assert duplicates == "0"
+    delete_pods_mid_stream(platform, ("nats",))
 
 
 def test_uninstalling_and_deleting_the_namespace_leave_nothing_behind(platform: Cluster) -> None:
     """Last in this module: the examples deleted, `helm uninstall`, the namespace deleted. Nothing of the
     release is left, cluster-wide included; only the CRDs stay, as helm leaves every chart's crds/."""
-    examples = [arg for name in EXAMPLES for arg in ("-f", str(ROOT / "k8s" / "examples" / name))]
-    platform.kubectl("delete", "--namespace", NAMESPACE, "--wait=true", *examples)
+    platform.kubectl("delete", "--namespace", NAMESPACE, "--wait=true", *EXAMPLE_FILES)
     platform.wait_until(
         "the operator's Deployments gone with their resources",
         lambda: not (deployments_by_component(platform).keys() & {"feed", "calculator"}),
