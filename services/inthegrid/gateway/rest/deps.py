@@ -17,7 +17,7 @@ from inthegrid.errors import InTheGridError
 from inthegrid.gateway.services import GatewayServices
 
 
-def get_services(request: Request) -> GatewayServices:
+async def get_services(request: Request) -> GatewayServices:
     services: GatewayServices = request.app.state.services
     return services
 
@@ -41,7 +41,7 @@ def unprocessable(field: str, message: str, value: object) -> HTTPException:
     )
 
 
-def market_zone(
+async def market_zone(
     market: Annotated[
         str,
         Path(
@@ -58,7 +58,7 @@ def market_zone(
         raise HTTPException(404, detail=f"unknown market {market!r}; valid markets: {valid}") from None
 
 
-def optional_pair(
+async def optional_pair(
     pair: Annotated[
         str | None,
         Query(
@@ -74,7 +74,7 @@ def optional_pair(
         raise unprocessable("pair", str(exc), pair) from None
 
 
-def optional_zones(
+async def optional_zones(
     zone: Annotated[
         list[str] | None,
         Query(
@@ -146,7 +146,7 @@ To = Annotated[
 ]
 
 
-def requested_range(start: From = None, end: To = None) -> tuple[datetime | None, datetime | None]:
+async def requested_range(start: From = None, end: To = None) -> tuple[datetime | None, datetime | None]:
     """The [from, to) a client asked for, in UTC (None: not given); 422 when unrepresentable or empty."""
     start, end = _representable("from", start), _representable("to", end)
     if start is not None and end is not None and start >= end:
@@ -168,7 +168,7 @@ def within_window(
     return start, end
 
 
-def time_range(
+async def time_range(
     services: Services,
     requested: Annotated[tuple[datetime | None, datetime | None], Depends(requested_range)],
 ) -> tuple[datetime, datetime]:

@@ -66,7 +66,7 @@ class AnalysisPublic(BaseModel):
     count: int | None = None
 
 
-def analysis_range(
+async def analysis_range(
     services: Services,
     requested: Annotated[tuple[datetime | None, datetime | None], Depends(requested_range)],
 ) -> tuple[datetime, datetime]:
@@ -84,7 +84,7 @@ def analysis_range(
     return within_window(services.settings.time_window, start, end)
 
 
-def required_pair(
+async def required_pair(
     pair: Annotated[
         str,
         Query(
