@@ -114,6 +114,7 @@ test-e2e: venv image kind-node
 kind-node: kind-base
 	@bash scripts/build-kind-node-image.sh >/dev/null
 	@bash scripts/build-timescaledb-image.sh >/dev/null
+	@bash scripts/build-prometheus-image.sh >/dev/null
 
 test-e2e-kind: venv image kind-node
 	INTHEGRID_E2E_KIND=1 $(BIN)/pytest -q -ra -m kind tests/e2e

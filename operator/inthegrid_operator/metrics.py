@@ -8,6 +8,8 @@ from contextlib import contextmanager
 
 from prometheus_client import Counter, Histogram
 
+from inthegrid_operator.kube import PLURALS
+
 RECONCILES = Counter(
     "inthegrid_operator_reconciles_total",
     "Reconciliations of MarketFeeds and ArbitrageRules, by result (ok, invalid, error)",
@@ -18,6 +20,11 @@ RECONCILE_ERRORS = Counter(
     "Reconciliations that failed, by type (temporary, permanent, invalid_spec)",
     ["kind", "type"],
 )
+# Each (kind, type) published at 0 from the start, so rate() over it answers before the first error.
+RECONCILE_ERROR_TYPES = ("temporary", "permanent", "invalid_spec")
+for _kind in PLURALS:
+    for _type in RECONCILE_ERROR_TYPES:
+        RECONCILE_ERRORS.labels(_kind, _type)
 RECONCILE_DURATION = Histogram(
     "inthegrid_operator_reconcile_duration_seconds",
     "Time to reconcile one resource (render, apply children, build status)",

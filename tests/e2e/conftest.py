@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e import docker
+from tests.e2e import docker, kind_platform
 from tests.e2e import kind_cluster as kind_cluster_module
 
 
@@ -54,8 +54,13 @@ def any_image(request: pytest.FixtureRequest, engine: None) -> str:
 KIND_OPT_IN = "INTHEGRID_E2E_KIND"
 
 
+# The kind modules share one installation (the `platform` fixture); the one that uninstalls it runs last.
+UNINSTALL_MODULE = "test_kind_uninstall.py"
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if os.environ.get(KIND_OPT_IN) == "1":
+        items.sort(key=lambda item: item.path.name == UNINSTALL_MODULE)  # stable: the rest keep their order
         return
     kept = [item for item in items if item.get_closest_marker("kind") is None]
     if len(kept) != len(items):
@@ -75,3 +80,8 @@ def kind_cluster(
         yield cluster
     finally:
         kind_cluster_module.delete_cluster(cluster.kind)
+
+
+@pytest.fixture(scope="session")
+def platform(kind_cluster: kind_cluster_module.Cluster) -> kind_cluster_module.Cluster:
+    return kind_platform.install(kind_cluster)

@@ -17,7 +17,8 @@ import yaml
 
 ROOT = Path(__file__).parents[2]
 TOOLS_DIR = Path(os.environ.get("INTHEGRID_TOOLS_DIR", Path.home() / ".cache" / "inthegrid" / "tools"))
-CLUSTER_NAME = "inthegrid-e2e"
+# Overridable so that two runs on one machine (a developer's and CI's) do not delete each other's cluster.
+CLUSTER_NAME = os.environ.get("INTHEGRID_E2E_KIND_CLUSTER", "inthegrid-e2e")
 # Generous: the machine is shared and slow; every wait ends as soon as its condition holds.
 CREATE_TIMEOUT = "10m"
 WAIT_SECONDS = 600.0

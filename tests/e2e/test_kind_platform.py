@@ -1,92 +1,36 @@
-"""The whole platform on the kind cluster (issue #12, section 3), installed as a user installs it:
-`kind load docker-image` of the images built here, `helm install` of charts/inthegrid (its bundled
-NATS and TimescaleDB, with the images built here in place of the public ones), then the proof of
-concept's MarketFeed and ArbitrageRule from k8s/examples/. Proven: every pod Ready as non-root on a
-read-only root filesystem; the operator's feed and calculator Deployments Ready; prices reach the
+"""The whole platform on the kind cluster (issue #12, section 3), installed once as a user installs it
+(tests/e2e/kind_platform.py, the session's `platform` fixture). Proven here: every pod Ready as non-root
+on a read-only root filesystem; the operator's feed and calculator Deployments Ready; prices reach the
 database; the gateway answers the proof of concept's REST API through a port-forward with five zones
-and ten pairs; deleting the calculator and recorder pods mid-stream loses no price and duplicates no
+and ten pairs, and streams prices of the five zones and opportunities of the ten pairs as Server-Sent
+Events; deleting the calculator and recorder pods mid-stream loses no price and duplicates no
 opportunity, and deleting the NATS pod (a StatefulSet with a volume) likewise; editing a MarketFeed rolls
-its Deployment; uninstalling and deleting the namespace leave nothing behind."""
+its Deployment. Prometheus, NetworkPolicies, `helm upgrade` and the uninstall have their own modules."""
 
 from __future__ import annotations
 
-import base64
-import re
-import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
+import json
+import time
 from typing import Any
 
 import httpx
 import pytest
 
 from inthegrid_operator.render import CONFIG_HASH_ANNOTATION
-from tests.e2e import docker
-from tests.e2e.kind_cluster import ROOT, Cluster, script_output, tool
-from tests.e2e.nats_image import nats_image_version
+from tests.e2e.kind_cluster import Cluster
+from tests.e2e.kind_platform import (
+    COMPONENT,
+    NAMESPACE,
+    ZONES,
+    all_pods_ready,
+    deployments_by_component,
+    gateway_client,
+    psql,
+    ready,
+    zones_in_database,
+)
 
 pytestmark = pytest.mark.kind
-
-NAMESPACE = "inthegrid"
-RELEASE = "inthegrid"  # the chart's fullname is then "inthegrid"
-EXAMPLES = ("marketfeed-proof-of-concept.yaml", "arbitragerule-proof-of-concept.yaml")
-EXAMPLE_FILES = [arg for name in EXAMPLES for arg in ("-f", str(ROOT / "k8s" / "examples" / name))]
-ZONES = {"DE-LU", "FR", "NL", "BE", "AT"}
-COMPONENT = "app.kubernetes.io/component"
-
-
-def ready(item: dict[str, Any]) -> bool:
-    conditions = item.get("status", {}).get("conditions", [])
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
-
-
-@pytest.fixture(scope="module")
-def platform(kind_cluster: Cluster) -> Cluster:
-    full = docker.VARIANTS["full"]
-    nats = f"{docker.NATS_REPOSITORY}:{nats_image_version()}"
-    timescaledb = script_output("build-timescaledb-image.sh", "--name")
-    for image in (full, nats, timescaledb):
-        if docker.image_config(image) is None:
-            pytest.skip(f"image {image} not built (make image, scripts/build-timescaledb-image.sh)")
-        kind_cluster.load_image(image)
-    helm = tool("helm")
-    assert helm is not None, "helm not built (scripts/build-k8s-tools.sh)"
-    settings: dict[str, str] = {}
-    for key, image in (("image", full), ("nats.image", nats), ("database.bundled.image", timescaledb)):
-        repository, tag = image.rsplit(":", 1)
-        settings |= {f"{key}.repository": repository, f"{key}.tag": tag, f"{key}.pullPolicy": "Never"}
-    installed = subprocess.run(
-        [
-            str(helm), "install", RELEASE, str(ROOT / "charts" / "inthegrid"), "--namespace", NAMESPACE,
-            "--create-namespace", "--kubeconfig", str(kind_cluster.kubeconfig), "--wait", "--timeout", "20m",
-            *(arg for key, value in settings.items() for arg in ("--set", f"{key}={value}")),
-        ],
-        capture_output=True,
-        text=True,
-    )  # fmt: skip
-    if installed.returncode != 0:
-        pods = kind_cluster.kubectl("get", "pods", "--namespace", NAMESPACE, "-o", "wide")
-        raise AssertionError(f"helm install failed: {installed.stderr.strip()}\n{pods}")
-    kind_cluster.kubectl("apply", "--namespace", NAMESPACE, *EXAMPLE_FILES)
-    return kind_cluster
-
-
-def deployments_by_component(cluster: Cluster) -> dict[str, list[dict[str, Any]]]:
-    found: dict[str, list[dict[str, Any]]] = {}
-    for item in cluster.get_json("deployments", "--namespace", NAMESPACE)["items"]:
-        component = item["metadata"].get("labels", {}).get(COMPONENT, "")
-        found.setdefault(component, []).append(item)
-    return found
-
-
-def all_pods_ready(cluster: Cluster) -> list[dict[str, Any]] | None:
-    pods = cluster.get_json("pods", "--namespace", NAMESPACE)["items"]
-    running = [p for p in pods if p["status"].get("phase") != "Succeeded"]
-    components = {p["metadata"].get("labels", {}).get(COMPONENT) for p in running}
-    wanted = {"operator", "recorder", "gateway", "nats", "timescaledb", "feed", "calculator"}
-    if not wanted <= components or not all(ready(p) for p in running):
-        return None
-    return running
 
 
 def test_every_pod_is_ready_as_non_root_on_a_read_only_root_filesystem(platform: Cluster) -> None:
@@ -129,22 +73,6 @@ def test_the_operator_creates_the_feed_and_calculator_deployments(platform: Clus
     assert table.count("True") >= 2, table
 
 
-def psql(cluster: Cluster, query: str) -> str:
-    # The database pod's own socket (local connections are trusted inside the pod).
-    return cluster.kubectl(
-        "exec", "--namespace", NAMESPACE, "inthegrid-timescaledb-0", "--", "psql", "-h", "/var/run/postgresql",
-        "-U", "inthegrid", "-d", "inthegrid", "-tAc", query,
-    ).strip()  # fmt: skip
-
-
-def zones_in_database(cluster: Cluster) -> set[str] | None:
-    try:
-        zones = set(psql(cluster, "SELECT DISTINCT zone FROM prices").split())
-    except AssertionError:  # the recorder has not created the table yet
-        return None
-    return zones if zones >= ZONES else None
-
-
 def test_prices_flow_from_the_feed_through_nats_and_the_calculator_to_the_database(platform: Cluster) -> None:
     assert (
         platform.wait_until("all five zones' prices in TimescaleDB", lambda: zones_in_database(platform))
@@ -154,33 +82,6 @@ def test_prices_flow_from_the_feed_through_nats_and_the_calculator_to_the_databa
         "an opportunity recorded from the calculator",
         lambda: int(psql(platform, "SELECT count(*) FROM opportunity_events") or 0) > 0,
     )
-
-
-@contextmanager
-def gateway_client(cluster: Cluster) -> Iterator[httpx.Client]:
-    secret = cluster.get_json("secret", "inthegrid-api-keys", "--namespace", NAMESPACE)
-    key = base64.b64decode(secret["data"]["apiKeys"]).decode().split(",")[0].strip()
-    forward = subprocess.Popen(
-        [
-            str(cluster.kubectl_binary), "--kubeconfig", str(cluster.kubeconfig), "port-forward",
-            "--namespace", NAMESPACE, "service/inthegrid-gateway", ":80",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    try:
-        assert forward.stdout is not None
-        first = forward.stdout.readline()  # "Forwarding from 127.0.0.1:PORT -> 8000"
-        match = re.search(r"127\.0\.0\.1:(\d+)", first)
-        assert match, f"port-forward said {first!r}"
-        with httpx.Client(
-            base_url=f"http://127.0.0.1:{match.group(1)}", headers={"X-API-Key": key}, timeout=30.0
-        ) as client:
-            yield client
-    finally:
-        forward.terminate()
-        forward.wait(timeout=30)
 
 
 def test_the_gateway_answers_the_proof_of_concepts_api_with_five_zones_and_ten_pairs(
@@ -205,6 +106,59 @@ def test_the_gateway_answers_the_proof_of_concepts_api_with_five_zones_and_ten_p
         history = gateway.get("/api/prices/history/DE", params={"limit": 5})
         assert history.status_code == 200 and 1 <= history.json()["count"] <= 5
         assert gateway.get("/api/prices/latest", headers={"X-API-Key": "wrong"}).status_code == 401
+
+
+def sse_events(
+    gateway: httpx.Client, path: str, done: Any, seconds: float = 180.0, **headers: str
+) -> list[dict[str, Any]]:
+    """Read ``path``'s Server-Sent Events ({"id", "event", "data"}) until ``done(events)`` holds."""
+    events: list[dict[str, Any]] = []
+    frame: dict[str, Any] = {}
+    deadline = time.monotonic() + seconds
+    with gateway.stream("GET", path, headers=headers) as response:
+        assert response.status_code == 200, response.read()
+        assert response.headers["content-type"].startswith("text/event-stream")
+        for line in response.iter_lines():
+            if line.startswith(("id: ", "event: ")):
+                field, value = line.split(": ", 1)
+                frame[field] = int(value) if field == "id" else value
+            elif line.startswith("data: "):
+                frame["data"] = json.loads(line.removeprefix("data: "))
+            elif not line and frame:
+                events.append(frame)
+                frame = {}
+                if done(events):
+                    return events
+            assert time.monotonic() < deadline, f"{path}: {len(events)} events in {seconds:.0f} s, not done"
+    raise AssertionError(f"{path} ended after {len(events)} events")
+
+
+def test_the_gateway_streams_prices_of_five_zones_and_opportunities_of_ten_pairs_as_server_sent_events(
+    platform: Cluster,
+) -> None:
+    platform.wait_until("prices in the database", lambda: zones_in_database(platform))
+    with gateway_client(platform) as gateway:
+        prices = sse_events(
+            gateway, "/api/stream/prices", lambda events: {e["data"]["zone"] for e in events} >= ZONES
+        )
+        assert {e["event"] for e in prices} == {"price"}
+        assert {e["data"]["zone"] for e in prices} == ZONES
+        ids = [e["id"] for e in prices]
+        assert ids == sorted(set(ids)), "event ids must increase"
+        # Resuming after the last event seen goes on from there: no event again, none skipped.
+        resumed = sse_events(gateway, "/api/stream/prices", bool, **{"Last-Event-ID": str(ids[-1])})
+        assert resumed[0]["id"] > ids[-1]
+        # From the start of the opportunities stream: events of every pair of the five zones.
+        pairs = sse_events(
+            gateway,
+            "/api/stream/opportunities",
+            lambda events: len({frozenset(e["data"]["pair"]) for e in events}) >= 10,
+            **{"Last-Event-ID": "0"},
+        )
+        found = {frozenset(e["data"]["pair"]) for e in pairs}
+        assert len(found) == 10 and set().union(*found) == ZONES, found
+        assert {e["event"] for e in pairs} == {"opportunity"}
+        assert {e["data"]["rule"] for e in pairs} == {"proof-of-concept"}
 
 
 def price_gaps(cluster: Cluster) -> str:
@@ -284,35 +238,3 @@ def test_deleting_the_nats_pod_recovers_losing_no_price_and_duplicating_no_oppor
 ) -> None:
     """NATS is a StatefulSet with a volume: its replacement finds the streams and consumers on it."""
     delete_pods_mid_stream(platform, ("nats",))
-
-
-def test_uninstalling_and_deleting_the_namespace_leave_nothing_behind(platform: Cluster) -> None:
-    """Last in this module: the examples deleted, `helm uninstall`, the namespace deleted. Nothing of the
-    release is left, cluster-wide included; only the CRDs stay, as helm leaves every chart's crds/."""
-    platform.kubectl("delete", "--namespace", NAMESPACE, "--wait=true", *EXAMPLE_FILES)
-    platform.wait_until(
-        "the operator's Deployments gone with their resources",
-        lambda: not (deployments_by_component(platform).keys() & {"feed", "calculator"}),
-    )
-    helm = tool("helm")
-    assert helm is not None
-    uninstalled = subprocess.run(
-        [str(helm), "uninstall", RELEASE, "--namespace", NAMESPACE, "--kubeconfig", str(platform.kubeconfig),
-         "--wait", "--timeout", "10m"],
-        capture_output=True,
-        text=True,
-    )  # fmt: skip
-    assert uninstalled.returncode == 0, uninstalled.stderr
-    platform.kubectl("delete", "namespace", NAMESPACE, "--wait=true", timeout=900)
-    selector = f"app.kubernetes.io/instance={RELEASE}"
-    leftovers = platform.kubectl(
-        "get", "clusterroles,clusterrolebindings,persistentvolumes", "-l", selector, "-o", "name"
-    )
-    assert leftovers.strip() == ""
-
-    def volumes_released() -> bool:  # the provisioner deletes a claim's volume after the claim
-        volumes = platform.get_json("persistentvolumes")["items"]
-        return not [v for v in volumes if v["spec"].get("claimRef", {}).get("namespace") == NAMESPACE]
-
-    platform.wait_until("the release's volumes deleted", volumes_released)
-    assert NAMESPACE not in platform.kubectl("get", "namespaces", "-o", "name").split()

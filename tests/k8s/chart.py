@@ -42,6 +42,8 @@ VARIANTS: dict[str, list[str]] = {
         "--set",
         "monitoring.prometheusRule.enabled=true",
         "--set",
+        "monitoring.prometheus.bundled.enabled=true",
+        "--set",
         "entsoe.existingSecret=inthegrid-entsoe-token",
         "--set",
         "gateway.apiKeysSecret=inthegrid-api-keys",

@@ -293,3 +293,53 @@ leave a stream whose configuration differs as it is (platform/bus.py ensure_stre
       key: {{ .user }}-password
 {{- end }}
 {{- end }}
+
+{{/* Who may scrape the metrics ports: networkPolicy.metricsFrom, and the bundled Prometheus when it
+runs (an empty metricsFrom already lets anyone in). */}}
+{{- define "inthegrid.metricsFrom" -}}
+{{- $from := .Values.networkPolicy.metricsFrom }}
+{{- if and $from .Values.monitoring.prometheus.bundled.enabled }}
+{{- $labels := include "inthegrid.componentSelectorLabels" (dict "ctx" . "component" "prometheus") | fromYaml }}
+{{- $from = append $from (dict "podSelector" (dict "matchLabels" $labels)) }}
+{{- end }}
+{{- toYaml $from }}
+{{- end }}
+
+{{/* The bundled Prometheus' configuration: what the ServiceMonitor and PodMonitor (monitoring.yaml)
+select, with the same job names (inthegrid-<component>, which the InTheGridComponentDown alert
+matches) and honor_labels (the metrics' own `service` label stays). */}}
+{{- define "inthegrid.prometheus.config" -}}
+{{- $interval := .Values.monitoring.prometheus.bundled.scrapeInterval -}}
+global:
+  scrape_interval: {{ $interval }}
+  evaluation_interval: {{ $interval }}
+rule_files: [/etc/prometheus/inthegrid.rules.yml]
+scrape_configs:
+  # The operator, recorder and gateway: their Services labelled inthegrid.io/metrics, ports metrics or http.
+  - job_name: inthegrid-services
+    honor_labels: true
+    kubernetes_sd_configs:
+      - role: endpoints
+        namespaces: {names: [{{ .Release.Namespace }}]}
+    relabel_configs:
+      - {source_labels: [__meta_kubernetes_service_label_inthegrid_io_metrics], regex: "true", action: keep}
+      - {source_labels: [__meta_kubernetes_service_label_app_kubernetes_io_instance], regex: {{ .Release.Name | quote }}, action: keep}
+      - {source_labels: [__meta_kubernetes_endpoint_port_name], regex: metrics|http, action: keep}
+      - {source_labels: [__meta_kubernetes_service_label_app_kubernetes_io_component], target_label: job, replacement: inthegrid-$1}
+      - {source_labels: [__meta_kubernetes_namespace], target_label: namespace}
+      - {source_labels: [__meta_kubernetes_pod_name], target_label: pod}
+  # Feeds and calculators: the operator's pods, port metrics.
+  - job_name: inthegrid-workloads
+    honor_labels: true
+    kubernetes_sd_configs:
+      - role: pod
+        namespaces: {names: [{{ .Release.Namespace }}]}
+    relabel_configs:
+      - {source_labels: [__meta_kubernetes_pod_label_app_kubernetes_io_part_of], regex: inthegrid, action: keep}
+      - {source_labels: [__meta_kubernetes_pod_label_app_kubernetes_io_component], regex: feed|calculator, action: keep}
+      - {source_labels: [__meta_kubernetes_pod_container_port_name], regex: metrics, action: keep}
+      - {source_labels: [__meta_kubernetes_pod_phase], regex: Pending|Succeeded|Failed, action: drop}
+      - {source_labels: [__meta_kubernetes_pod_label_app_kubernetes_io_component], target_label: job, replacement: inthegrid-$1}
+      - {source_labels: [__meta_kubernetes_namespace], target_label: namespace}
+      - {source_labels: [__meta_kubernetes_pod_name], target_label: pod}
+{{- end }}

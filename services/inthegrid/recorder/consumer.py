@@ -124,6 +124,8 @@ class StreamRecorder:
         health: HealthState,
     ) -> None:
         self.bus, self.pool, self.sink = bus, pool, sink
+        # Published at 0 from the start, so rate() over it answers (0) before the first failure.
+        WRITE_ERRORS.labels(sink.table)
         self.batch, self.flush_seconds = batch, flush_seconds
         self.stop, self.health = stop, health
         # A message holds one row or a batch of up to MAX_BATCH_PRICES: fetch as many messages as
