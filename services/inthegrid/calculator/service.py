@@ -22,6 +22,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from inthegrid.calculator.alerts import WebhookAlerter
 from inthegrid.calculator.rulefile import load_rule
+from inthegrid.calculator.shard_consumers import delete_stale_durables, durable_name
 from inthegrid.calculator.state import CalculatorState
 from inthegrid.domain.capacity_codec import decode_quantity
 from inthegrid.domain.codec import decode_event, encode_event
@@ -77,12 +78,6 @@ PRICES_PER_FETCH = 4096
 # Longest wait for the acks of one publish of events before publishing them again (a stream leader
 # election takes seconds; a lost publish is never answered).
 PUBLISH_ACK_SECONDS = 15.0
-
-
-def durable_name(rule: str, shard: int = 0, shards: int = 1) -> str:
-    """The rule's durable price consumer; one per shard when the rule runs as several replicas."""
-    base = f"calculator-{token(rule).replace('/', '_')}"
-    return base if shards == 1 else f"{base}-shard-{shard}-of-{shards}"
 
 
 def settings_durable(settings: CalculatorSettings, rule: str) -> str:
@@ -248,6 +243,8 @@ async def run_calculator(settings: CalculatorSettings, stop: asyncio.Event, heal
         await publish_events(bus, name, missing)
         if missing:
             log.info("published %d events a previous run had not", len(missing))
+        # Before creating ours: an old layout's consumers hold every new price pending for nobody.
+        await delete_stale_durables(bus, name, shards)
         durable = settings_durable(settings, name)
         wanted = price_filter(rule, shards)
         sub = await bus.js.pull_subscribe(
