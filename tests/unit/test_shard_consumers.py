@@ -1,8 +1,16 @@
 """Which durable price consumers a calculator deletes when its rule's shard layout changed."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
-from inthegrid.calculator.shard_consumers import durable_layout, durable_name, stale_durables
+from inthegrid.calculator.shard_consumers import (
+    IDLE_SECONDS,
+    durable_layout,
+    durable_name,
+    idle,
+    stale_durables,
+)
 
 RECORDER = "recorder-prices"
 
@@ -62,3 +70,17 @@ def test_durable_layout_parses_exactly_what_durable_name_writes(
 def test_rule_names_are_made_subject_safe_the_same_way_as_the_consumers() -> None:
     assert durable_layout(durable_name("a.b/c", 1, 2), "a.b/c") == (1, 2)
     assert stale_durables([durable_name("a.b/c", 0, 2)], "a.b/c", 1) == [durable_name("a.b/c", 0, 2)]
+
+
+NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+
+
+def test_a_consumer_is_idle_only_without_waiting_pulls_and_recent_activity() -> None:
+    long_ago, just_now = NOW - timedelta(minutes=5), NOW - timedelta(seconds=2)
+    assert idle(0, [long_ago, None, long_ago], NOW)
+    assert idle(0, [None], NOW)  # never delivered, no creation time known
+    assert not idle(1, [long_ago], NOW)  # a pull request waiting: a pod reads it
+    assert not idle(0, [long_ago, just_now, None], NOW)  # delivered or acked recently
+    assert not idle(0, [just_now], NOW)  # just created: its pod may not have pulled yet
+    assert idle(0, [NOW - timedelta(seconds=IDLE_SECONDS)], NOW)
+    assert not idle(0, [(NOW - timedelta(seconds=2)).replace(tzinfo=None)], NOW)  # naive means UTC

@@ -22,7 +22,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from inthegrid.calculator.alerts import WebhookAlerter
 from inthegrid.calculator.rulefile import load_rule
-from inthegrid.calculator.shard_consumers import delete_stale_durables, durable_name
+from inthegrid.calculator.shard_consumers import clean_stale_durables, durable_name
 from inthegrid.calculator.state import CalculatorState
 from inthegrid.domain.capacity_codec import decode_quantity
 from inthegrid.domain.codec import decode_event, encode_event
@@ -243,8 +243,6 @@ async def run_calculator(settings: CalculatorSettings, stop: asyncio.Event, heal
         await publish_events(bus, name, missing)
         if missing:
             log.info("published %d events a previous run had not", len(missing))
-        # Before creating ours: an old layout's consumers hold every new price pending for nobody.
-        await delete_stale_durables(bus, name, shards)
         durable = settings_durable(settings, name)
         wanted = price_filter(rule, shards)
         sub = await bus.js.pull_subscribe(
@@ -271,6 +269,8 @@ async def run_calculator(settings: CalculatorSettings, stop: asyncio.Event, heal
             ", ".join(rule.zones),
         )
         lag_task = asyncio.create_task(_watch_lag(sub, name, stop))
+        # An old shard layout's consumers hold every new price pending for nobody: gone once idle.
+        cleanup_task = asyncio.create_task(clean_stale_durables(bus, name, shards, stop))
         capacity_task = asyncio.create_task(consume_capacities(bus, state, stop))
         housekept = 0.0
         per_message = 1.0  # prices per message in the last fetch (batches hold up to 500)
@@ -288,6 +288,7 @@ async def run_calculator(settings: CalculatorSettings, stop: asyncio.Event, heal
         finally:
             lag_task.cancel()
             capacity_task.cancel()
+            cleanup_task.cancel()
     finally:
         if alerter is not None:
             await alerter.close()
