@@ -171,3 +171,15 @@ def test_a_rejected_row_does_not_move_the_order_check() -> None:
     raw.append(RawRow(4, "2024-01-01T02:00:00Z", ("3",)))
     out = list(checked_rows(raw, ("FR",), Resolution.PT60M))
     assert [type(r) for r in out] == [ReplayRow, RejectedRow, ReplayRow]
+
+
+async def test_a_damaged_file_fails_with_a_clear_error_naming_it(tmp_path: Path) -> None:
+    truncated = tmp_path / "truncated.csv.gz"
+    truncated.write_bytes(SAMPLE.read_bytes()[:200_000])  # cut mid-stream: the header and rows read fine
+    source = ReplaySource.from_path(truncated, speed=FAST)
+    with pytest.raises(ValidationError, match=r"truncated\.csv\.gz cannot be read"):
+        await _batches(source)
+    not_parquet = tmp_path / "table.parquet"
+    not_parquet.write_text("timestamp_utc,FR\n")
+    with pytest.raises(ValidationError, match="not a readable Parquet file"):
+        ReplaySource.from_path(not_parquet)

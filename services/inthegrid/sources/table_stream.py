@@ -85,19 +85,26 @@ def _csv_rows(handle: IO[str]) -> tuple[TableHeader, Iterator[RawRow]]:
 
 
 def _parquet_rows(path: Path) -> tuple[TableHeader, Iterator[RawRow]]:
-    import pyarrow.parquet as pq  # only for a Parquet file: pyarrow is large
+    import pyarrow as pa  # only for a Parquet file: pyarrow is large
+    import pyarrow.parquet as pq
 
-    file = pq.ParquetFile(path)
+    try:
+        file = pq.ParquetFile(path)
+    except pa.ArrowException as exc:
+        raise ValidationError(f"not a readable Parquet file: {exc}") from None
     names = list(file.schema_arrow.names)
     header, ts, positions = read_header(names)
 
     def rows() -> Iterator[RawRow]:
         line = 1
-        for batch in file.iter_batches(batch_size=PARQUET_BATCH_ROWS):
-            columns: list[list[Any]] = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
-            for k in range(batch.num_rows):
-                line += 1
-                yield RawRow(line, columns[ts][k], tuple(columns[p][k] for p in positions))
+        try:
+            for batch in file.iter_batches(batch_size=PARQUET_BATCH_ROWS):
+                columns: list[list[Any]] = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
+                for k in range(batch.num_rows):
+                    line += 1
+                    yield RawRow(line, columns[ts][k], tuple(columns[p][k] for p in positions))
+        except pa.ArrowException as exc:
+            raise ValidationError(f"cannot read the rows after line {line}: {exc}") from None
 
     return header, rows()
 
@@ -119,5 +126,5 @@ def open_table_rows(path: str | Path) -> Iterator[tuple[TableHeader, Iterator[Ra
             yield _csv_rows(handle)
     except ValidationError as exc:
         raise ValidationError(f"price table {path}: {exc}") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+    except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:  # EOFError: a truncated .gz
         raise ValidationError(f"price table {path} cannot be read: {exc}") from None
