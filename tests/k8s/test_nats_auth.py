@@ -8,6 +8,7 @@ the recorder and the gateway no data at all, so a pod that is not a feed cannot 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 import secrets
@@ -21,9 +22,10 @@ import nats.errors
 import pytest
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from inthegrid.calculator.shard_consumers import durable_name
+from inthegrid.calculator.shard_consumers import durable_name, price_consumers, running_rules
 from inthegrid.domain.codec import encode_price
 from inthegrid.domain.prices import make_price
+from inthegrid.domain.rules import proof_of_concept_rule
 from inthegrid.errors import InTheGridError
 from inthegrid.local.embedded import find_nats_server, free_port
 from inthegrid.platform.bus import (
@@ -37,6 +39,7 @@ from inthegrid.platform.bus import (
     price_subject,
     publish_all,
 )
+from inthegrid.platform.rules_kv import announce_rule
 from inthegrid.platform.settings import CommonSettings
 from inthegrid.recorder.service import PRICES_DURABLE
 from tests.k8s.chart import documents, render
@@ -292,3 +295,26 @@ def test_a_service_with_other_stream_settings_starts_and_changes_nothing(
     before, after = asyncio.run(start_feed_with_other_limits())
     assert before is not None and before > 3600
     assert after == before
+
+
+def test_the_calculator_may_read_what_its_stale_consumer_check_reads(
+    nats_with_chart_users: tuple[str, dict[str, str]], caplog: pytest.LogCaptureFixture
+) -> None:
+    url, passwords = nats_with_chart_users
+
+    async def read() -> tuple[list[str], list[str]]:
+        bus = await _bus(url, "calculator", passwords["calculator"])
+        try:
+            await announce_rule(bus, "auth-rule", proof_of_concept_rule().spec)
+            await bus.js.add_consumer(PRICES_STREAM, ConsumerConfig(durable_name=durable_name("auth-rule")))
+            names = [info.name for info in await price_consumers(bus)]
+            rules = await running_rules(bus)
+            await bus.nc.flush()  # a violation is reported before the server answers this PING
+        finally:
+            await bus.close()
+        return names, rules
+
+    with caplog.at_level(logging.WARNING, logger="inthegrid.platform.bus"):
+        names, rules = asyncio.run(read())
+    assert durable_name("auth-rule") in names and "auth-rule" in rules
+    assert "permissions violation" not in caplog.text.lower()

@@ -101,7 +101,7 @@ def _idle_info(info: ConsumerInfo, now: datetime) -> bool:
     return idle(int(info.num_waiting or 0), moments, now)
 
 
-async def _consumers(bus: Bus) -> list[ConsumerInfo]:
+async def price_consumers(bus: Bus) -> list[ConsumerInfo]:
     infos: list[ConsumerInfo] = []
     while True:
         page = await bus.js.consumers_info(PRICES_STREAM, offset=len(infos) or None)
@@ -110,7 +110,7 @@ async def _consumers(bus: Bus) -> list[ConsumerInfo]:
             return infos
 
 
-async def _running_rules(bus: Bus) -> list[str]:
+async def running_rules(bus: Bus) -> list[str]:
     kv = await rules_bucket(bus)
     try:
         return list(await kv.keys())
@@ -124,9 +124,9 @@ async def delete_stale_durables(bus: Bus, rule: str, shards: int) -> list[str]:
     Every shard of a new layout does this: the second to try finds the consumer gone, which is as
     good. A failed deletion (a user not allowed to delete, a server busy) is logged and skipped: the
     calculator runs either way, the stale consumer only holds messages."""
-    infos = {info.name: info for info in await _consumers(bus)}
+    infos = {info.name: info for info in await price_consumers(bus)}
     now = datetime.now(UTC)
-    stale = stale_durables(infos, rule, shards, await _running_rules(bus))
+    stale = stale_durables(infos, rule, shards, await running_rules(bus))
     deleted = []
     for name in stale:
         if not _idle_info(infos[name], now):
