@@ -15,7 +15,7 @@ import pytest
 import yaml
 from nats.js.errors import NotFoundError
 
-from inthegrid.calculator.service import durable_name
+from inthegrid.calculator.shard_consumers import durable_name
 from inthegrid.domain.rules import parse_rule_spec
 from inthegrid.platform.bus import PRICES_STREAM
 from inthegrid_operator.render import render_feed_deployment

@@ -12,7 +12,7 @@ import pytest
 
 from inthegrid.backtest.engine import opportunities_frame, run_backtest
 from inthegrid.backtest.manifest import load_rule
-from inthegrid.calculator.service import durable_name
+from inthegrid.calculator.shard_consumers import durable_name
 from inthegrid.domain.codec import decode_event
 from inthegrid.domain.opportunities import EventKind
 from inthegrid.sources.table import read_table

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from inthegrid.domain.rule_codec import decode_rule_document
 from inthegrid.domain.rules import parse_rule_spec, proof_of_concept_rule
+from inthegrid.platform.buckets import RULES
 from inthegrid.platform.bus import RULES_BUCKET, connect_bus
-from inthegrid.platform.rules_kv import RULES_BUCKET_HISTORY, announce_rule, rule_key, rules_bucket
+from inthegrid.platform.rules_kv import announce_rule, rule_key, rules_bucket
 from inthegrid.platform.settings import CommonSettings
 
 
@@ -17,7 +18,7 @@ async def test_whoever_comes_first_creates_the_bucket_and_announced_rules_decode
         await announce_rule(first, rule.name, rule.spec)  # creates the bucket
         kv = await rules_bucket(second)  # opens the same one
         status = await kv.status()
-        assert status.bucket == RULES_BUCKET and status.history == RULES_BUCKET_HISTORY
+        assert status.bucket == RULES_BUCKET and status.history == RULES.history
         doc = decode_rule_document((await kv.get(rule_key(rule.name))).value or b"")
         assert (doc.name, doc.spec) == (rule.name, rule.spec)
 

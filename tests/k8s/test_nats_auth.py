@@ -8,6 +8,7 @@ the recorder and the gateway no data at all, so a pod that is not a feed cannot 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 import secrets
@@ -21,11 +22,14 @@ import nats.errors
 import pytest
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from inthegrid.calculator.shard_consumers import durable_name, price_consumers, running_rules
 from inthegrid.domain.codec import encode_price
 from inthegrid.domain.prices import make_price
+from inthegrid.domain.rules import proof_of_concept_rule
 from inthegrid.errors import InTheGridError
 from inthegrid.local.embedded import find_nats_server, free_port
 from inthegrid.platform.bus import (
+    OPPORTUNITIES_STREAM,
     PRICES_STREAM,
     Bus,
     BusError,
@@ -35,7 +39,9 @@ from inthegrid.platform.bus import (
     price_subject,
     publish_all,
 )
+from inthegrid.platform.rules_kv import announce_rule
 from inthegrid.platform.settings import CommonSettings
+from inthegrid.recorder.service import PRICES_DURABLE
 from tests.k8s.chart import documents, render
 from tests.support.servers import server_dir
 
@@ -176,9 +182,10 @@ async def _check_destroy(url: str, passwords: dict[str, str]) -> tuple[dict[str,
     try:
         price = make_price("FR", "2026-01-15T11:00Z", 40, source="auth", published_at=datetime.now(UTC))
         await publish_all(feed, [(price_subject("day_ahead", "FR"), encode_price(price), "destroy-p")])
+        # The recorder's durable: the one consumer whose loss would lose prices for the database.
         await feed.js.pull_subscribe(
             "inthegrid.prices.>",
-            durable="auth-destroy-target",
+            durable=PRICES_DURABLE,
             stream=PRICES_STREAM,
             config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT),
         )
@@ -188,13 +195,13 @@ async def _check_destroy(url: str, passwords: dict[str, str]) -> tuple[dict[str,
     for user in USERS:
         bus = await _bus(url, user, passwords[user])
         try:
-            outcome[user] = await _destroys(bus, "auth-destroy-target")
+            outcome[user] = await _destroys(bus, PRICES_DURABLE)
         finally:
             await bus.close()
     gateway = await _bus(url, "gateway", passwords["gateway"])
     try:
         kept = (await gateway.js.stream_info(PRICES_STREAM)).state.messages
-        await gateway.js.consumer_info(PRICES_STREAM, "auth-destroy-target")
+        await gateway.js.consumer_info(PRICES_STREAM, PRICES_DURABLE)
     finally:
         await gateway.close()
     return outcome, kept
@@ -213,6 +220,52 @@ def test_no_service_can_erase_history(nats_with_chart_users: tuple[str, dict[str
     # The recorder owns the streams' configuration (limits change with an upgrade); nothing more.
     assert outcome == {**dict.fromkeys(USERS, nothing), "recorder": {**nothing, "updates stream": True}}
     assert kept >= 1  # the stream and its messages are still there, and so is the consumer
+
+
+async def _deletes_consumers(url: str, passwords: dict[str, str]) -> dict[str, dict[str, bool]]:
+    """Which users may delete an old shard layout's durable on PRICES, or a consumer of another stream."""
+    owner = await _bus(url, "recorder", passwords["recorder"])
+    try:
+        for user in USERS:
+            await owner.js.add_consumer(
+                PRICES_STREAM, ConsumerConfig(durable_name=durable_name(f"auth-{user}", 1, 3))
+            )
+            await owner.js.add_consumer(OPPORTUNITIES_STREAM, ConsumerConfig(durable_name=f"auth-{user}-ev"))
+    finally:
+        await owner.close()
+    outcome: dict[str, dict[str, bool]] = {}
+    for user in USERS:
+        bus = await _bus(url, user, passwords[user])
+
+        async def succeeds(stream: str, consumer: str, bus: Bus = bus) -> bool:
+            try:
+                await asyncio.wait_for(bus.js.delete_consumer(stream, consumer), 3)
+            except (nats.errors.Error, TimeoutError):
+                return False
+            return True
+
+        try:
+            stale, events = await asyncio.gather(
+                succeeds(PRICES_STREAM, durable_name(f"auth-{user}", 1, 3)),
+                succeeds(OPPORTUNITIES_STREAM, f"auth-{user}-ev"),
+            )
+            outcome[user] = {"stale shard consumer": stale, "events consumer": events}
+        finally:
+            await bus.close()
+    return outcome
+
+
+def test_only_the_calculator_deletes_an_old_shard_consumer_and_only_on_prices(
+    nats_with_chart_users: tuple[str, dict[str, str]],
+) -> None:
+    url, passwords = nats_with_chart_users
+    outcome = asyncio.run(_deletes_consumers(url, passwords))
+    nothing = {"stale shard consumer": False, "events consumer": False}
+    # The recorder's own durable stays out of its reach (test_no_service_can_erase_history).
+    assert outcome == {
+        **dict.fromkeys(USERS, nothing),
+        "calculator": {**nothing, "stale shard consumer": True},
+    }
 
 
 def test_a_service_with_other_stream_settings_starts_and_changes_nothing(
@@ -242,3 +295,26 @@ def test_a_service_with_other_stream_settings_starts_and_changes_nothing(
     before, after = asyncio.run(start_feed_with_other_limits())
     assert before is not None and before > 3600
     assert after == before
+
+
+def test_the_calculator_may_read_what_its_stale_consumer_check_reads(
+    nats_with_chart_users: tuple[str, dict[str, str]], caplog: pytest.LogCaptureFixture
+) -> None:
+    url, passwords = nats_with_chart_users
+
+    async def read() -> tuple[list[str], list[str]]:
+        bus = await _bus(url, "calculator", passwords["calculator"])
+        try:
+            await announce_rule(bus, "auth-rule", proof_of_concept_rule().spec)
+            await bus.js.add_consumer(PRICES_STREAM, ConsumerConfig(durable_name=durable_name("auth-rule")))
+            names = [info.name for info in await price_consumers(bus)]
+            rules = await running_rules(bus)
+            await bus.nc.flush()  # a violation is reported before the server answers this PING
+        finally:
+            await bus.close()
+        return names, rules
+
+    with caplog.at_level(logging.WARNING, logger="inthegrid.platform.bus"):
+        names, rules = asyncio.run(read())
+    assert durable_name("auth-rule") in names and "auth-rule" in rules
+    assert "permissions violation" not in caplog.text.lower()

@@ -55,7 +55,7 @@ async def test_replays_a_day_from_settings_at_a_day_per_second() -> None:
 
 async def test_empty_cells_publish_nothing_and_missing_zones_are_skipped() -> None:
     table = read_table(SAMPLE).between("2022-09-02", "2022-09-03")  # 2022-09-03 is missing for FR
-    source = ReplaySource(table, ["FR", "DK1", "PL"], speed=1e9)
+    source = ReplaySource.from_table(table, ["FR", "DK1", "PL"], speed=1e9)
     assert source.zones == ["FR", "DK1"]
     batches = await collect(source)
     fr = [p for b in batches for p in b if p.zone == "FR"]
@@ -64,8 +64,8 @@ async def test_empty_cells_publish_nothing_and_missing_zones_are_skipped() -> No
 
 
 async def test_stop_ends_the_replay_promptly() -> None:
-    table = read_table(SAMPLE).between("2024-01-01", "2024-01-31")
-    source = ReplaySource(table, ["FR"], speed=3600)  # an hour per second: a month takes days
+    # The feed's path (the file streamed); an hour per second: a month takes days.
+    source = ReplaySource.from_path(SAMPLE, ["FR"], first="2024-01-01", last="2024-01-31", speed=3600)
     stop = asyncio.Event()
     asyncio.get_running_loop().call_later(0.3, stop.set)
     # The month would take 8.6 days at this speed: returning at all shows the stop was honoured.
@@ -77,4 +77,4 @@ def test_configuration_errors_are_clear() -> None:
     with pytest.raises(ConfigError, match="REPLAY_PATH"):
         ReplaySource.from_settings(FeedSettings.model_validate(dict(feed_source="replay")))
     with pytest.raises(ConfigError, match="none of the zones"):
-        ReplaySource(read_table(SAMPLE).between("2024-01-01", "2024-01-01"), ["PL"])
+        ReplaySource.from_table(read_table(SAMPLE).between("2024-01-01", "2024-01-01"), ["PL"])

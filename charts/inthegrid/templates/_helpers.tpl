@@ -273,6 +273,17 @@ can erase too (a smaller limit drops messages): only the recorder, the streams' 
 leave a stream whose configuration differs as it is (platform/bus.py ensure_streams). */ -}}
 {{- $deny := list "$JS.API.STREAM.DELETE.>" "$JS.API.STREAM.PURGE.>" "$JS.API.STREAM.MSG.DELETE.>" "$JS.API.STREAM.SNAPSHOT.>" "$JS.API.STREAM.RESTORE.>" "$JS.API.STREAM.PEER.>" "$JS.API.STREAM.LEADER.>" "$JS.API.CONSUMER.DELETE.>" "$JS.API.CONSUMER.LEADER.>" "$JS.API.META.>" "$JS.API.SERVER.>" "$JS.API.ACCOUNT.>" -}}
 {{- if ne . "recorder" }}{{ $deny = append $deny "$JS.API.STREAM.UPDATE.>" }}{{ end -}}
+{{- /* A calculator deletes its own rule's durables of an old shard layout (calculator/shard_consumers.py):
+it may delete consumers of PRICES, but not the recorder's ("recorder-prices"), nor any of another stream.
+Deny wins over allow in NATS and a consumer name is one subject token, so the other streams are denied by
+name: those of platform/bus.py and the KV buckets. */ -}}
+{{- if eq . "calculator" }}
+{{- $deny = without $deny "$JS.API.CONSUMER.DELETE.>" }}
+{{- range $stream := list "OPPORTUNITIES" "DEADLETTER" "CAPACITIES" "KV_INTHEGRID_RULES" "KV_INTHEGRID_FEEDS" }}
+{{- $deny = append $deny (printf "$JS.API.CONSUMER.DELETE.%s.>" $stream) }}
+{{- end }}
+{{- $deny = append $deny "$JS.API.CONSUMER.DELETE.PRICES.recorder-prices" }}
+{{- end -}}
 {publish: {allow: [{{ range $i, $subject := $allow }}{{ if $i }}, {{ end }}"{{ $subject }}"{{ end }}], deny: [{{ range $i, $subject := $deny }}{{ if $i }}, {{ end }}"{{ $subject }}"{{ end }}]}, subscribe: {allow: ["_INBOX.>"]}}
 {{- end }}
 

@@ -22,6 +22,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from inthegrid.calculator.alerts import WebhookAlerter
 from inthegrid.calculator.rulefile import load_rule
+from inthegrid.calculator.shard_consumers import clean_stale_durables, durable_name
 from inthegrid.calculator.state import CalculatorState
 from inthegrid.domain.capacity_codec import decode_quantity
 from inthegrid.domain.codec import decode_event, encode_event
@@ -77,12 +78,6 @@ PRICES_PER_FETCH = 4096
 # Longest wait for the acks of one publish of events before publishing them again (a stream leader
 # election takes seconds; a lost publish is never answered).
 PUBLISH_ACK_SECONDS = 15.0
-
-
-def durable_name(rule: str, shard: int = 0, shards: int = 1) -> str:
-    """The rule's durable price consumer; one per shard when the rule runs as several replicas."""
-    base = f"calculator-{token(rule).replace('/', '_')}"
-    return base if shards == 1 else f"{base}-shard-{shard}-of-{shards}"
 
 
 def settings_durable(settings: CalculatorSettings, rule: str) -> str:
@@ -274,6 +269,8 @@ async def run_calculator(settings: CalculatorSettings, stop: asyncio.Event, heal
             ", ".join(rule.zones),
         )
         lag_task = asyncio.create_task(_watch_lag(sub, name, stop))
+        # An old shard layout's consumers hold every new price pending for nobody: gone once idle.
+        cleanup_task = asyncio.create_task(clean_stale_durables(bus, name, shards, stop))
         capacity_task = asyncio.create_task(consume_capacities(bus, state, stop))
         housekept = 0.0
         per_message = 1.0  # prices per message in the last fetch (batches hold up to 500)
@@ -291,6 +288,7 @@ async def run_calculator(settings: CalculatorSettings, stop: asyncio.Event, heal
         finally:
             lag_task.cancel()
             capacity_task.cancel()
+            cleanup_task.cancel()
     finally:
         if alerter is not None:
             await alerter.close()

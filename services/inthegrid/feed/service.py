@@ -26,8 +26,8 @@ from inthegrid.domain.codec import encode_price
 from inthegrid.domain.plausibility import TimeWindow, check_price
 from inthegrid.domain.prices import Price
 from inthegrid.errors import ImplausibleTimeError
+from inthegrid.platform.buckets import FEEDS, open_bucket
 from inthegrid.platform.bus import (
-    FEEDS_BUCKET,
     PRICES_STREAM,
     Bus,
     BusError,
@@ -159,7 +159,7 @@ async def _resume(bus: Bus, feed: str, source: PriceSource) -> KeyValue | None:
     resume = getattr(source, "resume", None)
     if resume is None:
         return None
-    kv = await bus.js.create_key_value(bucket=FEEDS_BUCKET, history=1, replicas=bus.stream_replicas)
+    kv = await open_bucket(bus, FEEDS)
     try:
         entry = await kv.get(token(feed))
         checkpoint: Any = orjson.loads(entry.value) if entry.value else None

@@ -20,6 +20,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from inthegrid.domain.codec import decode_event
 from inthegrid.domain.plausibility import TimeWindow
 from inthegrid.domain.prices import PriceLimits
+from inthegrid.platform.buckets import ensure_buckets
 from inthegrid.platform.bus import (
     OPPORTUNITIES_STREAM,
     OPPORTUNITY_SUBJECT_ROOT,
@@ -138,6 +139,7 @@ async def run_recorder(settings: RecorderSettings, stop: asyncio.Event, health: 
     bus = await connect_bus(settings, SERVICE, stop=stop)
     health.set("nats", True)
     try:
+        await ensure_buckets(bus)  # the buckets' owner: raises one made with fewer replicas
         pool = await prepare_database(settings.database_url.get_secret_value(), settings, stop)
         health.set("database", True)
         try:

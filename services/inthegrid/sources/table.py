@@ -14,17 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from inthegrid.domain.prices import Market, Price, Resolution, as_utc
-from inthegrid.domain.zones import zone_code
+from inthegrid.domain.prices import Market, Price, Resolution
 from inthegrid.errors import InTheGridError, ValidationError
-
-TIMESTAMP_COLUMN = "timestamp_utc"
+from inthegrid.sources.table_range import range_bound
+from inthegrid.sources.table_stream import TIMESTAMP_COLUMN, read_header
 
 
 @dataclass(frozen=True)
@@ -48,27 +47,10 @@ class PriceTable:
         index = self.frame.index
         keep = np.ones(len(index), dtype=bool)
         if first is not None:
-            keep &= index >= pd.Timestamp(_bound(first, end=False))
+            keep &= index >= pd.Timestamp(range_bound(first, end=False))
         if last is not None:
-            keep &= index < pd.Timestamp(_bound(last, end=True))
+            keep &= index < pd.Timestamp(range_bound(last, end=True))
         return replace(self, frame=self.frame.loc[keep])
-
-
-def _bound(value: date | datetime | str, *, end: bool) -> datetime:
-    """A date means a whole UTC day (the end bound is exclusive: the next midnight); a datetime is exact."""
-    if isinstance(value, str):
-        text = value.strip()
-        if len(text) == 10:
-            try:
-                value = date.fromisoformat(text)
-            except ValueError:
-                raise ValidationError(f"date {value!r} is not YYYY-MM-DD") from None
-        else:
-            return as_utc(text)
-    if isinstance(value, datetime):
-        return as_utc(value)
-    moment = as_utc(datetime(value.year, value.month, value.day).isoformat() + "+00:00")
-    return moment + timedelta(days=1) if end else moment
 
 
 def read_table(path: str | Path, period: Resolution | str | None = None) -> PriceTable:
@@ -93,8 +75,8 @@ def read_table(path: str | Path, period: Resolution | str | None = None) -> Pric
 
 def frame_to_table(raw: pd.DataFrame, period: Resolution | str | None = None) -> PriceTable:
     """Normalise a frame with ``timestamp_utc`` and zone columns into a PriceTable."""
-    if TIMESTAMP_COLUMN not in raw.columns:
-        raise ValidationError(f"no {TIMESTAMP_COLUMN} column (columns: {', '.join(map(str, raw.columns))})")
+    # The header is checked as a streamed replay checks it: one definition of the format's columns.
+    header, _, positions = read_header([str(name) for name in raw.columns])
     try:
         index = pd.DatetimeIndex(pd.to_datetime(raw[TIMESTAMP_COLUMN], utc=True, format="ISO8601"))
     except (ValueError, TypeError) as exc:
@@ -102,21 +84,13 @@ def frame_to_table(raw: pd.DataFrame, period: Resolution | str | None = None) ->
     if index.hasnans:
         raise ValidationError(f"{TIMESTAMP_COLUMN} has empty cells")
     columns: dict[str, np.ndarray] = {}
-    ignored: list[str] = []
-    for name in raw.columns:
-        if name == TIMESTAMP_COLUMN:
-            continue
+    for code, position in zip(header.zones, positions, strict=True):
         try:
-            code = zone_code(str(name))
-        except InTheGridError:
-            ignored.append(str(name))  # reported by the caller, never guessed
-            continue
-        if code in columns:
-            raise ValidationError(f"zone {code} appears in two columns")
-        try:
-            columns[code] = pd.to_numeric(raw[name], errors="raise").to_numpy(dtype=float)
+            columns[code] = pd.to_numeric(raw.iloc[:, position], errors="raise").to_numpy(dtype=float)
         except (ValueError, TypeError):
-            raise ValidationError(f"column {name} has a value that is not a number") from None
+            raise ValidationError(
+                f"column {raw.columns[position]} has a value that is not a number"
+            ) from None
     frame = pd.DataFrame(columns, index=index.rename(TIMESTAMP_COLUMN))
     if frame.index.has_duplicates:
         first = frame.index[frame.index.duplicated()][0]
@@ -127,7 +101,7 @@ def frame_to_table(raw: pd.DataFrame, period: Resolution | str | None = None) ->
     misaligned = frame.index[(frame.index - frame.index.normalize()) % step != pd.Timedelta(0)]
     if len(misaligned):
         raise ValidationError(f"period {misaligned[0].isoformat()} is not aligned to {resolution.iso}")
-    return PriceTable(frame, resolution, tuple(ignored))
+    return PriceTable(frame, resolution, header.ignored_columns)
 
 
 def infer_period(index: pd.DatetimeIndex) -> Resolution:
