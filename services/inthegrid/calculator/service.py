@@ -215,8 +215,8 @@ async def publish_events(bus: Bus, rule: str, events: list[OpportunityEvent]) ->
     cluster, publishes in flight to a stream leader that dies are never answered, and the new
     leader takes them again once elected. The prices stay unacknowledged meanwhile.
 
-    One message per pair carries the events of this evaluation (contract v2, split by its bounds): one
-    message per event capped the pipeline near 5,000 prices/s (bench/RESULTS.md)."""
+    One message per pair carries the events of this evaluation (contract v2, split by its bounds): with one
+    message per event, the recorder's event backlog grew from 5,000 prices/s on (bench/RESULTS.md)."""
     if not events:
         return
     items = event_messages(rule, events)
