@@ -138,10 +138,12 @@ async def latency(nats_url: str, http_url: str, rate: int, seconds: float, every
     on_bus: dict[str, float] = {}  # the same keys: when the calculator's event reached the bus
 
     async def tap(msg: Msg) -> None:
-        item = orjson.loads(msg.data)
-        if item.get("kind") == "opened":
-            pair, start = item["pair"], item["delivery_start"]
-            on_bus.setdefault(f"{pair[0]}|{pair[1]}|{start}", time.perf_counter())
+        # A batch of one pair's events (v2) or a single event (v1); only the fields read here.
+        doc = orjson.loads(msg.data)
+        pair = doc["pair"]
+        for item in doc.get("items", [doc]):
+            if item.get("kind") == "opened":
+                on_bus.setdefault(f"{pair[0]}|{pair[1]}|{item['delivery_start']}", time.perf_counter())
 
     await nc.subscribe(f"{OPPORTUNITY_SUBJECT_ROOT}.>", cb=tap)
     ready = asyncio.Event()

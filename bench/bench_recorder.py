@@ -4,7 +4,7 @@ Starts its own nats-server and PostgreSQL (embedded), publishes N prices to JetS
 timed), then times the recorder from "ready" until every row is in ``prices``, and separately a
 single ``copy_records_to_table`` of the same row tuples into an empty table of the same shape.
 
-    .venv/bin/python bench/bench_recorder.py --prices 100000 --batch 2000
+    .venv/bin/python bench/bench_recorder.py --prices 100000 --batch 10000
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ async def main(n: int, batch: int, fast: bool, single: bool) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prices", type=int, default=100_000)
-    parser.add_argument("--batch", type=int, default=2000)
+    parser.add_argument("--batch", type=int, default=10_000, help="rows per batch (the recorder's default)")
     parser.add_argument("--fast", action="store_true", help="turn PostgreSQL durability off")
     parser.add_argument("--single", action="store_true", help="publish one price per message (contract v1)")
     args = parser.parse_args()

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from inthegrid.domain.codec import decode_event, encode_price
+from inthegrid.domain.codec import encode_price
+from inthegrid.domain.event_batch_codec import decode_events
 from inthegrid.domain.opportunities import OpportunityEvent
 from inthegrid.platform.bus import (
     OPPORTUNITIES_STREAM,
@@ -49,7 +50,7 @@ async def _events(monitor: Monitor, rule: str) -> list[OpportunityEvent]:
     try:
         while True:
             msgs = await sub.fetch(1000, timeout=2)
-            out += [decode_event(m.data) for m in msgs]
+            out += [e for m in msgs for _, e in decode_events(m.data).events]
             if msgs[-1].metadata.num_pending == 0:
                 return out
     finally:

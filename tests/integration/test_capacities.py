@@ -10,7 +10,8 @@ from pathlib import Path
 from inthegrid.calculator.service import run_calculator
 from inthegrid.domain.capacity import BorderQuantity, CapacityKind
 from inthegrid.domain.capacity_codec import encode_quantity, quantity_message_id
-from inthegrid.domain.codec import decode_event, encode_price
+from inthegrid.domain.codec import encode_price
+from inthegrid.domain.event_batch_codec import decode_events
 from inthegrid.domain.opportunities import EventKind, OpportunityEvent
 from inthegrid.domain.prices import make_price
 from inthegrid.platform.bus import capacity_subject, connect_bus, price_subject, publish_all
@@ -32,7 +33,7 @@ async def test_published_capacities_change_the_live_valuation(nats_url: str) -> 
     seen: list[OpportunityEvent] = []
 
     async def collect(msg) -> None:  # type: ignore[no-untyped-def]
-        seen.append(decode_event(msg.data))
+        seen.extend(e for _, e in decode_events(msg.data).events)
 
     sub = await bus.nc.subscribe("inthegrid.opportunities.>", cb=collect)
     try:

@@ -18,7 +18,7 @@ from pathlib import Path
 import nats
 import pytest
 
-from inthegrid.domain.codec import decode_event
+from inthegrid.domain.event_batch_codec import decode_events
 from inthegrid.platform.bus import (
     OPPORTUNITIES_STREAM,
     PRICE_SUBJECT_ROOT,
@@ -150,7 +150,8 @@ async def test_sigkill_of_the_stream_leader_loses_and_duplicates_nothing(
         assert verdict.opportunities > 0, "the run must produce opportunities to prove anything about them"
         # The stream itself holds each opportunity event once (PostgreSQL's natural keys would hide a
         # duplicate the calculator re-published after the failover).
-        ids = [decode_event(data).message_id for data in await monitor.stored(OPPORTUNITIES_STREAM)]
+        stored = await monitor.stored(OPPORTUNITIES_STREAM)
+        ids = [e.message_id for data in stored for _, e in decode_events(data).events]
         assert ids and len(ids) == len(set(ids)), f"{len(ids) - len(set(ids))} events stored twice"
         print(f"verified: {verdict}", flush=True)
     finally:

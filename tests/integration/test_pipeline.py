@@ -14,10 +14,12 @@ import pytest
 
 from inthegrid.calculator.state import CalculatorState
 from inthegrid.domain.codec import encode_price
+from inthegrid.domain.event_batch_codec import decode_events
 from inthegrid.domain.prices import Price, make_price
 from inthegrid.domain.rules import PROOF_OF_CONCEPT_ZONES, proof_of_concept_rule
-from inthegrid.platform.bus import Bus, connect_bus, price_subject, publish_all
+from inthegrid.platform.bus import OPPORTUNITIES_STREAM, Bus, connect_bus, price_subject, publish_all
 from inthegrid.platform.settings import CommonSettings
+from tests.support.faults import Monitor
 from tests.support.polling import wait_until_async
 from tests.support.processes import ServiceProcess
 
@@ -204,6 +206,16 @@ async def test_sigkill_of_calculator_and_recorder_loses_nothing_and_duplicates_n
             " revision HAVING count(*) > 1) d"
         )
         assert duplicated == 0
+        # The stream itself holds each event once: the restarted calculator re-derives only what its
+        # restored book lacks, so batches split otherwise than before the kill repeat no event (the
+        # unique key above would hide a repeat from the table).
+        monitor = await Monitor.connect(nats_url)
+        try:
+            stored = await monitor.stored(OPPORTUNITIES_STREAM)
+        finally:
+            await monitor.close()
+        ids = [e.message_id for data in stored for _, e in decode_events(data).events]
+        assert ids and len(ids) == len(set(ids)), f"{len(ids) - len(set(ids))} events stored twice"
         latest = {(p.zone, p.delivery_start): p.eur_mwh for p in prices}
         rows = await conn.fetch("SELECT zone, delivery_start, price_eur_mwh FROM prices")
         assert {(r["zone"], r["delivery_start"]): float(r["price_eur_mwh"]) for r in rows} == latest

@@ -13,7 +13,7 @@ import pytest
 from inthegrid.backtest.engine import opportunities_frame, run_backtest
 from inthegrid.backtest.manifest import load_rule
 from inthegrid.calculator.shard_consumers import durable_name
-from inthegrid.domain.codec import decode_event
+from inthegrid.domain.event_batch_codec import decode_events
 from inthegrid.domain.opportunities import EventKind
 from inthegrid.sources.table import read_table
 from tests.support.processes import ServiceProcess
@@ -46,9 +46,9 @@ async def _live_opportunities(
             sub = await js.subscribe(f"inthegrid.opportunities.{rule_name}.>", ordered_consumer=True)
             while True:
                 msg = await sub.next_msg(timeout=30)
-                event = decode_event(msg.data)
-                key = (event.pair, event.delivery_start.strftime("%Y-%m-%dT%H:%M:%SZ"))
-                final[key] = None if event.kind is EventKind.CLOSED else event.value.net_eur_mwh
+                for _, event in decode_events(msg.data).events:
+                    key = (event.pair, event.delivery_start.strftime("%Y-%m-%dT%H:%M:%SZ"))
+                    final[key] = None if event.kind is EventKind.CLOSED else event.value.net_eur_mwh
                 if msg.metadata.num_pending == 0:
                     break
     finally:

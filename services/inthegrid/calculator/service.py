@@ -25,7 +25,7 @@ from inthegrid.calculator.rulefile import load_rule
 from inthegrid.calculator.shard_consumers import clean_stale_durables, durable_name
 from inthegrid.calculator.state import CalculatorState
 from inthegrid.domain.capacity_codec import decode_quantity
-from inthegrid.domain.codec import decode_event, encode_event
+from inthegrid.domain.event_batch_codec import decode_events
 from inthegrid.domain.opportunities import OpportunityEvent
 from inthegrid.domain.rules import CompiledRule
 from inthegrid.domain.shards import shard_rule
@@ -42,11 +42,11 @@ from inthegrid.platform.bus import (
     dead_letter,
     dead_letter_items,
     fetch_batch,
-    opportunity_subject,
     price_subject,
     publish_all,
     token,
 )
+from inthegrid.platform.event_messages import event_messages
 from inthegrid.platform.metrics import CONSUMER_PENDING, LATENCY_BUCKETS, MESSAGES_CONSUMED, HealthState
 from inthegrid.platform.price_messages import decode_prices_on
 from inthegrid.platform.rules_kv import announce_rule
@@ -99,11 +99,12 @@ async def restore(bus: Bus, state: CalculatorState, settings: CalculatorSettings
     window = settings.time_window
     for _, data in events:
         try:
-            event = decode_event(data, window)
+            restored = decode_events(data, window)  # batches (v2) and single events (v1) alike
         except DecodeError:
             continue
-        if event.pair in rule.pairs:  # a shard restores only its own pairs' opportunities
-            state.book.restore(event)
+        for _, event in restored.events:
+            if event.pair in rule.pairs:  # a shard restores only its own pairs' opportunities
+                state.book.restore(event)
     since = datetime.now(UTC) - timedelta(hours=settings.calculator_horizon_hours)
     # Only the prices our durable consumer was already given: the rest it delivers next, in order. Reading
     # ahead to the stream's end would move the horizon past periods never valued, and a calculator far
@@ -207,17 +208,20 @@ async def _replay(
 async def publish_events(bus: Bus, rule: str, events: list[OpportunityEvent]) -> None:
     """Publish until JetStream acknowledged every event (the ids make a re-publish harmless): on a
     cluster, publishes in flight to a stream leader that dies are never answered, and the new
-    leader takes them again once elected. The prices stay unacknowledged meanwhile."""
+    leader takes them again once elected. The prices stay unacknowledged meanwhile.
+
+    One message per pair carries the events of this evaluation (contract v2, split by its bounds): with one
+    message per event, the recorder's event backlog grew from 5,000 prices/s on (bench/RESULTS.md)."""
     if not events:
         return
-    items = [(opportunity_subject(rule, e.pair), encode_event(e), e.message_id) for e in events]
+    items = event_messages(rule, events)
     delay = 0.2
     while True:
         try:
             await publish_all(bus, items, ack_timeout=PUBLISH_ACK_SECONDS)
             break
         except (BusError, TimeoutError) as exc:
-            log.warning("publishing %d events failed (%s); retrying in %.1fs", len(items), exc, delay)
+            log.warning("publishing %d events failed (%s); retrying in %.1fs", len(events), exc, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
     for e in events:

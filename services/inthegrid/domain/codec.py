@@ -53,6 +53,14 @@ def encode_price(price: Price) -> bytes:
 
 
 def _load(data: bytes, schema: str) -> dict[str, Any]:
+    doc = load_object(data)
+    if doc.get("schema") != schema:
+        raise DecodeError(f"message schema is {doc.get('schema')!r}, expected {schema!r}")
+    return doc
+
+
+def load_object(data: bytes) -> dict[str, Any]:
+    """A message's JSON object, or DecodeError (not bytes, too large, not JSON, not an object)."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise DecodeError(f"message is {type(data).__name__}, not bytes")
     if len(data) > MAX_MESSAGE_BYTES:
@@ -63,8 +71,6 @@ def _load(data: bytes, schema: str) -> dict[str, Any]:
         raise DecodeError(f"message is not JSON: {exc}") from None
     if not isinstance(doc, dict):
         raise DecodeError(f"message is a JSON {type(doc).__name__}, not an object")
-    if doc.get("schema") != schema:
-        raise DecodeError(f"message schema is {doc.get('schema')!r}, expected {schema!r}")
     return doc
 
 
@@ -124,6 +130,11 @@ def make_price_fast(
 
 
 def encode_event(event: OpportunityEvent) -> bytes:
+    return orjson.dumps(event_document(event))
+
+
+def event_document(event: OpportunityEvent) -> dict[str, Any]:
+    """The fields of a v1 opportunity message (the v2 batch carries the same fields per item)."""
     doc: dict[str, Any] = {
         "schema": SCHEMA_OPPORTUNITY,
         "kind": event.kind.value,
@@ -158,7 +169,7 @@ def encode_event(event: OpportunityEvent) -> bytes:
             "congestion_value_eur": v.congestion_value_eur,
             **capture_fields(v.capture),
         }
-    return orjson.dumps(doc)
+    return doc
 
 
 def _market(text: str) -> Market:
@@ -172,7 +183,14 @@ def _resolution(text: str) -> Resolution:
 def decode_event(
     data: bytes, window: TimeWindow = DEFAULT_WINDOW, now: datetime | None = None
 ) -> OpportunityEvent:
-    doc = _load(data, SCHEMA_OPPORTUNITY)
+    return event_from_document(_load(data, SCHEMA_OPPORTUNITY), window, now)
+
+
+def event_from_document(
+    doc: dict[str, Any], window: TimeWindow = DEFAULT_WINDOW, now: datetime | None = None
+) -> OpportunityEvent:
+    """An opportunity event from a decoded JSON object with the v1 fields; DecodeError when malformed
+    or implausible in time."""
     try:
         pair_raw = _field(doc, "pair", list)
         if len(pair_raw) != 2 or not all(isinstance(z, str) for z in pair_raw):

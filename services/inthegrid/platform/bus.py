@@ -5,7 +5,9 @@ Stream layout
 - PRICES         ``inthegrid.prices.<market>.<zone>``         price batches of that zone (contract v2,
                                                                domain/batch_codec.py) or single prices
                                                                (v1), deduplicated by message id
-- OPPORTUNITIES  ``inthegrid.opportunities.<rule>.<pair>``     opened/updated/closed events
+- OPPORTUNITIES  ``inthegrid.opportunities.<rule>.<pair>``     batches of that pair's opened/updated/closed
+                                                               events (contract v2, event_batch_codec.py)
+                                                               or single events (v1)
 - CAPACITIES     ``inthegrid.capacities.<kind>.<from>__<to>``  published capacities, exchanges, flows
 - DEADLETTER     ``inthegrid.deadletter.<stream>.<service>``   rejected messages, for inspection
 - KV ``INTHEGRID_RULES``                                       the rules calculators are running

@@ -174,7 +174,7 @@ class RecorderSettings(CommonSettings):
         SecretStr("postgresql://inthegrid@127.0.0.1:5432/inthegrid"),
         description="PostgreSQL URL (TimescaleDB when the extension exists)",
     )
-    recorder_batch: int = Field(2000, ge=1, le=50000, description="rows per COPY batch")
+    recorder_batch: int = Field(10000, ge=1, le=50000, description="rows per COPY batch")
     recorder_flush_seconds: float = Field(0.05, gt=0, description="longest wait to fill a batch")
     compress_after_days: float = Field(
         30.0, ge=0, description="TimescaleDB: compress chunks older than this many days (0 = never)"

@@ -1,4 +1,5 @@
-"""One durable pull consumer feeding one table family: fetch a batch, decode, write, then ack.
+"""One durable pull consumer feeding one table family: fetch a batch, decode, write, then ack (the next
+batch is fetched meanwhile, fetching.py).
 
 Acks go out only after the batch's transaction committed, so a crash at any point leaves the
 messages unacked and JetStream redelivers them; the natural keys make the second write a no-op.
@@ -10,6 +11,7 @@ down, and nothing further is fetched.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -17,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-import nats.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
@@ -28,19 +29,17 @@ from inthegrid.platform.bus import (
     dead_letter,
     dead_letter_data,
     dead_letter_items,
-    fetch_batch,
     stream_sequence,
 )
 from inthegrid.platform.db import is_transient
 from inthegrid.platform.metrics import MESSAGES_CONSUMED, HealthState
 from inthegrid.platform.runtime import wait_or_stop
+from inthegrid.recorder.fetching import overlapped_batches
 from inthegrid.recorder.metrics import BATCH_ROWS, BATCH_SECONDS, ROWS_WRITTEN, WRITE_ERRORS
 
 log = logging.getLogger(__name__)
 
 SERVICE = "recorder"
-# How long to wait for the first message of a batch; bounds how late a stop request is noticed.
-IDLE_FETCH_SECONDS = 1.0
 # JetStream redelivers after ack_wait (30 s); telling it "still working" well before keeps the batch ours.
 KEEPALIVE_SECONDS = 10.0
 MAX_BACKOFF_SECONDS = 5.0
@@ -92,25 +91,6 @@ class Sink:
     write: Writer
 
 
-async def collect_batch(
-    sub: JetStreamContext.PullSubscription, size: int, flush_seconds: float, stop: asyncio.Event
-) -> list[Msg]:
-    """Wait for a first message, then keep filling the batch until it is full or ``flush_seconds`` pass."""
-    msgs = list(await fetch_batch(sub, size, IDLE_FETCH_SECONDS))
-    if not msgs:
-        return msgs
-    deadline = time.monotonic() + flush_seconds
-    while len(msgs) < size and not stop.is_set():
-        remaining = deadline - time.monotonic()
-        if remaining < 0.005:
-            break
-        more = await fetch_batch(sub, size - len(msgs), remaining)
-        if not more:
-            break
-        msgs.extend(more)
-    return msgs
-
-
 class StreamRecorder:
     def __init__(
         self,
@@ -137,15 +117,11 @@ class StreamRecorder:
         return max(1, int(self.batch / self.rows_per_message))
 
     async def run(self, sub: JetStreamContext.PullSubscription) -> None:
-        """Consume until stop; the batch in hand when stop arrives is finished first."""
-        while not self.stop.is_set():
-            try:
-                msgs = await collect_batch(sub, self.fetch_size(), self.flush_seconds, self.stop)
-            except nats.errors.Error as exc:
-                log.warning("fetch from %s failed: %s", self.sink.durable, exc)
-                await wait_or_stop(self.stop, 1.0)
-                continue
-            if msgs:
+        """Consume until stop, fetching the next batch while writing the current one; the batches in
+        hand when stop arrives are finished first."""
+        batches = overlapped_batches(sub, self.fetch_size, self.flush_seconds, self.stop, self.sink.durable)
+        async with contextlib.aclosing(batches):
+            async for msgs in batches:
                 await self.handle(msgs)
 
     async def handle(self, msgs: Sequence[Msg]) -> None:

@@ -17,7 +17,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from inthegrid.domain.codec import decode_event
+from inthegrid.domain.event_batch_codec import decode_events
 from inthegrid.domain.plausibility import TimeWindow
 from inthegrid.domain.prices import PriceLimits
 from inthegrid.platform.buckets import ensure_buckets
@@ -59,7 +59,14 @@ def _decode_price_rows(limits: PriceLimits, window: TimeWindow, msg: Msg) -> Dec
 
 
 def _decode_event_rows(window: TimeWindow, msg: Msg) -> DecodedRows:
-    return DecodedRows([build_event_row(decode_event(msg.data, window), stream_sequence(msg))], [0])
+    """An event batch (v2) or a single event (v1, from a calculator not yet upgraded)."""
+    decoded = decode_events(msg.data, window)
+    sequence = stream_sequence(msg)
+    return DecodedRows(
+        [build_event_row(event, sequence) for _, event in decoded.events],
+        [index for index, _ in decoded.events],
+        decoded.rejected,
+    )
 
 
 def build_sinks(settings: RecorderSettings) -> list[Sink]:

@@ -9,9 +9,10 @@
 Ordered consumers are ephemeral and in memory on the server: a restarted gateway rebuilds its
 state from the stream, and there is nothing to clean up.
 
-Event ids: an opportunity's is its stream sequence. A price message may carry a batch of prices
-(domain/batch_codec.py), so a price's id is its position, stream sequence x POSITIONS_PER_MESSAGE
-+ its index in the message: unique, increasing, and the message to resume from is id // that.
+Event ids: a price message may carry a batch of prices (domain/batch_codec.py) and an opportunity
+message a batch of events (domain/event_batch_codec.py), so an event's id is its position, stream
+sequence x POSITIONS_PER_MESSAGE + its index in the message: unique, increasing, and the message to
+resume from is id // that.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from nats.js.kv import KeyValue
 
 from inthegrid.domain.batch_codec import POSITIONS_PER_MESSAGE
 from inthegrid.domain.capacity_codec import decode_quantity
-from inthegrid.domain.codec import decode_event
+from inthegrid.domain.event_batch_codec import decode_events
+from inthegrid.domain.opportunities import OpportunityEvent
 from inthegrid.domain.plausibility import DEFAULT_WINDOW, TimeWindow
 from inthegrid.domain.prices import Price, PriceLimits
 from inthegrid.domain.rule_codec import decode_rule_document
@@ -104,13 +106,22 @@ class LiveFeeder:
         return [(first + index, price) for index, price in decoded.prices]
 
     def opportunity_from(self, sequence: int, subject: str, data: bytes) -> list[SseEvent]:
+        return [opportunity_event(position, event) for position, event in self._events(sequence, data)]
+
+    def _events(self, sequence: int, data: bytes) -> list[tuple[int, OpportunityEvent]]:
+        """The message's valid events (a v2 batch or a v1 single event) with their positions; invalid
+        ones are counted and skipped."""
         try:
-            event = decode_event(data, self.window)
+            decoded = decode_events(data, self.window)
         except InTheGridError as exc:
             LIVE_MESSAGES.labels(OPPORTUNITIES_STREAM, "invalid").inc()
             log.warning("ignoring opportunity message %d: %s", sequence, exc)
             return []
-        return [opportunity_event(sequence, event)]
+        if decoded.rejected:
+            LIVE_MESSAGES.labels(OPPORTUNITIES_STREAM, "invalid").inc(len(decoded.rejected))
+            log.warning("ignoring %d items of opportunity message %d", len(decoded.rejected), sequence)
+        first = sequence * POSITIONS_PER_MESSAGE
+        return [(first + index, event) for index, event in decoded.events]
 
     # --- live consumers ------------------------------------------------------------------------
 
@@ -133,7 +144,7 @@ class LiveFeeder:
             ConsumerConfig(
                 deliver_policy=DeliverPolicy.BY_START_TIME, opt_start_time=datetime.now(UTC) - window
             ),
-            1,
+            POSITIONS_PER_MESSAGE,
         )
         await self._follow_capacities(bus)
         kv = await rules_bucket(bus)
@@ -210,15 +221,12 @@ class LiveFeeder:
             LIVE_MESSAGES.labels(PRICES_STREAM, "applied").inc(len(prices))
 
     def _on_event(self, sequence: int, subject: str, data: bytes) -> None:
-        try:
-            event = decode_event(data, self.window)
-        except InTheGridError as exc:
-            LIVE_MESSAGES.labels(OPPORTUNITIES_STREAM, "invalid").inc()
-            log.warning("ignoring opportunity message %d: %s", sequence, exc)
-            return
-        self.live.apply_event(event, sequence)
-        self.opportunities.publish(opportunity_event(sequence, event))
-        LIVE_MESSAGES.labels(OPPORTUNITIES_STREAM, "applied").inc()
+        events = self._events(sequence, data)
+        for position, event in events:
+            self.live.apply_event(event, position)
+            self.opportunities.publish(opportunity_event(position, event))
+        if events:
+            LIVE_MESSAGES.labels(OPPORTUNITIES_STREAM, "applied").inc(len(events))
 
     # --- rules ---------------------------------------------------------------------------------
 

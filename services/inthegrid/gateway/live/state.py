@@ -27,7 +27,8 @@ PeriodKey = tuple[datetime, Resolution]
 
 @dataclass(frozen=True, slots=True)
 class LiveOpportunity:
-    """The newest event of an open opportunity and its JetStream sequence."""
+    """The newest event of an open opportunity and its position in the stream (the SSE event id:
+    stream sequence x POSITIONS_PER_MESSAGE + index in its message)."""
 
     event: OpportunityEvent
     sequence: int

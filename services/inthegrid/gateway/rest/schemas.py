@@ -196,7 +196,7 @@ class OpportunityPublic(BaseModel):
     status: Literal["open", "closed"]
     detected_at: UtcTime
     kind: Literal["opened", "updated", "closed"] | None = None  # live only: the latest event's kind
-    sequence: int | None = None  # live only: the event's stream sequence
+    sequence: int | None = None  # live only: the event's position (its SSE id)
     first_detected_at: UtcTime | None = None  # stored only
     value_eur: float | None = None
     congestion_value_eur: float | None = None

@@ -80,7 +80,9 @@ async def stream_opportunities(
     last_event_id: LastEventId = None,
 ) -> Response:
     """Server-Sent Events of opportunity events (opened, updated, closed; filters `zones`, `pair`,
-    `rule`); `id:` is the JetStream stream sequence and `Last-Event-ID` resumes after it."""
+    `rule`); `id:` is the event's position, JetStream stream sequence x 1024 + its index in the message
+    (a message carries a batch of one rule's and pair's events), and a `Last-Event-ID` header resumes
+    after it without gaps."""
     return await _open(
         services,
         opportunity_stream(services),

@@ -34,7 +34,7 @@ class LiveStream:
     stream: str
     subject: str
     decode: Decoder
-    ids_per_message: int = 1  # prices: POSITIONS_PER_MESSAGE (see feeder)
+    ids_per_message: int = POSITIONS_PER_MESSAGE  # ids are positions in batch messages (see feeder)
 
 
 def price_stream(services: GatewayServices) -> LiveStream:
@@ -43,7 +43,6 @@ def price_stream(services: GatewayServices) -> LiveStream:
         PRICES_STREAM,
         f"{PRICE_SUBJECT_ROOT}.>",
         services.feeder.price_from,
-        POSITIONS_PER_MESSAGE,
     )
 
 
