@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: venv up lint typecheck test test-unit test-integration test-operator test-browser test-k8s e2e-deps \
         test-deps k8s-tools bench lock audit clean docker image kind-base test-e2e \
-        kind-node test-e2e-kind
+        kind-node test-e2e-kind skaffold-run
 
 venv: $(STAMP)
 
@@ -113,8 +113,14 @@ test-e2e: venv image kind-node
 # Also the chart's bundled database image (PostgreSQL 18 + TimescaleDB from scripts/build-timescaledb.sh).
 kind-node: kind-base
 	@bash scripts/build-kind-node-image.sh >/dev/null
+	@bash scripts/build-skaffold.sh >/dev/null
 	@bash scripts/build-timescaledb-image.sh >/dev/null
 	@bash scripts/build-prometheus-image.sh >/dev/null
+
+# `skaffold run` into the kind cluster `inthegrid` (kind create cluster --config k8s/kind-cluster.yaml
+# --image $$(scripts/build-kind-node-image.sh --name)) with the images built here: scripts/skaffold.sh.
+skaffold-run: image kind-node
+	bash scripts/skaffold.sh run
 
 test-e2e-kind: venv image kind-node
 	INTHEGRID_E2E_KIND=1 $(BIN)/pytest -q -ra -m kind tests/e2e

@@ -54,13 +54,17 @@ def any_image(request: pytest.FixtureRequest, engine: None) -> str:
 KIND_OPT_IN = "INTHEGRID_E2E_KIND"
 
 
-# The kind modules share one installation (the `platform` fixture); the one that uninstalls it runs last.
-UNINSTALL_MODULE = "test_kind_uninstall.py"
+# The kind modules share one installation (the `platform` fixture); the one that uninstalls it runs
+# after the others, then the one that installs the platform again with `skaffold run`.
+LAST_MODULES = ("test_kind_uninstall.py", "test_kind_skaffold.py")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if os.environ.get(KIND_OPT_IN) == "1":
-        items.sort(key=lambda item: item.path.name == UNINSTALL_MODULE)  # stable: the rest keep their order
+        # Stable: the other modules keep their order.
+        items.sort(
+            key=lambda item: LAST_MODULES.index(item.path.name) + 1 if item.path.name in LAST_MODULES else 0
+        )
         return
     kept = [item for item in items if item.get_closest_marker("kind") is None]
     if len(kept) != len(items):

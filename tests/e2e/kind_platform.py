@@ -88,10 +88,10 @@ def running_pods(cluster: Cluster) -> list[dict[str, Any]]:
     return [p for p in pods if p["status"].get("phase") != "Succeeded"]
 
 
-def all_pods_ready(cluster: Cluster) -> list[dict[str, Any]] | None:
+def all_pods_ready(cluster: Cluster, expected: set[str] = COMPONENTS) -> list[dict[str, Any]] | None:
     running = running_pods(cluster)
     components = {p["metadata"].get("labels", {}).get(COMPONENT) for p in running}
-    if not components >= COMPONENTS or not all(ready(p) for p in running):
+    if not components >= expected or not all(ready(p) for p in running):
         return None
     return running
 

@@ -21,6 +21,7 @@ import pytest
 
 from tests.support import servers
 from tests.support.gateway import Gateway, running_gateway
+from tests.support.nats_cluster import NatsCluster, nats_cluster
 from tests.support.servers import EmbeddedNats, EmbeddedPostgres
 
 INTEGRATION_DIR = __file__.rsplit("/", 1)[0]
@@ -134,3 +135,13 @@ async def gateway(request: pytest.FixtureRequest, nats_url: str, database_url: s
     GatewaySettings overrides (``@pytest.mark.parametrize("gateway", [{...}], indirect=True)``)."""
     async with running_gateway(nats_url, database_url, getattr(request, "param", None)) as running:
         yield running
+
+
+@pytest.fixture
+def cluster() -> Iterator[NatsCluster]:
+    """Three nats-servers on loopback forming one JetStream cluster (streams and buckets R3)."""
+    reason = servers.missing_binaries()
+    if reason:
+        pytest.skip(f"server binaries unavailable: {reason}")
+    with nats_cluster(3) as c:
+        yield c

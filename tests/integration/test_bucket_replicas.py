@@ -8,7 +8,7 @@ its keys when the server leading it is killed.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import nats
 import pytest
@@ -17,21 +17,11 @@ from nats.aio.client import Client as NATS
 from inthegrid.platform.buckets import FEEDS, RULES, ensure_buckets, open_bucket
 from inthegrid.platform.bus import Bus, ensure_streams
 from inthegrid.platform.settings import CommonSettings
-from tests.support import servers
 from tests.support.faults import wait_for
-from tests.support.nats_cluster import NatsCluster, nats_cluster
+from tests.support.nats_cluster import NatsCluster
 
 REPLICAS = 3
 ELECTION_SECONDS = 60  # a bound for a condition on a busy 2-core machine, not a speed requirement
-
-
-@pytest.fixture
-def cluster() -> Iterator[NatsCluster]:
-    reason = servers.missing_binaries()
-    if reason:
-        pytest.skip(f"server binaries unavailable: {reason}")
-    with nats_cluster(REPLICAS) as c:
-        yield c
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ in bench/RESULTS.md.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import nats
@@ -28,7 +28,6 @@ from inthegrid.platform.bus import (
     fetch_batch,
 )
 from inthegrid.platform.settings import CommonSettings
-from tests.support import servers
 from tests.support.faults import (
     CALCULATOR_DURABLE,
     Monitor,
@@ -40,7 +39,7 @@ from tests.support.faults import (
     verify_nothing_lost,
     wait_for,
 )
-from tests.support.nats_cluster import NatsCluster, nats_cluster
+from tests.support.nats_cluster import NatsCluster
 
 REPLICAS = 3
 # Bounds for conditions, not speed requirements: two busy cores run three servers and three services.
@@ -48,15 +47,6 @@ ELECTION_SECONDS = 60
 CATCH_UP_SECONDS = 240
 # Prices stored before the kill (mid-stream: the calculator has work in hand) and after it.
 PRICES_BEFORE, PRICES_AFTER = 400, 400
-
-
-@pytest.fixture
-def cluster() -> Iterator[NatsCluster]:
-    reason = servers.missing_binaries()
-    if reason:
-        pytest.skip(f"server binaries unavailable: {reason}")
-    with nats_cluster(REPLICAS) as c:
-        yield c
 
 
 @pytest.fixture

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from inthegrid.platform.bus import CAPACITIES_STREAM_MAX_BYTES
+from inthegrid.platform.settings import CommonSettings
 from tests.k8s.chart import (
     CHART,
     NAMESPACE,
@@ -23,6 +25,8 @@ from tests.k8s.chart import (
 )
 
 GOLDEN = Path(__file__).parent / "golden" / "default.yaml"
+# The services' settings that reserve JetStream file storage when they create their streams.
+STREAM_BYTE_SETTINGS = ("prices_stream_max_bytes", "opportunities_stream_max_bytes", "deadletter_max_bytes")
 
 
 def by_kind(docs: list[dict], kind: str) -> dict[str, dict]:
@@ -61,11 +65,28 @@ def test_default_rendering_matches_golden_file(helm: Path) -> None:
         (["--set", "gateway.httpPort=0"], "gateway/httpPort"),
         (["--set", "nats.external.url=http://nats:4222"], "nats/external/url"),
         (["--set-json", 'samples.marketFeeds=[{"name":"Bad_Name","spec":{}}]'], "samples/marketFeeds"),
+        (["--set", "gateway.service.nodePort=40000"], "gateway/service/nodePort"),
+        # JetStream would refuse the services' streams (tests/integration/test_bus_storage.py).
+        (["--set", "nats.jetstream.storageSize=1Gi"], "nats.jetstream.storageSize 1Gi is too small"),
+        (["--set", "nats.jetstream.storageSize=2047Mi"], "nats.jetstream.storageSize 2047Mi is too small"),
     ],
 )
 def test_values_schema_rejects_bad_values(helm: Path, args: list[str], message: str) -> None:
     with pytest.raises(AssertionError, match=message):
         render(helm, *args)
+
+
+def test_the_smallest_jetstream_volume_holds_every_stream_at_its_byte_limit(helm: Path) -> None:
+    """The chart's floor for nats.jetstream.storageSize (2Gi) and its message follow the services' own
+    stream limits: the defaults of INTHEGRID_*_STREAM_MAX_BYTES and the capacities stream's constant."""
+    fields = CommonSettings.model_fields
+    limits = [fields[name].default for name in STREAM_BYTE_SETTINGS] + [CAPACITIES_STREAM_MAX_BYTES]
+    total_mib = sum(limits) // 2**20
+    assert total_mib <= 2048
+    with pytest.raises(AssertionError, match=f"keep up to {total_mib:,} MiB"):
+        render(helm, "--set", "nats.jetstream.storageSize=1Gi")
+    rendered = render(helm, "--set", "nats.jetstream.storageSize=2Gi")
+    assert "max_file_store: 2G" in rendered
 
 
 def test_every_values_key_is_documented() -> None:

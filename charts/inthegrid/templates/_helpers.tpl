@@ -185,6 +185,27 @@ imagePullSecrets:
 {{- end }}
 {{- end }}
 
+{{/* JetStream file storage per server in MiB (the schema allows Mi, Gi and Ti). */}}
+{{- define "inthegrid.nats.storageMiB" -}}
+{{- $size := toString .Values.nats.jetstream.storageSize }}
+{{- $number := regexReplaceAll "[A-Za-z]+$" $size "" | atoi }}
+{{- if hasSuffix "Ti" $size }}{{ mul $number 1048576 }}
+{{- else if hasSuffix "Gi" $size }}{{ mul $number 1024 }}
+{{- else }}{{ $number }}{{ end }}
+{{- end }}
+
+{{/* The services' streams reserve their byte limits in JetStream's file store when they are created
+(PRICES 1 GiB, OPPORTUNITIES 512 MiB, DEADLETTER 128 MiB, CAPACITIES 64 MiB: 1,728 MiB, the defaults of
+INTHEGRID_*_STREAM_MAX_BYTES), and JetStream refuses a stream that does not fit ("insufficient storage
+resources available"), which the services could only retry. A smaller volume is refused here instead. */}}
+{{- define "inthegrid.nats.minimumStorageMiB" -}}2048{{- end }}
+{{- define "inthegrid.nats.checkStorage" -}}
+{{- $minimum := include "inthegrid.nats.minimumStorageMiB" . | atoi }}
+{{- if lt (include "inthegrid.nats.storageMiB" . | atoi) $minimum }}
+{{- fail (printf "nats.jetstream.storageSize %s is too small: the services' streams keep up to 1,728 MiB (prices 1 GiB, opportunities 512 MiB, dead letters 128 MiB, capacities 64 MiB) and JetStream refuses streams that do not fit; give it at least 2Gi" (toString .Values.nats.jetstream.storageSize)) }}
+{{- end }}
+{{- end }}
+
 {{/* nats.conf of the bundled NATS servers. */}}
 {{- define "inthegrid.nats.config" -}}
 {{- $fullname := include "inthegrid.fullname" . }}
@@ -211,7 +232,7 @@ authorization {
 jetstream {
   store_dir: /data
   max_memory_store: {{ .Values.nats.jetstream.maxMemory | replace "Mi" "M" | replace "Gi" "G" }}
-  max_file_store: {{ .Values.nats.jetstream.storageSize | replace "Mi" "M" | replace "Gi" "G" }}
+  max_file_store: {{ .Values.nats.jetstream.storageSize | replace "Mi" "M" | replace "Gi" "G" | replace "Ti" "T" }}
 }
 {{- if gt $replicas 1 }}
 cluster {

@@ -31,7 +31,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import NotFoundError, ServiceUnavailableError
+from nats.js.errors import APIError, NotFoundError, ServiceUnavailableError
 
 from inthegrid.domain.batch_codec import RejectedItem
 from inthegrid.domain.codec import decode_price
@@ -180,16 +180,32 @@ async def connect_bus(
             await ensure_streams(bus, settings)
             return bus
         except (OSError, TimeoutError, nats.errors.Error) as exc:
+            problem = connect_problem(exc)
             if waited >= settings.connect_timeout_seconds:
                 raise BusError(
-                    f"could not reach NATS at {settings.nats_url} after {waited:.0f}s: {exc}"
+                    f"could not use NATS at {settings.nats_url} after {waited:.0f}s: {problem}"
                 ) from exc
-            log.warning("NATS not reachable (%s); retrying in %.1fs", exc, delay)
+            log.warning("NATS not ready (%s); retrying in %.1fs", problem, delay)
             if stop is not None and stop.is_set():
                 raise BusError("stopped while waiting for NATS") from exc
             await asyncio.sleep(delay)
             waited += delay
             delay = min(delay * 2, 5.0) * random.uniform(0.8, 1.2)
+
+
+# JetStream's "insufficient storage resources available": a stream's byte limit does not fit in what
+# is left of the server's file store (max_file_store).
+JS_STORAGE_EXCEEDED = 10047
+
+
+def connect_problem(exc: BaseException) -> str:
+    """What went wrong while connecting, with the way out when it is configuration, not a network."""
+    if isinstance(exc, APIError) and exc.err_code == JS_STORAGE_EXCEEDED:
+        return (
+            f"{exc}: JetStream's file store is smaller than the streams' byte limits; give the NATS "
+            "servers more storage (chart: nats.jetstream.storageSize) or lower INTHEGRID_*_STREAM_MAX_BYTES"
+        )
+    return str(exc) or type(exc).__name__
 
 
 async def ensure_streams(bus: Bus, settings: CommonSettings) -> None:

@@ -22,6 +22,7 @@ import pandas as pd
 
 from inthegrid.domain.prices import Market, Price, Resolution
 from inthegrid.errors import InTheGridError, ValidationError
+from inthegrid.sources.replay_rows import infer_step
 from inthegrid.sources.table_range import range_bound
 from inthegrid.sources.table_stream import TIMESTAMP_COLUMN, read_header
 
@@ -106,16 +107,7 @@ def frame_to_table(raw: pd.DataFrame, period: Resolution | str | None = None) ->
 
 def infer_period(index: pd.DatetimeIndex) -> Resolution:
     """The most common step between consecutive rows; gaps (missing rows) do not confuse it."""
-    if len(index) < 2:
-        raise ValidationError("cannot infer the period from fewer than two rows; give it (PT15M or PT60M)")
-    steps = pd.Series(index).diff().dropna()
-    minutes = int(steps.mode().iloc[0] // pd.Timedelta(minutes=1))
-    try:
-        return Resolution.parse(minutes)
-    except ValidationError:
-        raise ValidationError(
-            f"rows are {minutes} minutes apart; the period must be PT15M or PT60M"
-        ) from None
+    return infer_step(list(index.to_pydatetime()))
 
 
 def write_table(table: PriceTable, path: str | Path) -> Path:
