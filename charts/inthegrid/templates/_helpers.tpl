@@ -198,10 +198,8 @@ imagePullSecrets:
 (PRICES 1 GiB, OPPORTUNITIES 512 MiB, DEADLETTER 128 MiB, CAPACITIES 64 MiB: 1,728 MiB, the defaults of
 INTHEGRID_*_STREAM_MAX_BYTES), and JetStream refuses a stream that does not fit ("insufficient storage
 resources available"), which the services could only retry. A smaller volume is refused here instead. */}}
-{{- define "inthegrid.nats.minimumStorageMiB" -}}2048{{- end }}
 {{- define "inthegrid.nats.checkStorage" -}}
-{{- $minimum := include "inthegrid.nats.minimumStorageMiB" . | atoi }}
-{{- if lt (include "inthegrid.nats.storageMiB" . | atoi) $minimum }}
+{{- if lt (include "inthegrid.nats.storageMiB" . | atoi) 2048 }}
 {{- fail (printf "nats.jetstream.storageSize %s is too small: the services' streams keep up to 1,728 MiB (prices 1 GiB, opportunities 512 MiB, dead letters 128 MiB, capacities 64 MiB) and JetStream refuses streams that do not fit; give it at least 2Gi" (toString .Values.nats.jetstream.storageSize)) }}
 {{- end }}
 {{- end }}

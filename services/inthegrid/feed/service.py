@@ -26,7 +26,7 @@ from inthegrid.domain.codec import encode_price
 from inthegrid.domain.plausibility import TimeWindow, check_price
 from inthegrid.domain.prices import Price
 from inthegrid.errors import ImplausibleTimeError
-from inthegrid.platform.buckets import FEEDS, open_bucket
+from inthegrid.platform.buckets import FEEDS, open_bucket, while_electing
 from inthegrid.platform.bus import (
     PRICES_STREAM,
     Bus,
@@ -161,7 +161,7 @@ async def _resume(bus: Bus, feed: str, source: PriceSource) -> KeyValue | None:
         return None
     kv = await open_bucket(bus, FEEDS)
     try:
-        entry = await kv.get(token(feed))
+        entry = await while_electing(lambda: kv.get(token(feed)))
         checkpoint: Any = orjson.loads(entry.value) if entry.value else None
     except KeyNotFoundError:
         checkpoint = None

@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import Enum
+from typing import TypeVar
 
 import nats.errors
 import nats.js.errors
@@ -61,9 +64,34 @@ def replicas_action(have: int, want: int, *, owner: bool) -> ReplicasAction:
     return ReplicasAction.RAISE if owner else ReplicasAction.WARN
 
 
+T = TypeVar("T")
+
+# A replicated (R3) bucket just created, or whose leader was just lost, answers nothing until its servers
+# elect a leader (seconds on a fresh cluster): no responders, or a request timing out. Operations on a
+# bucket retry for that long rather than stopping the service at start.
+LEADER_DEADLINE_SECONDS = 30.0
+NO_LEADER = (nats.js.errors.NoStreamResponseError, nats.errors.NoRespondersError, nats.errors.TimeoutError)
+
+
+async def while_electing(operation: Callable[[], Awaitable[T]]) -> T:
+    """``operation()``, retried while the bucket's stream has no leader, for up to LEADER_DEADLINE_SECONDS."""
+    deadline = time.monotonic() + LEADER_DEADLINE_SECONDS
+    while True:
+        try:
+            return await operation()
+        except NO_LEADER:
+            if time.monotonic() >= deadline:
+                raise
+            await asyncio.sleep(0.25)
+
+
 async def open_bucket(bus: Bus, spec: BucketSpec, *, owner: bool = False) -> KeyValue:
     """The bucket, created with ``bus.stream_replicas`` if nobody made it yet; an existing one with fewer
-    replicas is raised when ``owner``, else left as it is with a warning."""
+    replicas is raised when ``owner``, else left as it is with a warning. Waits while it has no leader."""
+    return await while_electing(lambda: _open_bucket(bus, spec, owner=owner))
+
+
+async def _open_bucket(bus: Bus, spec: BucketSpec, *, owner: bool) -> KeyValue:
     try:
         kv = await bus.js.key_value(spec.name)
     except (BucketNotFoundError, NotFoundError):
