@@ -193,14 +193,17 @@ async def test_sigkill_of_calculator_and_recorder_loses_nothing_and_duplicates_n
             return got if got == expected else None
 
         await wait_until_async(settled, timeout=60, what="every opportunity stored once with its final state")
-        distinct = len({(p.zone, p.delivery_start) for p in prices})
+        # Each price once, with its latest correction. Waited for, not read once: the recorder catches up
+        # on prices and on events through separate consumers, so the opportunities above can be settled
+        # while corrections (which add no row, so a count cannot tell) are still on their way.
+        latest = {(p.zone, p.delivery_start): p.eur_mwh for p in prices}
 
         async def all_prices():
-            return await conn.fetchval("SELECT count(*) FROM prices") == distinct
+            rows = await conn.fetch("SELECT zone, delivery_start, price_eur_mwh FROM prices")
+            stored = {(r["zone"], r["delivery_start"]): float(r["price_eur_mwh"]) for r in rows}
+            return len(rows) == len(latest) and stored == latest
 
-        await wait_until_async(
-            all_prices, what="every price stored"
-        )  # corrections replace, duplicates add no rows
+        await wait_until_async(all_prices, what="every price stored once with its latest correction")
         duplicated = await conn.fetchval(
             "SELECT count(*) FROM (SELECT 1 FROM opportunity_events GROUP BY rule, pair_a, pair_b, delivery_start,"
             " revision HAVING count(*) > 1) d"
@@ -216,9 +219,6 @@ async def test_sigkill_of_calculator_and_recorder_loses_nothing_and_duplicates_n
             await monitor.close()
         ids = [e.message_id for data in stored for _, e in decode_events(data).events]
         assert ids and len(ids) == len(set(ids)), f"{len(ids) - len(set(ids))} events stored twice"
-        latest = {(p.zone, p.delivery_start): p.eur_mwh for p in prices}
-        rows = await conn.fetch("SELECT zone, delivery_start, price_eur_mwh FROM prices")
-        assert {(r["zone"], r["delivery_start"]): float(r["price_eur_mwh"]) for r in rows} == latest
     finally:
         await conn.close()
         await bus.close()
