@@ -224,8 +224,11 @@ async def publish_events(bus: Bus, rule: str, events: list[OpportunityEvent]) ->
             log.warning("publishing %d events failed (%s); retrying in %.1fs", len(events), exc, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
+    kinds: dict[str, int] = {}
     for e in events:
-        EVENTS.labels(rule, e.kind.value).inc()
+        kinds[e.kind.value] = kinds.get(e.kind.value, 0) + 1
+    for kind, count in kinds.items():
+        EVENTS.labels(rule, kind).inc(count)
 
 
 async def run_calculator(settings: CalculatorSettings, stop: asyncio.Event, health: HealthState) -> None:

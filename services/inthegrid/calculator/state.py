@@ -89,11 +89,17 @@ class CalculatorState:
         own_b = self.prices.get((b, start, resolution))
         if own_a is not None and own_b is not None:
             return own_a, own_b  # the common case: both zones at this resolution
+        if own_a is None and own_b is None:
+            return None  # a pair is valued only where at least one zone has its own price
+        # One zone's price may cover the period at a coarser resolution; only those it publishes are
+        # looked up (a quarter-hourly zone whose partner has not priced the period yet: none).
         return pair_prices(
             lambda s, r: self.prices.get((a, s, r)),
             lambda s, r: self.prices.get((b, s, r)),
             start,
             resolution,
+            self.resolutions.get(a, ()),
+            self.resolutions.get(b, ()),
         )
 
     def value_of(self, model: PairModel, start: datetime, resolution: Resolution) -> PairValue | None:
