@@ -21,7 +21,9 @@ run("probe", CommonSettings(metrics_port=0, log_level="WARNING"), main)
 
 
 def test_a_service_starts_with_its_startup_heap_frozen() -> None:
-    out = subprocess.run([sys.executable, "-c", _SERVICE], capture_output=True, text=True, timeout=60, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _SERVICE], capture_output=True, text=True, timeout=60, check=True
+    )
     frozen, tracked = map(int, out.stdout.split())
     # Everything imported before the service ran is frozen; a full collection walks only the rest.
     assert frozen > 10_000
