@@ -135,18 +135,15 @@ def encode_event(event: OpportunityEvent) -> bytes:
 
 def event_document(event: OpportunityEvent) -> dict[str, Any]:
     """The fields of a v1 opportunity message (the v2 batch carries the same fields per item)."""
+    item = event_item(event)
     return {
         "schema": SCHEMA_OPPORTUNITY,
-        "kind": event.kind.value,
+        "kind": item.pop("kind"),
         "id": event.opportunity_id,
         "rule": event.rule,
         "market": event.market.value,
         "pair": list(event.pair),
-        "delivery_start": format_time(event.delivery_start),
-        "resolution": event.resolution.iso,
-        "revision": event.revision,
-        "detected_at": format_time(event.detected_at),
-        "value": value_document(event.value),
+        **item,
     }
 
 

@@ -48,8 +48,6 @@ SCHEMA_OPPORTUNITY_BATCH = "inthegrid.opportunities.v2"
 # a pair; a full event item is about 600 bytes, so 100 of them may exceed MAX_MESSAGE_BYTES (then the
 # byte bound splits the batch).
 MAX_BATCH_EVENTS = 100
-# The fields a batch's events share, written once in its header.
-SHARED_FIELDS = ("schema", "rule", "market", "pair")
 
 EventBatchKey = tuple[str, str, tuple[str, str]]
 

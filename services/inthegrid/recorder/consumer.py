@@ -138,10 +138,6 @@ class StreamRecorder:
                 with contextlib.suppress(asyncio.CancelledError):
                     await writing
 
-    async def handle(self, msgs: Sequence[Msg]) -> None:
-        """Decode, store and ack one batch."""
-        await self.commit(await self.decode(msgs))
-
     async def decode(self, msgs: Sequence[Msg]) -> list[Delivery]:
         """The rows of each message; what can never be stored is dead-lettered (and its message
         settled) here."""
