@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 from _common import load, machine, servers, stamp
 
-from inthegrid.platform.embedded import free_port
+from inthegrid.local.embedded import free_port
 from tests.support.faults import calculator_process, feed_process, recorder_process
 from tests.support.processes import ServiceProcess
 

@@ -12,7 +12,6 @@ import pytest
 
 from inthegrid.platform.bus import BusError, connect_bus
 from inthegrid.platform.settings import CommonSettings
-from tests.support import servers
 from tests.support.servers import EmbeddedNats
 
 
@@ -29,15 +28,8 @@ class StoreLimitedNats(EmbeddedNats):
         return [*super()._command(), "-c", str(config)]
 
 
-@pytest.fixture
-def binaries() -> None:
-    reason = servers.missing_binaries()
-    if reason:
-        pytest.skip(reason)
-
-
 async def test_a_file_store_too_small_for_the_streams_is_named_with_its_remedy(
-    binaries: None, tmp_path: Path
+    _binaries: None, tmp_path: Path
 ) -> None:
     # 1 GB: less than the PRICES and OPPORTUNITIES streams reserve together.
     with StoreLimitedNats(tmp_path / "jetstream", "1G") as server, pytest.raises(BusError) as raised:
@@ -47,7 +39,9 @@ async def test_a_file_store_too_small_for_the_streams_is_named_with_its_remedy(
     assert "nats.jetstream.storageSize" in message and "INTHEGRID_*_STREAM_MAX_BYTES" in message
 
 
-async def test_the_default_byte_limits_fit_the_charts_smallest_volume(binaries: None, tmp_path: Path) -> None:
+async def test_the_default_byte_limits_fit_the_charts_smallest_volume(
+    _binaries: None, tmp_path: Path
+) -> None:
     """The counterpart: 2 GB (the chart's minimum, nats.jetstream.storageSize 2Gi) holds every stream."""
     with StoreLimitedNats(tmp_path / "jetstream", "2G") as server:
         bus = await connect_bus(CommonSettings(nats_url=server.url, connect_timeout_seconds=5), "recorder")

@@ -104,3 +104,32 @@ def test_graph_rule_uses_paths():
     state.on_price(_price("FR", 10), NOW)
     (event,) = state.on_price(_price("AT", 50), NOW)
     assert event.value.path == ("FR", "DE-LU", "AT")
+
+
+def test_a_silent_source_stops_holding_the_book_and_its_forgotten_periods_are_ignored():
+    state = CalculatorState(proof_of_concept_rule(), horizon=timedelta(hours=1))
+    old = "2025-01-01T00:00Z"
+
+    def price(zone, source, start, value=60.0):
+        return make_price(zone, start, value, resolution=60, source=source, published_at=NOW)
+
+    # Source "gone" priced one period and fell silent; "live" keeps publishing later periods.
+    state.on_price(price("DE", "gone", old), NOW)
+    assert state.on_price(price("FR", "gone", old, 90), NOW)  # an opportunity: the book tracks it
+    hour = timedelta(hours=1)
+    for k in range(12):
+        start = datetime(2025, 1, 1, 1, tzinfo=UTC) + k * hour
+        state.on_price(price("DE", "live", start), NOW + k * hour)
+        state.on_price(price("FR", "live", start, 90), NOW + k * hour)
+    # Within a horizon of wall time the silent source still holds the book at its period.
+    state.prune(NOW + timedelta(minutes=30))
+    assert any(key[1] == datetime(2025, 1, 1, tzinfo=UTC) for key in state.book._tracked)
+    # After a whole horizon without a word from it, the book keeps only what "live" may still value.
+    later = NOW + 12 * hour
+    state.prune(later)
+    assert min(key[1] for key in state.book._tracked) >= datetime(2025, 1, 1, 11, tzinfo=UTC)
+    # Its price for the forgotten period, if it speaks again, is ignored rather than re-opened at revision 1.
+    assert state.on_price(price("FR", "gone", old, 95), later) == []
+    # A new source with older periods than the live one is still valued (it was never silent).
+    state.on_price(price("DE", "backfill", "2024-06-01T00:00Z"), later)
+    assert state.on_price(price("FR", "backfill", "2024-06-01T00:00Z", 90), later)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inthegrid.domain.codec import MAX_MESSAGE_BYTES, encode_event
+from inthegrid.domain.codec import MAX_MESSAGE_BYTES, encode_event, event_from_document
 from inthegrid.domain.economics import is_opportunity, value_pair
 from inthegrid.domain.event_batch_codec import (
     MAX_BATCH_EVENTS,
@@ -170,3 +170,56 @@ def test_any_bytes_decode_or_raise_decode_error(data):
         decode_events(data, now=NOW)
     except DecodeError:
         pass
+
+
+# Values an item's fields may take in a message from anyone: what the calculator writes and near misses.
+_ODD_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 3),
+    st.floats(-1e3, 1e3, allow_nan=False),
+    st.sampled_from(["", "opened", "closed", "PT15M", "pt15m", "PT60M", "static", "FR", "CH", "spot"]),
+    st.sampled_from(["2025-10-01T01:00:00Z", "2025-10-01T01:00:00+02:00", "2031-01-01T00:00:00Z", "noon"]),
+    st.lists(st.sampled_from(["FR", "CH", "DE-LU", "XX", 3]), max_size=3),
+)
+_ITEM_FIELDS = ["kind", "delivery_start", "resolution", "revision", "detected_at", "value"]
+_VALUE_FIELDS = [
+    "buy_zone",
+    "sell_zone",
+    "buy_price",
+    "sell_price",
+    "net_eur_mwh",
+    "cost_eur_mwh",
+    "loss_factor",
+    "path",
+    "capacity_mw",
+    "period_hours",
+    "capacity_source",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(_ITEM_FIELDS + _VALUE_FIELDS), _ODD_VALUES), max_size=3),
+    st.booleans(),
+)
+def test_the_fast_item_decoder_agrees_with_the_full_one(changes, drop):
+    # decode_events takes an item as a calculator writes it without event_from_document's per-field
+    # checks: for any item, it must accept exactly what the full decoder accepts, as the same event.
+    batch = events(("DE-LU", "FR"), 1)
+    doc = orjson.loads(encode_event_batch(batch))
+    item = doc["items"][0]
+    for name, value in changes:
+        target = item if name in _ITEM_FIELDS or not isinstance(item.get("value"), dict) else item["value"]
+        if drop:
+            target.pop(name, None)
+        else:
+            target[name] = value
+    header = {k: doc[k] for k in ("rule", "market", "pair")}
+    try:
+        expected = [(0, event_from_document({**item, **header}, now=NOW))]
+    except DecodeError:
+        expected = []
+    decoded = decode_events(orjson.dumps(doc), now=NOW)
+    assert decoded.events == expected
+    assert len(decoded.rejected) == 1 - len(expected)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from inthegrid.backtest.engine import run_backtest
-from inthegrid.backtest.strategies import strategies_summary
+from inthegrid.backtest.strategies import MARKET_TZ, _product_hours, product_codes, strategies_summary
 from inthegrid.domain.rights import buy_on_signal, hold_pnl, previous_days_mean, right_payoff
 from inthegrid.domain.rules import compile_rule, parse_rule_spec
 from inthegrid.errors import ValidationError
@@ -149,3 +149,18 @@ def test_explicit_capacity_on_a_forecast_buys_where_the_forecast_expects_the_pri
     assert ("DE-LU->CH", "on_forecast") not in {
         (r["direction"], r["strategy"]) for r in strategies_summary(result)["explicit_capacity"]
     }  # without a forecast, no such row
+
+
+def test_products_are_market_time_years_months_and_days_with_their_dst_lengths():
+    # 2024-03-30T23:00Z is midnight of 31 March in Brussels: the first hour of that (23-hour) day.
+    utc = pd.DatetimeIndex(
+        ["2024-03-30T22:00Z", "2024-03-30T23:00Z", "2024-10-26T22:00Z", "2024-12-31T23:00Z"]
+    )
+    codes = product_codes(utc.tz_convert(MARKET_TZ))
+    days = pd.to_datetime(codes["day"], unit="D").strftime("%Y-%m-%d").tolist()
+    assert days == ["2024-03-30", "2024-03-31", "2024-10-27", "2025-01-01"]
+    assert codes["month"].tolist() == [2024 * 12 + 2, 2024 * 12 + 2, 2024 * 12 + 9, 2025 * 12]
+    assert codes["year"].tolist() == [2024, 2024, 2024, 2025]
+    assert _product_hours(codes["day"], "day").tolist() == [24, 23, 25, 24]
+    assert _product_hours(codes["month"], "month").tolist() == [743, 743, 745, 744]
+    assert _product_hours(codes["year"], "year").tolist() == [8784, 8784, 8784, 8760]

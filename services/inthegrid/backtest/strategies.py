@@ -36,24 +36,43 @@ from inthegrid.sources.jao import AuctionPrices
 
 MARKET_TZ = "Europe/Brussels"
 PRODUCTS = {"year": "Yearly", "month": "Monthly", "day": "Daily"}
-_PRODUCT_FORMAT = {"year": "%Y", "month": "%Y-%m", "day": "%Y-%m-%d"}
-_PRODUCT_LENGTH = {
-    "year": pd.DateOffset(years=1),
-    "month": pd.DateOffset(months=1),
-    "day": pd.DateOffset(days=1),
-}
+
+
+def product_codes(local: pd.DatetimeIndex) -> dict[str, np.ndarray]:
+    """Per product (year, month, day), the product each period falls in, as an integer: the market-time
+    year, year x 12 + month - 1, and days since 1970-01-01. Integers, not labels: formatting and sorting
+    date strings for every border, direction and product made the strategies most of a backtest's time."""
+    year = np.asarray(local.year, dtype=np.int64)
+    month = year * 12 + np.asarray(local.month, dtype=np.int64) - 1
+    return {"year": year, "month": month, "day": market_days(local)}
+
+
+def market_days(local: pd.DatetimeIndex) -> np.ndarray:
+    """Days since 1970-01-01 of each market-time moment's date."""
+    return np.asarray(local.tz_localize(None).values.astype("datetime64[D]").astype(np.int64))
+
+
+def _product_hours(codes: np.ndarray, product: str) -> np.ndarray:
+    """Length in hours of each product (a market-time year, month or day: DST makes some days 23 or 25
+    hours and March and October one hour shorter or longer)."""
+
+    def starts(first: np.ndarray) -> pd.DatetimeIndex:
+        if product == "year":
+            naive = pd.to_datetime(pd.DataFrame({"year": first, "month": 1, "day": 1}))
+        elif product == "month":
+            naive = pd.to_datetime(pd.DataFrame({"year": first // 12, "month": first % 12 + 1, "day": 1}))
+        else:
+            naive = pd.to_datetime(first, unit="D")
+        return pd.DatetimeIndex(naive).tz_localize(MARKET_TZ)
+
+    return np.asarray((starts(codes + 1) - starts(codes)).total_seconds() / 3600)
 
 
 def _partial_products(products: np.ndarray, product: str, period_hours: float) -> int:
     """Products the table does not cover whole (cut by the date range, or prices missing): a right is
     held for its whole product, so their P&L is only the covered part."""
-    names, counts = np.unique(products, return_counts=True)
-    partial = 0
-    for name, count in zip(names.tolist(), counts.tolist(), strict=True):
-        start = pd.Timestamp(name).tz_localize(MARKET_TZ)
-        hours = ((start + _PRODUCT_LENGTH[product]) - start).total_seconds() / 3600
-        partial += count * period_hours < hours
-    return partial
+    codes, counts = np.unique(products, return_counts=True)
+    return int((counts * period_hours < _product_hours(codes, product)).sum())
 
 
 def _r(value: float) -> float:
@@ -121,7 +140,7 @@ PeriodSignal = Callable[[str, str, pd.DatetimeIndex], np.ndarray]
 
 def _signal_expectations(payoff: np.ndarray, local: pd.DatetimeIndex, signal: Signal) -> np.ndarray:
     """Per period, what the signal expected using only earlier days (the auction is on the day before)."""
-    days = np.asarray(local.strftime("%Y-%m-%d"))
+    days = market_days(local)
     slots = np.asarray(local.hour * 60 + local.minute)
     day_codes, day_idx = np.unique(days, return_inverse=True)
     slot_codes, slot_idx = np.unique(slots, return_inverse=True)
@@ -183,14 +202,14 @@ def strategies_summary(
     for border in rule_borders(result):
         rows, pa, pb = border_columns(result, border)
         index = result.index[rows]
-        local = index.tz_convert(MARKET_TZ)
+        codes = product_codes(index.tz_convert(MARKET_TZ))
         mask = _explicit_mask(index, border)
         a, b = border.key
         for direction, p_from, p_to in (((a, b), pa, pb), ((b, a), pb, pa)):
             payoff = right_payoff(p_from, p_to)
             for product, horizon in PRODUCTS.items():
                 price, known = _prices(auctions, border, direction, horizon, index)
-                products = np.asarray(local.strftime(_PRODUCT_FORMAT[product]))
+                products = codes[product]
                 rights.append(
                     {"border": f"{a}/{b}", "direction": f"{direction[0]}->{direction[1]}", "product": product}
                     | _right(payoff, price, known, products, hours)

@@ -105,7 +105,8 @@ async def restore(bus: Bus, state: CalculatorState, settings: CalculatorSettings
         for _, event in restored.events:
             if event.pair in rule.pairs:  # a shard restores only its own pairs' opportunities
                 state.book.restore(event)
-    since = datetime.now(UTC) - timedelta(hours=settings.calculator_horizon_hours)
+    restored_at = datetime.now(UTC)
+    since = restored_at - timedelta(hours=settings.calculator_horizon_hours)
     # Only the prices our durable consumer was already given: the rest it delivers next, in order. Reading
     # ahead to the stream's end would move the horizon past periods never valued, and a calculator far
     # behind (a long outage, a replay feed) would silently drop their opportunities.
@@ -121,7 +122,7 @@ async def restore(bus: Bus, state: CalculatorState, settings: CalculatorSettings
         except DecodeError:
             continue
         for _, price in decoded.prices:
-            state.remember(price)
+            state.remember(price, heard_at=restored_at)  # a source silent from now on is released later
     state.prune()
     log.info("restored %d events and %d prices for rule %s", len(events), len(prices), rule.name)
 
@@ -224,8 +225,11 @@ async def publish_events(bus: Bus, rule: str, events: list[OpportunityEvent]) ->
             log.warning("publishing %d events failed (%s); retrying in %.1fs", len(events), exc, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
+    kinds: dict[str, int] = {}
     for e in events:
-        EVENTS.labels(rule, e.kind.value).inc()
+        kinds[e.kind.value] = kinds.get(e.kind.value, 0) + 1
+    for kind, count in kinds.items():
+        EVENTS.labels(rule, kind).inc(count)
 
 
 async def run_calculator(settings: CalculatorSettings, stop: asyncio.Event, health: HealthState) -> None:
@@ -351,7 +355,7 @@ async def _process(
 
 def _housekeep(state: CalculatorState) -> None:
     name = state.rule.name
-    state.prune()
+    state.prune(datetime.now(UTC))
     OPEN.labels(name).set(state.book.open_count())
     TRACKED_PRICES.labels(name).set(len(state.prices))
 

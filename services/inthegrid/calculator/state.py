@@ -9,6 +9,12 @@ A price's identity includes its source (docs/robustness.md): the first source to
 period owns it, and only a newer publication from that same source replaces it (a correction). A
 message from another source is ignored, never a silent replacement. The horizon is kept per source,
 so one source's far-future period cannot make another source's prices look too old.
+
+The opportunity book is per rule, so it keeps every period some source may still value: from the
+oldest horizon of the sources still publishing. A source silent for a whole horizon of wall time no
+longer holds it back (a renamed or removed feed pinned every later period in memory for as long as
+the calculator ran); if it speaks again, its prices for periods the book has forgotten are ignored
+like any price older than the horizon, so no forgotten opportunity is re-opened at revision 1.
 """
 
 from __future__ import annotations
@@ -32,6 +38,11 @@ class CalculatorState:
     horizon: timedelta = timedelta(hours=48)
     prices: dict[PriceKey, Price] = field(default_factory=dict)
     newest_by_source: dict[str, datetime] = field(default_factory=dict)
+    # Wall time each source was last heard from (a price remembered with ``heard_at``).
+    heard_at: dict[str, datetime] = field(default_factory=dict)
+    # Per source that fell silent: the book forgot the periods before this past it, so its prices for
+    # them are never valued again.
+    silent_floor: dict[str, datetime] = field(default_factory=dict)
     ignored_other_source: int = 0
     evaluations: int = 0
     # Resolutions each zone has published: an hourly-only pair never looks for quarter-hours.
@@ -46,13 +57,18 @@ class CalculatorState:
     def accepts(self, price: Price) -> bool:
         return price.market is self.rule.market and price.zone in self.rule.by_zone
 
-    def remember(self, price: Price) -> bool:
+    def remember(self, price: Price, heard_at: datetime | None = None) -> bool:
         """Store a price without valuing anything (replay after a restart). False if not ours."""
         if not self.accepts(price):
             return False
+        if heard_at is not None:
+            self.heard_at[price.source] = heard_at
         newest = self.newest_by_source.get(price.source)
         if newest is not None and price.delivery_start < newest - self.horizon:
             return False  # older than the horizon: its opportunities were already forgotten
+        floor = self.silent_floor.get(price.source)
+        if floor is not None and price.delivery_start < floor:
+            return False  # a period the book forgot while this source was silent
         key = (price.zone, price.delivery_start, price.resolution)
         known = self.prices.get(key)
         if known is not None and known.source != price.source:
@@ -71,7 +87,7 @@ class CalculatorState:
         return max(self.newest_by_source.values(), default=None)
 
     def on_price(self, price: Price, now: datetime) -> list[OpportunityEvent]:
-        if not self.remember(price):
+        if not self.remember(price, now):
             return []
         events = []
         # An hourly price also pairs with each quarter-hour of its hour where the other zone is
@@ -89,11 +105,17 @@ class CalculatorState:
         own_b = self.prices.get((b, start, resolution))
         if own_a is not None and own_b is not None:
             return own_a, own_b  # the common case: both zones at this resolution
+        if own_a is None and own_b is None:
+            return None  # a pair is valued only where at least one zone has its own price
+        # One zone's price may cover the period at a coarser resolution; only those it publishes are
+        # looked up (a quarter-hourly zone whose partner has not priced the period yet: none).
         return pair_prices(
             lambda s, r: self.prices.get((a, s, r)),
             lambda s, r: self.prices.get((b, s, r)),
             start,
             resolution,
+            self.resolutions.get(a, ()),
+            self.resolutions.get(b, ()),
         )
 
     def value_of(self, model: PairModel, start: datetime, resolution: Resolution) -> PairValue | None:
@@ -143,16 +165,25 @@ class CalculatorState:
                     events.append(event)
         return events
 
-    def prune(self) -> int:
-        """Forget periods older than the horizon before the newest period seen; bounds memory."""
+    def prune(self, now: datetime | None = None) -> int:
+        """Forget periods older than the horizon before the newest period seen; bounds memory. With
+        ``now`` (wall time), sources not heard from within a horizon no longer hold the book back."""
         if not self.newest_by_source:
             return 0
         cutoffs = {source: newest - self.horizon for source, newest in self.newest_by_source.items()}
         stale = [k for k, p in self.prices.items() if k[1] < cutoffs[p.source]]
         for k in stale:
             del self.prices[k]
-        # The book is per rule, not per source: forget only what every source has left behind.
-        cutoff = min(cutoffs.values())
+        # The book is per rule, not per source: forget only what every source still publishing has
+        # left behind (a source never heard from live, restored or in a test, counts as publishing).
+        live = {
+            source: cutoff
+            for source, cutoff in cutoffs.items()
+            if now is None or self.heard_at.get(source, now) >= now - self.horizon
+        }
+        cutoff = min((live or cutoffs).values())
+        for source in cutoffs.keys() - live.keys():
+            self.silent_floor[source] = max(cutoff, self.silent_floor.get(source, cutoff))
         self.book.forget_before(cutoff)
         self.capacities.forget_before(cutoff)
         return len(stale)

@@ -41,6 +41,7 @@ from inthegrid.domain.prices import (
     Resolution,
     as_utc,
 )
+from inthegrid.domain.utc_text import parse_iso
 from inthegrid.domain.zones import zone_code
 from inthegrid.errors import DecodeError, InTheGridError, UnknownZoneError, ValidationError
 
@@ -213,9 +214,10 @@ def _item_builder(header: dict[str, str], limits: PriceLimits) -> Callable[[Any]
 
 
 def _utc(text: str) -> datetime:
-    # The bus writes "...Z", which fromisoformat reads as UTC; anything else takes as_utc's path.
+    # The bus writes "...Z", read as UTC (and remembered: a batch's items share their publication
+    # time, and every zone names the same periods); anything else takes as_utc's path.
     try:
-        moment = datetime.fromisoformat(text)
+        moment = parse_iso(text)
     except ValueError:
         return as_utc(text)
     return moment if moment.tzinfo is UTC else as_utc(moment)

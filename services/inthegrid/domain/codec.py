@@ -7,6 +7,7 @@ nothing else escapes them (a property test holds them to that).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -16,6 +17,7 @@ from inthegrid.domain.economics import PairValue
 from inthegrid.domain.opportunities import EventKind, OpportunityEvent
 from inthegrid.domain.plausibility import DEFAULT_WINDOW, TimeWindow, check_event, check_price
 from inthegrid.domain.prices import DEFAULT_LIMITS, Market, Price, PriceLimits, Resolution, as_utc, make_price
+from inthegrid.domain.utc_text import iso_z
 from inthegrid.domain.zones import pair_key
 from inthegrid.errors import DecodeError, InTheGridError
 
@@ -32,9 +34,7 @@ _RESOLUTIONS = {r.iso: r for r in Resolution}
 
 def format_time(moment: datetime) -> str:
     """A UTC time as the bus writes it (``2026-01-01T00:00:00Z``)."""
-    # isoformat() writes microseconds only when there are any, like the format this replaced
-    # (strftime was the costliest step of encoding); the wall time is written as is, tagged Z.
-    return moment.replace(tzinfo=None).isoformat() + "Z"
+    return iso_z(moment)
 
 
 def encode_price(price: Price) -> bytes:
@@ -135,41 +135,58 @@ def encode_event(event: OpportunityEvent) -> bytes:
 
 def event_document(event: OpportunityEvent) -> dict[str, Any]:
     """The fields of a v1 opportunity message (the v2 batch carries the same fields per item)."""
-    doc: dict[str, Any] = {
+    item = event_item(event)
+    return {
         "schema": SCHEMA_OPPORTUNITY,
-        "kind": event.kind.value,
+        "kind": item.pop("kind"),
         "id": event.opportunity_id,
         "rule": event.rule,
         "market": event.market.value,
         "pair": list(event.pair),
+        **item,
+    }
+
+
+def event_item(event: OpportunityEvent) -> dict[str, Any]:
+    """An event's fields in a v2 batch item: ``event_document`` less what the batch header says once
+    (schema, rule, market, pair) and the opportunity id (derived from those and the delivery start)."""
+    return {
+        "kind": event.kind.value,
         "delivery_start": format_time(event.delivery_start),
         "resolution": event.resolution.iso,
         "revision": event.revision,
         "detected_at": format_time(event.detected_at),
-        "value": None,
+        "value": value_document(event.value),
     }
-    v = event.value
-    if v is not None:
-        doc["value"] = {
-            "buy_zone": v.buy_zone,
-            "sell_zone": v.sell_zone,
-            "buy_price": v.buy_price,
-            "sell_price": v.sell_price,
-            "net_eur_mwh": v.net_eur_mwh,
-            "cost_eur_mwh": v.cost_eur_mwh,
-            "loss_factor": v.loss_factor,
-            "path": list(v.path),
-            "capacity_mw": v.capacity_mw,
-            "capacity_source": v.capacity_source,
-            "period_hours": v.period_hours,
-            "coupled": v.coupled,
-            # Derived from the path and the date (decoders recompute them); sent for consumers.
-            "value_eur": v.value_eur,
-            "profit_eur": v.profit_eur,
-            "congestion_value_eur": v.congestion_value_eur,
-            **capture_fields(v.capture),
-        }
-    return doc
+
+
+def value_document(v: PairValue | None) -> dict[str, Any] | None:
+    if v is None:
+        return None
+    return {
+        "buy_zone": v.buy_zone,
+        "sell_zone": v.sell_zone,
+        "buy_price": v.buy_price,
+        "sell_price": v.sell_price,
+        "net_eur_mwh": v.net_eur_mwh,
+        "cost_eur_mwh": v.cost_eur_mwh,
+        "loss_factor": v.loss_factor,
+        "path": list(v.path),
+        "capacity_mw": v.capacity_mw,
+        "capacity_source": v.capacity_source,
+        "period_hours": v.period_hours,
+        "coupled": v.coupled,
+        # Derived from the path and the date (decoders recompute them); sent for consumers.
+        "value_eur": v.value_eur,
+        "profit_eur": v.profit_eur,
+        "congestion_value_eur": v.congestion_value_eur,
+        **_capture_fields(v.capture),
+    }
+
+
+# A path's capture fields are the same for every period of its era: built once, only ever read (the
+# documents above go straight to orjson).
+_capture_fields = lru_cache(maxsize=1024)(capture_fields)
 
 
 def _market(text: str) -> Market:

@@ -14,12 +14,13 @@ from enum import StrEnum
 
 from inthegrid.domain.economics import PairValue
 from inthegrid.domain.prices import Market, Resolution
+from inthegrid.domain.utc_text import compact_stamp
 from inthegrid.domain.zones import pair_label
 
 
 def opportunity_id(rule: str, pair: tuple[str, str], market: str, delivery_start: datetime) -> str:
     """ "rule/DE-LU/FR/day_ahead/20260101T1000Z": one opportunity of a rule, pair, market and period."""
-    return f"{rule}/{pair_label(pair)}/{market}/{delivery_start.strftime('%Y%m%dT%H%MZ')}"
+    return f"{rule}/{pair_label(pair)}/{market}/{compact_stamp(delivery_start)}"
 
 
 class EventKind(StrEnum):

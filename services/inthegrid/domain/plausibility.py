@@ -35,6 +35,12 @@ class TimeWindow:
     max_lead: timedelta = DEFAULT_MAX_LEAD
     max_clock_skew: timedelta = DEFAULT_MAX_CLOCK_SKEW
 
+    def fits(self, start: datetime, known_at: datetime, now: datetime) -> bool:
+        """Both checks below at once, for the common case; they say what is wrong."""
+        return (
+            self.earliest_delivery <= start <= now + self.max_lead and known_at <= now + self.max_clock_skew
+        )
+
     def latest_delivery(self, now: datetime) -> datetime:
         return now + self.max_lead
 
@@ -57,13 +63,20 @@ class TimeWindow:
             )
 
 
+# The checks below run for every item decoded: the message naming it is built only for a refusal.
+
+
 def check_price(window: TimeWindow, price: Price, now: datetime) -> None:
+    if window.fits(price.delivery_start, price.published_at, now):
+        return
     what = f"price for {price.zone} from {price.source}"
     window.check_delivery(what, price.delivery_start, now)
     window.check_known_at(what, "published_at", price.published_at, now)
 
 
 def check_event(window: TimeWindow, event: OpportunityEvent, now: datetime) -> None:
+    if window.fits(event.delivery_start, event.detected_at, now):
+        return
     what = f"event {event.opportunity_id}"
     window.check_delivery(what, event.delivery_start, now)
     window.check_known_at(what, "detected_at", event.detected_at, now)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum, StrEnum
 
+from inthegrid.domain.utc_text import compact_stamp, parse_iso
 from inthegrid.domain.zones import zone_code, zone_code_at
 from inthegrid.errors import PriceOutOfRangeError, UnknownZoneError, ValidationError
 
@@ -120,7 +121,7 @@ class Price:
         """
         return (
             f"price:{self.source}:{self.market.value}:{self.zone}:"
-            f"{self.delivery_start.strftime('%Y%m%dT%H%MZ')}:{self.resolution.iso}:{self.eur_mwh:.2f}"
+            f"{compact_stamp(self.delivery_start)}:{self.resolution.iso}:{self.eur_mwh:.2f}"
         )
 
 
@@ -128,7 +129,7 @@ def as_utc(value: datetime | str) -> datetime:
     """A timezone-aware UTC datetime from a datetime or ISO-8601 string; naive input is refused."""
     if isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            value = parse_iso(value)
         except ValueError:
             raise ValidationError(f"time {value!r} is not ISO 8601") from None
     if not isinstance(value, datetime):

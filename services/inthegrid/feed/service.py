@@ -99,10 +99,16 @@ async def publish_prices(
             delay = min(delay * 2, 5.0)
     PUBLISH_SECONDS.labels(feed).observe(time.perf_counter() - started)
     now = time.time()
+    # Per zone, not per price: a batch holds hundreds of prices of a few zones.
+    counts: dict[str, int] = {}
+    last: dict[str, Price] = {}  # each zone's last price in the batch
     for p in prices:
-        PUBLISHED.labels(feed, p.zone).inc()
-        LAST_PUBLISH.labels(feed, p.zone).set(now)
-        LAST_DELIVERY.labels(feed, p.zone).set(p.delivery_start.timestamp())
+        counts[p.zone] = counts.get(p.zone, 0) + 1
+        last[p.zone] = p
+    for zone, count in counts.items():
+        PUBLISHED.labels(feed, zone).inc(count)
+        LAST_PUBLISH.labels(feed, zone).set(now)
+        LAST_DELIVERY.labels(feed, zone).set(last[zone].delivery_start.timestamp())
     dupes = sum(len(b) for b, dup in zip(batches, duplicate, strict=True) if dup)
     if dupes:
         DUPLICATES.labels(feed).inc(dupes)

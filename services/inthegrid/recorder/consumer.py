@@ -1,5 +1,5 @@
 """One durable pull consumer feeding one table family: fetch a batch, decode, write, then ack (the next
-batch is fetched meanwhile, fetching.py).
+batch is fetched meanwhile, fetching.py, and decoded while this one is written).
 
 Acks go out only after the batch's transaction committed, so a crash at any point leaves the
 messages unacked and JetStream redelivers them; the natural keys make the second write a no-op.
@@ -117,14 +117,30 @@ class StreamRecorder:
         return max(1, int(self.batch / self.rows_per_message))
 
     async def run(self, sub: JetStreamContext.PullSubscription) -> None:
-        """Consume until stop, fetching the next batch while writing the current one; the batches in
-        hand when stop arrives are finished first."""
+        """Consume until stop. Three batches are in hand at most: one being written, the next being
+        decoded meanwhile (the write mostly waits for PostgreSQL), and the one after being fetched.
+        The batches in hand when stop arrives are finished first."""
         batches = overlapped_batches(sub, self.fetch_size, self.flush_seconds, self.stop, self.sink.durable)
-        async with contextlib.aclosing(batches):
-            async for msgs in batches:
-                await self.handle(msgs)
+        writing: asyncio.Task[None] | None = None
+        try:
+            async with contextlib.aclosing(batches):
+                async for msgs in batches:
+                    deliveries = await self.decode(msgs)
+                    if writing is not None:
+                        await writing
+                    writing = asyncio.create_task(self.commit(deliveries), name=f"write-{self.sink.durable}")
+            if writing is not None:
+                await writing
+        finally:
+            # Only when failing: a write cut short leaves its messages unacked, for redelivery.
+            if writing is not None and not writing.done():
+                writing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await writing
 
-    async def handle(self, msgs: Sequence[Msg]) -> None:
+    async def decode(self, msgs: Sequence[Msg]) -> list[Delivery]:
+        """The rows of each message; what can never be stored is dead-lettered (and its message
+        settled) here."""
         deliveries: list[Delivery] = []
         for msg in msgs:
             try:
@@ -140,6 +156,10 @@ class StreamRecorder:
             else:
                 await msg.ack()  # every item dead-lettered: nothing left to store
         self.rows_per_message = max(1.0, sum(len(d.rows) for d in deliveries) / len(msgs))
+        return deliveries
+
+    async def commit(self, deliveries: list[Delivery]) -> None:
+        """Store the rows in one transaction, then ack their messages."""
         if not deliveries:
             return
         stored = await self._store_with_retry(deliveries)
