@@ -113,15 +113,19 @@ async def bench(
                     print(f"\n## {count} gateway replica(s), {load()}")
                     print(
                         f"{'endpoint':30} {'offered/s':>9} {'ok/s':>8} {'p50 ms':>8} {'p99 ms':>8}"
-                        f" {'errors':>6} {'late':>6}"
+                        f" {'errors':>6} {'late':>6} {'kB after':>8}"
                     )
                     for path in ENDPOINTS:
                         best = 0.0
                         for rate in rates:
                             r = await offer([b + path for b in bases], rate, seconds)
+                            # The opportunities answer grows as the sped-up feed opens more: its size
+                            # at the end of each step says what that step served.
+                            async with httpx.AsyncClient() as client:
+                                size = len((await client.get(bases[0] + path)).content) / 1000
                             print(
                                 f"{path:30} {rate:9.0f} {r['achieved_rps']:8.0f} {r['p50_ms']:8.1f} "
-                                f"{r['p99_ms']:8.1f} {r['errors']:6.0f} {r['late_sends']:6.0f}",
+                                f"{r['p99_ms']:8.1f} {r['errors']:6.0f} {r['late_sends']:6.0f} {size:8.1f}",
                                 flush=True,
                             )
                             if r["errors"]:

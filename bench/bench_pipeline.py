@@ -328,7 +328,10 @@ def feed_process(nats_url: str, logs: Path, index: int, rate: int) -> ServicePro
     start = datetime(2016 + 2 * index, 1, 1, tzinfo=UTC).isoformat()
     env = {
         "INTHEGRID_NATS_URL": nats_url,
-        "INTHEGRID_FEED_NAME": f"bench{index}",
+        # One feed name for every step, as one MarketFeed whose rate changes: a new name per step left
+        # the calculator holding each silent source's book (released after a horizon of silence),
+        # which the peak RSS then measured.
+        "INTHEGRID_FEED_NAME": "bench",
         "INTHEGRID_SIMULATOR_SPEED": str(speed),
         "INTHEGRID_SIMULATOR_TICK_SECONDS": "0.05",
         "INTHEGRID_SIMULATOR_START": start,

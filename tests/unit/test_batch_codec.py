@@ -12,13 +12,16 @@ from inthegrid.domain.batch_codec import (
     MAX_BATCH_PRICES,
     SCHEMA_PRICE_BATCH,
     batch_message_id,
+    decode_price_fields,
     decode_prices,
     encode_price_batch,
     group_price_batches,
 )
-from inthegrid.domain.codec import encode_price
-from inthegrid.domain.prices import Market, Price, make_price
-from inthegrid.errors import DecodeError
+from inthegrid.domain.codec import encode_price, make_price_fast
+from inthegrid.domain.plausibility import DEFAULT_WINDOW, check_price
+from inthegrid.domain.prices import DEFAULT_LIMITS, Market, Price, make_price
+from inthegrid.errors import DecodeError, InTheGridError
+from inthegrid.recorder.rows import build_price_row, build_price_rows
 
 NOW = datetime(2025, 10, 2, tzinfo=UTC)
 PUBLISHED = "2025-10-01T08:00:00Z"
@@ -144,6 +147,62 @@ def test_an_item_is_checked_like_a_single_price():
     reasons = [r.reason for r in decoded.rejected]
     assert [r.index for r in decoded.rejected] == [3, 4, 5]
     assert "not aligned" in reasons[0] and "time zone" in reasons[1] and "ISO 8601" in reasons[2]
+
+
+_STARTS = st.sampled_from(
+    [
+        "2025-10-01T00:00:00Z",
+        "2025-10-01T00:15:00Z",
+        "2025-10-01T00:20:00Z",  # not aligned to a quarter-hour
+        "2014-12-31T23:45:00Z",  # before the earliest plausible delivery
+        "2026-12-01T00:00:00Z",  # more than the window's lead after NOW
+        "2025-10-01T01:00:00+01:00",
+    ]
+)
+_PUBLISHED = st.sampled_from(
+    ["2025-10-01T08:00:00Z", "2025-10-02T00:04:59Z", "2025-10-02T00:05:01Z", "2025-10-02T03:00:00+02:00"]
+)
+_VALUES = st.one_of(
+    st.floats(-700.0, 4_100.0),
+    st.sampled_from([-500.0, -500.01, 4_000.0, 4_000.01, 2.675, 0.125, 1e308, -1e308]),
+    st.integers(-1_000, 5_000),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_STARTS, _VALUES, _PUBLISHED), min_size=1, max_size=8), st.booleans())
+def test_the_fast_path_gives_what_make_price_and_check_price_give(items, intraday):
+    """Per-message bounds and messages built only on refusal: each item is still the price make_price
+    makes and check_price lets through, or rejected with the reason they give."""
+    header = {
+        "zone": "FR",
+        "market": "intraday" if intraday else "day_ahead",
+        "resolution": "PT15M",
+        "source": "simulator",
+    }
+    doc = {"schema": SCHEMA_PRICE_BATCH, **header, "items": [list(i) for i in items]}
+    decoded = decode_prices(orjson.dumps(doc), now=NOW)
+    good, rejected = dict(decoded.prices), {r.index: r.reason for r in decoded.rejected}
+    for index, (start, value, published) in enumerate(items):
+        try:
+            price = make_price_fast(header, start, value, published, DEFAULT_LIMITS)
+            check_price(DEFAULT_WINDOW, price, NOW)
+        except InTheGridError as exc:
+            assert rejected[index] == str(exc)
+        else:
+            assert good[index] == price
+
+
+def test_rows_from_fields_are_the_rows_of_the_prices():
+    """The recorder's path (fields to rows, no Price objects) stores what the Price path stored."""
+    values = [0.125, 2.675, -0.005, 61.2349, 3999.995, -499.994, 1.0 / 3]
+    batch = [
+        make_price("NL", T0 + timedelta(minutes=15 * i), v, resolution=15, source="s", published_at=PUBLISHED)
+        for i, v in enumerate(values)
+    ]
+    fields = decode_price_fields(encode_price_batch(batch), now=NOW)
+    assert build_price_rows(fields.prices, 7) == [build_price_row(p, 7) for p in batch]
+    assert fields.as_prices() == decode_prices(encode_price_batch(batch), now=NOW)
 
 
 def test_a_former_zone_is_read_by_its_date():

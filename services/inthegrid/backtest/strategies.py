@@ -204,6 +204,8 @@ def strategies_summary(
         index = result.index[rows]
         codes = product_codes(index.tz_convert(MARKET_TZ))
         mask = _explicit_mask(index, border)
+        # The same products in both directions: their coverage is counted once per border.
+        partial = {product: _partial_products(codes[product], product, hours) for product in PRODUCTS}
         a, b = border.key
         for direction, p_from, p_to in (((a, b), pa, pb), ((b, a), pb, pa)):
             payoff = right_payoff(p_from, p_to)
@@ -213,7 +215,7 @@ def strategies_summary(
                 rights.append(
                     {"border": f"{a}/{b}", "direction": f"{direction[0]}->{direction[1]}", "product": product}
                     | _right(payoff, price, known, products, hours)
-                    | {"partial_products": _partial_products(products, product, hours)}
+                    | {"partial_products": partial[product]}
                 )
             if mask.any():
                 explicit += _explicit(

@@ -21,6 +21,7 @@ import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from math import isfinite
 from typing import Any
 
 import orjson
@@ -32,7 +33,7 @@ from inthegrid.domain.codec import (
     format_time,
     make_price_fast,
 )
-from inthegrid.domain.plausibility import DEFAULT_WINDOW, TimeWindow, check_price
+from inthegrid.domain.plausibility import DEFAULT_WINDOW, TimeWindow, check_price, check_price_times
 from inthegrid.domain.prices import (
     DEFAULT_LIMITS,
     Market,
@@ -63,12 +64,41 @@ class RejectedItem:
     data: bytes  # a one-item batch holding just the rejected item, as it arrived
 
 
+# A good item's Price fields, in Price's order (``Price(*fields)`` is the price): zone, delivery
+# start, resolution, market, EUR/MWh, source, published at. A consumer that only stores prices (the
+# recorder) makes its rows from these, without a Price object per item.
+PriceFields = tuple[str, datetime, Resolution, Market, float, str, datetime]
+
+
 @dataclass(frozen=True, slots=True)
 class DecodedPrices:
     """What one message yields: the good prices with their item index, and the rejected items."""
 
     prices: list[tuple[int, Price]]
     rejected: list[RejectedItem]
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedPriceFields:
+    """``DecodedPrices`` before any Price is made: each good item's index and ``PriceFields``."""
+
+    prices: list[tuple[int, PriceFields]]
+    rejected: list[RejectedItem]
+
+    def as_prices(self) -> DecodedPrices:
+        return DecodedPrices([(index, Price(*fields)) for index, fields in self.prices], self.rejected)
+
+
+def fields_of(price: Price) -> PriceFields:
+    return (
+        price.zone,
+        price.delivery_start,
+        price.resolution,
+        price.market,
+        price.eur_mwh,
+        price.source,
+        price.published_at,
+    )
 
 
 def batch_key(price: Price) -> BatchKey:
@@ -131,6 +161,16 @@ def decode_prices(
     Raises DecodeError only for a message refused as a whole; bad items of a batch are returned in
     ``rejected``, each with its reason.
     """
+    return decode_price_fields(data, limits, window, now).as_prices()
+
+
+def decode_price_fields(
+    data: bytes,
+    limits: PriceLimits = DEFAULT_LIMITS,
+    window: TimeWindow = DEFAULT_WINDOW,
+    now: datetime | None = None,
+) -> DecodedPriceFields:
+    """``decode_prices`` without making the Price objects: the same items, checks and rejections."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise DecodeError(f"message is {type(data).__name__}, not bytes")
     if len(data) > MAX_MESSAGE_BYTES:
@@ -144,7 +184,7 @@ def decode_prices(
     moment = now or datetime.now(UTC)
     schema = doc.get("schema")
     if schema == SCHEMA_PRICE:
-        return DecodedPrices([(0, decode_price(data, limits, window, moment))], [])
+        return DecodedPriceFields([(0, fields_of(decode_price(data, limits, window, moment)))], [])
     if schema != SCHEMA_PRICE_BATCH:
         raise DecodeError(
             f"message schema is {schema!r}, expected {SCHEMA_PRICE_BATCH!r} or {SCHEMA_PRICE!r}"
@@ -155,19 +195,18 @@ def decode_prices(
         raise DecodeError("batch field 'items' must be a non-empty list")
     if len(items) > MAX_BATCH_PRICES:
         raise DecodeError(f"batch of {len(items)} prices exceeds {MAX_BATCH_PRICES}")
-    build = _item_builder(header, limits)
-    good: list[tuple[int, Price]] = []
+    build = _item_builder(header, limits, window, moment)
+    good: list[tuple[int, PriceFields]] = []
     rejected: list[RejectedItem] = []
     for index, item in enumerate(items):
         try:
-            price = build(item)
-            check_price(window, price, moment)
+            fields = build(item)
         except InTheGridError as exc:
             alone = orjson.dumps({"schema": SCHEMA_PRICE_BATCH, **header, "items": [item]})
             rejected.append(RejectedItem(index, str(exc), alone))
             continue
-        good.append((index, price))
-    return DecodedPrices(good, rejected)
+        good.append((index, fields))
+    return DecodedPriceFields(good, rejected)
 
 
 def _item_fields(item: Any) -> tuple[str, float, str]:
@@ -181,15 +220,24 @@ def _item_fields(item: Any) -> tuple[str, float, str]:
     return start, value, published
 
 
-def _item_builder(header: dict[str, str], limits: PriceLimits) -> Callable[[Any], Price]:
-    """How to turn one item into a Price. The header is checked once: a bad market, resolution or source
-    refuses the whole message. Items then take a fast path with make_price's checks and messages; a zone
-    that is not a current code (an alias of a former zone, valid only on some dates) goes through
-    make_price item by item."""
+def _item_builder(
+    header: dict[str, str], limits: PriceLimits, window: TimeWindow, now: datetime
+) -> Callable[[Any], PriceFields]:
+    """How to turn one item into checked PriceFields. The header is checked once: a bad market,
+    resolution or source refuses the whole message. Items then take a fast path with make_price's
+    and check_price's checks, their bounds worked out once per message and their messages built only
+    for an item refused; a zone that is not a current code (an alias of a former zone, valid only on
+    some dates) goes through make_price item by item."""
     try:
         code = zone_code(header["zone"])
     except UnknownZoneError:
-        return lambda item: make_price_fast(header, *_item_fields(item), limits)
+
+        def build_alias(item: Any) -> PriceFields:
+            price = make_price_fast(header, *_item_fields(item), limits)
+            check_price(window, price, now)
+            return fields_of(price)
+
+        return build_alias
     try:
         market = Market.parse(header["market"])
         resolution = Resolution.parse(header["resolution"])
@@ -199,16 +247,23 @@ def _item_builder(header: dict[str, str], limits: PriceLimits) -> Callable[[Any]
     if not source or len(source) > 64:
         raise DecodeError("source must be a non-empty name of at most 64 characters")
     step = resolution.value
+    low, high = limits.bounds(market)
+    earliest, latest, known_by = window.bounds(now)
 
-    def build(item: Any) -> Price:
+    def build(item: Any) -> PriceFields:
         start_text, value, published_text = _item_fields(item)
         start = _utc(start_text)
         if start.second or start.microsecond or (start.minute % step if step < 60 else start.minute):
             raise ValidationError(
                 f"delivery start {start.isoformat()} for {code} is not aligned to a {resolution.iso} period"
             )
-        limits.check(code, float(value), market)
-        return Price(code, start, resolution, market, round(float(value), 2), source, _utc(published_text))
+        value = float(value)
+        if not (isfinite(value) and low <= value <= high):
+            limits.check(code, value, market)  # raises, saying why
+        published = _utc(published_text)
+        if not (earliest <= start <= latest and published <= known_by):
+            check_price_times(window, code, source, start, published, now)  # raises, saying why
+        return (code, start, resolution, market, round(value, 2), source, published)
 
     return build
 

@@ -41,6 +41,11 @@ class TimeWindow:
             self.earliest_delivery <= start <= now + self.max_lead and known_at <= now + self.max_clock_skew
         )
 
+    def bounds(self, now: datetime) -> tuple[datetime, datetime, datetime]:
+        """``fits`` as three bounds for a batch checked at one ``now``: earliest and latest delivery
+        start, and the latest publication (or detection) time."""
+        return self.earliest_delivery, now + self.max_lead, now + self.max_clock_skew
+
     def latest_delivery(self, now: datetime) -> datetime:
         return now + self.max_lead
 
@@ -67,11 +72,17 @@ class TimeWindow:
 
 
 def check_price(window: TimeWindow, price: Price, now: datetime) -> None:
-    if window.fits(price.delivery_start, price.published_at, now):
+    check_price_times(window, price.zone, price.source, price.delivery_start, price.published_at, now)
+
+
+def check_price_times(
+    window: TimeWindow, zone: str, source: str, start: datetime, published_at: datetime, now: datetime
+) -> None:
+    if window.fits(start, published_at, now):
         return
-    what = f"price for {price.zone} from {price.source}"
-    window.check_delivery(what, price.delivery_start, now)
-    window.check_known_at(what, "published_at", price.published_at, now)
+    what = f"price for {zone} from {source}"
+    window.check_delivery(what, start, now)
+    window.check_known_at(what, "published_at", published_at, now)
 
 
 def check_event(window: TimeWindow, event: OpportunityEvent, now: datetime) -> None:

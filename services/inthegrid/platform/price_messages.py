@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from inthegrid.domain.batch_codec import (
+    DecodedPriceFields,
     DecodedPrices,
     batch_message_id,
-    decode_prices,
+    decode_price_fields,
     encode_price_batch,
     group_price_batches,
 )
@@ -21,17 +22,19 @@ from inthegrid.platform.bus import price_subject
 def decode_prices_on(subject: str, data: bytes, limits: PriceLimits, window: TimeWindow) -> DecodedPrices:
     """A price message (batch or single) as a consumer must take it: on its own zone's subject. A
     batch's prices share their zone and market, so a wrong subject refuses the message as a whole."""
-    decoded = decode_prices(data, limits, window)
-    checked: set[tuple[str, str]] = set()
-    for _, price in decoded.prices:
-        if (price.market.value, price.zone) in checked:
-            continue
-        checked.add((price.market.value, price.zone))
-        expected = price_subject(price.market.value, price.zone)
+    return decode_price_fields_on(subject, data, limits, window).as_prices()
+
+
+def decode_price_fields_on(
+    subject: str, data: bytes, limits: PriceLimits, window: TimeWindow
+) -> DecodedPriceFields:
+    """``decode_prices_on`` without making the Price objects (batch_codec.PriceFields)."""
+    decoded = decode_price_fields(data, limits, window)
+    # (market, zone) is fields[3], fields[0] (batch_codec.PriceFields).
+    for market, zone in {(fields[3], fields[0]) for _, fields in decoded.prices}:
+        expected = price_subject(market.value, zone)
         if subject != expected:
-            raise DecodeError(
-                f"{price.market.value} price for {price.zone} arrived on {subject}, not {expected}"
-            )
+            raise DecodeError(f"{market.value} price for {zone} arrived on {subject}, not {expected}")
     return decoded
 
 

@@ -9,9 +9,11 @@ formatting a float at a scale rounds exactly as ``round`` did (a unit test holds
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from inthegrid.domain.batch_codec import PriceFields
 from inthegrid.domain.opportunities import OpportunityEvent
 from inthegrid.domain.prices import Price
 
@@ -82,6 +84,15 @@ def build_price_row(price: Price, stream_seq: int) -> PriceRow:
         price.published_at,
         stream_seq,
     )
+
+
+def build_price_rows(prices: Iterable[tuple[int, PriceFields]], stream_seq: int) -> list[PriceRow]:
+    """``build_price_row`` of each decoded price of one message, straight from its fields: the
+    recorder makes no Price object (it cost about a third of decoding a batch)."""
+    return [
+        (zone, market.value, int(resolution), start, f"{eur_mwh:.2f}", source, published, stream_seq)
+        for _, (zone, start, resolution, market, eur_mwh, source, published) in prices
+    ]
 
 
 def build_event_row(event: OpportunityEvent, stream_seq: int) -> EventRow:

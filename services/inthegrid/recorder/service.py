@@ -32,12 +32,12 @@ from inthegrid.platform.bus import (
 )
 from inthegrid.platform.db import connect_pool, is_transient, run_migrations
 from inthegrid.platform.metrics import CONSUMER_PENDING, HealthState
-from inthegrid.platform.price_messages import decode_prices_on
+from inthegrid.platform.price_messages import decode_price_fields_on
 from inthegrid.platform.runtime import wait_or_stop
 from inthegrid.platform.settings import RecorderSettings
 from inthegrid.platform.storage_policies import apply_storage_policies
 from inthegrid.recorder.consumer import SERVICE, DecodedRows, Sink, StreamRecorder
-from inthegrid.recorder.rows import build_event_row, build_price_row
+from inthegrid.recorder.rows import build_event_row, build_price_rows
 from inthegrid.recorder.store import write_events, write_prices
 
 log = logging.getLogger(__name__)
@@ -49,10 +49,9 @@ PENDING_REPORT_SECONDS = 5.0
 
 
 def _decode_price_rows(limits: PriceLimits, window: TimeWindow, msg: Msg) -> DecodedRows:
-    decoded = decode_prices_on(msg.subject, msg.data, limits, window)
-    sequence = stream_sequence(msg)
+    decoded = decode_price_fields_on(msg.subject, msg.data, limits, window)
     return DecodedRows(
-        [build_price_row(price, sequence) for _, price in decoded.prices],
+        build_price_rows(decoded.prices, stream_sequence(msg)),
         [index for index, _ in decoded.prices],
         decoded.rejected,
     )

@@ -215,6 +215,13 @@ async def test_sse_streams_live_events_with_filters(gateway: Gateway) -> None:
 async def test_reconnecting_with_last_event_id_misses_nothing(gateway: Gateway, missed: int) -> None:
     gw = gateway
     await publish_prices(gw.bus, prices_for("NL", 0, 1))  # something to see at first
+
+    async def first_price_held() -> bool:
+        return (await gw.http.get("/api/prices/latest")).json()["count"] == 1
+
+    # Held before the reader connects, so it is not the reader's first live event (it was, at times,
+    # which shifted the four events read and made the resume start one price early).
+    await wait_until(first_price_held, what="the first price in the live state")
     baseline = sse_clients()
     first_reader = asyncio.create_task(sse_events(gw, "/api/stream/prices", 4))
     await wait_until(clients_at_least(baseline + 1), what="SSE client")

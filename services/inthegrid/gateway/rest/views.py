@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
+
 from inthegrid.domain.capture import capture_fields, capture_of, empty_capture_fields
 from inthegrid.domain.economics import PairValue, is_opportunity, value_pair
 from inthegrid.domain.grid import Border
@@ -134,14 +136,14 @@ def opportunity_item(event: OpportunityEvent, sequence: int | None = None) -> di
     return shaped(OpportunityPublic, item)
 
 
-def open_opportunity_items(
+def open_opportunities(
     live: LiveState,
     now: datetime,
     max_age: timedelta,
     *,
     rule: str | None = None,
     pair: tuple[str, str] | None = None,
-) -> list[dict[str, Any]]:
+) -> list[LiveOpportunity]:
     """Open opportunities whose latest event is younger than ``max_age``, best net value first."""
     cutoff = now - max_age
     chosen: list[LiveOpportunity] = [
@@ -154,7 +156,41 @@ def open_opportunity_items(
     chosen.sort(
         key=lambda o: (-(o.event.value.net_eur_mwh if o.event.value else 0.0), o.event.opportunity_id)
     )
-    return [opportunity_item(o.event, o.sequence) for o in chosen]
+    return chosen
+
+
+def open_opportunity_items(
+    live: LiveState,
+    now: datetime,
+    max_age: timedelta,
+    *,
+    rule: str | None = None,
+    pair: tuple[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """``open_opportunities`` as response items."""
+    return [
+        opportunity_item(o.event, o.sequence)
+        for o in open_opportunities(live, now, max_age, rule=rule, pair=pair)
+    ]
+
+
+def _rendered_item(opportunity: LiveOpportunity) -> bytes:
+    return orjson.dumps(opportunity_item(opportunity.event, opportunity.sequence))
+
+
+def open_opportunities_document(
+    live: LiveState,
+    now: datetime,
+    max_age: timedelta,
+    *,
+    rule: str | None = None,
+    pair: tuple[str, str] | None = None,
+) -> bytes:
+    """The proof of concept's answer, ``{"status", "count", "opportunities"}``, as JSON: the bytes
+    ``orjson.dumps`` gives for it, joined from items rendered once per event (``LiveState.rendered``)."""
+    chosen = open_opportunities(live, now, max_age, rule=rule, pair=pair)
+    items = b",".join([live.rendered(o, _rendered_item) for o in chosen])
+    return b'{"status":"success","count":%d,"opportunities":[%b]}' % (len(chosen), items)
 
 
 def _newest_common_period(

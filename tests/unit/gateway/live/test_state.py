@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import orjson
+
 from inthegrid.domain.economics import value_pair
 from inthegrid.domain.opportunities import EventKind, OpportunityBook, OpportunityEvent
 from inthegrid.domain.prices import Market, Price, Resolution, make_price
 from inthegrid.domain.rules import CompiledRule, compile_rule, parse_rule_spec, proof_of_concept_rule
 from inthegrid.gateway.live.state import LiveState
-from inthegrid.gateway.rest.views import iso_z, open_opportunity_items, price_item, spread_rows
+from inthegrid.gateway.rest.views import (
+    iso_z,
+    open_opportunities_document,
+    open_opportunity_items,
+    price_item,
+    spread_rows,
+)
 
 T0 = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
 
@@ -170,6 +178,64 @@ def test_open_opportunities_are_recent_only_and_best_first() -> None:
     assert [i["net_opportunity"] for i in items] == [27.5, 7.5]
     assert open_opportunity_items(live, now, timedelta(minutes=5), rule="other") == []
     assert live.forget_opportunities_before(now - timedelta(minutes=1)) == 1
+
+
+def test_opportunities_document_is_the_json_of_its_items_byte_for_byte() -> None:
+    # The answer is joined from items rendered once per event; it must stay exactly what dumping
+    # the whole document gives, through updates, closures, stale revisions and filters.
+    live = LiveState()
+    now = datetime.now(UTC)
+    age = timedelta(minutes=5)
+
+    def expected(**filters: object) -> bytes:
+        items = open_opportunity_items(live, now, age, **filters)  # type: ignore[arg-type]
+        return orjson.dumps({"status": "success", "count": len(items), "opportunities": items})
+
+    assert open_opportunities_document(live, now, age) == expected()
+    for i in range(40):
+        live.apply_event(
+            event(EventKind.OPENED, 1, 50.0 + i % 7, 90.0, start=T0 + timedelta(minutes=15 * i)), i
+        )
+    first = open_opportunities_document(live, now, age)
+    assert first == expected() and orjson.loads(first)["count"] == 40
+    for i in range(0, 40, 3):
+        start = T0 + timedelta(minutes=15 * i)
+        live.apply_event(event(EventKind.UPDATED, 2, 10.0, 90.0 + i, start=start), 100 + i)
+    for i in range(1, 40, 5):
+        live.apply_event(event(EventKind.CLOSED, 3, start=T0 + timedelta(minutes=15 * i)), 200 + i)
+    live.apply_event(event(EventKind.OPENED, 1, 80.0, 81.0), 300)  # stale: changes nothing
+    again = open_opportunities_document(live, now, age)
+    assert again != first and again == expected()
+    assert open_opportunities_document(live, now, age, rule="other") == expected(rule="other")
+    assert open_opportunities_document(live, now, age, pair=("DE-LU", "FR")) == expected(pair=("DE-LU", "FR"))
+
+
+def test_an_opportunity_is_rendered_once_per_event_and_the_renderings_stay_bounded() -> None:
+    live = LiveState()
+    rendered: list[int] = []
+
+    def render(o: object) -> bytes:
+        rendered.append(1)
+        return b"x"
+
+    for i in range(10):
+        live.apply_event(event(EventKind.OPENED, 1, start=T0 + timedelta(minutes=15 * i)), i)
+    for _ in range(3):
+        for o in live.opportunities():
+            live.rendered(o, render)
+    assert len(rendered) == 10
+    live.apply_event(event(EventKind.UPDATED, 2, 10.0, 90.0), 50)  # a new event of one of them
+    for o in live.opportunities():
+        live.rendered(o, render)
+    assert len(rendered) == 11
+    # Thousands opened and closed: the renderings of the closed ones are swept.
+    for i in range(10, 2_000):
+        start = T0 + timedelta(minutes=15 * i)
+        live.apply_event(event(EventKind.OPENED, 1, start=start), i)
+        for o in live.opportunities():
+            live.rendered(o, render)
+        live.apply_event(event(EventKind.CLOSED, 2, start=start), i)
+    assert live.rendered_size <= 2 * len(live.opportunities()) + 65
 
 
 def test_cache_builds_once_per_version() -> None:

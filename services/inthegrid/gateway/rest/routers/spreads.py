@@ -11,7 +11,7 @@ from fastapi.responses import Response
 
 from inthegrid.gateway.rest.deps import Services, dump, json_response, optional_pair
 from inthegrid.gateway.rest.schemas import ErrorPublic, OpportunitiesPublic, SpreadsPublic
-from inthegrid.gateway.rest.views import open_opportunity_items, spread_rows
+from inthegrid.gateway.rest.views import open_opportunities_document, spread_rows
 
 router = APIRouter(prefix="/api/spreads", tags=["spreads"])
 
@@ -68,7 +68,6 @@ async def opportunities(
     version = (live.opportunity_version, int(time.time()))
 
     def build() -> bytes:
-        items = open_opportunity_items(live, datetime.now(UTC), max_age, rule=rule, pair=pair)
-        return dump({"status": "success", "count": len(items), "opportunities": items})
+        return open_opportunities_document(live, datetime.now(UTC), max_age, rule=rule, pair=pair)
 
     return json_response(live.cached(("opportunities", rule, pair), version, build))

@@ -1,0 +1,126 @@
+"""The recorder's writes against a real PostgreSQL (plain and TimescaleDB): ``store.write_events``
+stores every event once, through redeliveries and revisions arriving late, and moves each opportunity
+only to a higher revision."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+
+from inthegrid.domain.capture import capture_of
+from inthegrid.domain.economics import PairValue
+from inthegrid.domain.opportunities import EventKind, OpportunityEvent
+from inthegrid.domain.prices import Market, Resolution
+from inthegrid.platform.db import run_migrations
+from inthegrid.recorder.rows import build_event_row
+from inthegrid.recorder.store import write_events
+
+pytestmark = pytest.mark.both_storages
+
+T0 = datetime(2026, 2, 1, 10, tzinfo=UTC)
+
+
+def event(revision: int, sell: float | None, *, hour: int = 0, minute: int = 0) -> OpportunityEvent:
+    start = T0 + timedelta(hours=hour)
+    value = None
+    if sell is not None:
+        value = PairValue(
+            pair=("DE-LU", "FR"),
+            buy_zone="DE-LU",
+            sell_zone="FR",
+            buy_price=60.0,
+            sell_price=sell,
+            net_eur_mwh=round(sell - 62.5, 2),
+            cost_eur_mwh=2.5,
+            loss_factor=0.0,
+            path=("DE-LU", "FR"),
+            capacity_mw=100.0,
+            period_hours=1.0,
+            capture=capture_of(("DE-LU", "FR"), start),
+        )
+    kind = EventKind.CLOSED if value is None else EventKind.OPENED if revision == 1 else EventKind.UPDATED
+    return OpportunityEvent(
+        kind=kind,
+        rule="poc",
+        market=Market.DAY_AHEAD,
+        pair=("DE-LU", "FR"),
+        delivery_start=start,
+        resolution=Resolution.PT60M,
+        revision=revision,
+        value=value,
+        detected_at=T0 - timedelta(hours=10) + timedelta(minutes=minute),
+    )
+
+
+@pytest.fixture
+async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
+    try:
+        await run_migrations(pool)
+        async with pool.acquire() as connection:
+            yield connection
+    finally:
+        await pool.close()
+
+
+async def write(conn: asyncpg.Connection, *events: OpportunityEvent) -> dict[str, int]:
+    return await write_events(conn, [build_event_row(e, i) for i, e in enumerate(events)])
+
+
+async def opportunity(conn: asyncpg.Connection, hour: int) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        "SELECT * FROM opportunities WHERE delivery_start = $1", T0 + timedelta(hours=hour)
+    )
+    assert row is not None
+    return row
+
+
+async def test_new_events_redeliveries_and_late_revisions_store_each_event_once(
+    conn: asyncpg.Connection,
+) -> None:
+    assert await write(conn, event(1, 80.0, minute=0), event(2, 90.0, minute=1), event(1, 70.0, hour=1)) == {
+        "opportunity_events": 3,
+        "opportunities": 2,
+    }
+    row = await opportunity(conn, 0)
+    assert (row["status"], row["revision"], float(row["sell_price"])) == ("open", 2, 90.0)
+    assert row["first_detected_at"] == event(1, 80.0, minute=0).detected_at
+
+    # A redelivered event beside new ones.
+    counts = await write(
+        conn, event(2, 90.0, minute=1), event(3, None, minute=2), event(2, 75.0, hour=1, minute=6)
+    )
+    assert counts == {"opportunity_events": 2, "opportunities": 2}
+    row = await opportunity(conn, 0)
+    # Closed without a value: the values of revision 2 stay, the first detection too.
+    assert (row["status"], row["revision"], float(row["sell_price"])) == ("closed", 3, 90.0)
+    assert row["first_detected_at"] == event(1, 80.0, minute=0).detected_at
+    assert row["detected_at"] == event(3, None, minute=2).detected_at
+    assert (await opportunity(conn, 1))["revision"] == 2
+
+    # A revision older than the stored one, not stored before (it arrived late): kept as an event,
+    # the opportunity does not move back. Then the same batch again changes nothing at all.
+    late = (event(1, 70.0, hour=2, minute=9), event(2, 72.0, hour=2, minute=8))
+    await write(conn, event(2, 80.0, hour=2, minute=7), event(3, 81.0, hour=2, minute=10))
+    assert await write(conn, *late) == {"opportunity_events": 1, "opportunities": 0}
+    assert await write(conn, *late) == {"opportunity_events": 0, "opportunities": 0}
+    row = await opportunity(conn, 2)
+    assert (row["revision"], float(row["sell_price"])) == (3, 81.0)
+    assert row["first_detected_at"] == event(2, 80.0, hour=2, minute=7).detected_at
+
+    stored = await conn.fetch(
+        "SELECT delivery_start, revision, count(*) AS n FROM opportunity_events GROUP BY 1, 2 ORDER BY 1, 2"
+    )
+    assert [(r["delivery_start"] - T0, r["revision"], r["n"]) for r in stored] == [
+        (timedelta(0), 1, 1),
+        (timedelta(0), 2, 1),
+        (timedelta(0), 3, 1),
+        (timedelta(hours=1), 1, 1),
+        (timedelta(hours=1), 2, 1),
+        (timedelta(hours=2), 1, 1),
+        (timedelta(hours=2), 2, 1),
+        (timedelta(hours=2), 3, 1),
+    ]
