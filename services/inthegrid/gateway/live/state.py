@@ -56,7 +56,7 @@ class LiveState:
         # Keys come from query values (a zone set, a rule name: any string a client sends), so the
         # cache is bounded, least recently used out: an unbounded one grew with every fuzzed request.
         self._cache: OrderedDict[Any, tuple[Any, Any]] = OrderedDict()
-        # Each open opportunity's rendered item, kept until its next event (see ``rendered``).
+        # Each held opportunity's rendered item, dropped at its next event (see ``rendered``).
         self._rendered: dict[str, tuple[LiveOpportunity, bytes]] = {}
         # Published capacities, exchanges and flows (stream CAPACITIES), for /api/borders/capacity.
         self.capacities = CapacityBook()
@@ -90,6 +90,7 @@ class LiveState:
         current = self._opportunities.get(oid)
         if current is not None and current.event.revision > event.revision:
             return  # an older revision arriving late changes nothing
+        self._rendered.pop(oid, None)  # its item changes with the event
         if event.kind is EventKind.CLOSED or event.value is None:
             self._opportunities.pop(oid, None)
         else:
@@ -98,6 +99,7 @@ class LiveState:
             if len(self._opportunities) > limit + max(1, limit // 10):
                 newest = sorted(self._opportunities.items(), key=lambda kv: kv[1].event.delivery_start)
                 self._opportunities = dict(newest[-limit:])
+                self._rendered = {k: v for k, v in self._rendered.items() if k in self._opportunities}
         self.opportunity_version += 1
 
     def forget_opportunities_before(self, cutoff: datetime) -> int:
@@ -105,6 +107,7 @@ class LiveState:
         stale = [k for k, v in self._opportunities.items() if v.event.detected_at < cutoff]
         for k in stale:
             del self._opportunities[k]
+            self._rendered.pop(k, None)
         if stale:
             self.opportunity_version += 1
         return len(stale)
@@ -156,12 +159,10 @@ class LiveState:
         if hit is not None and hit[0] is opportunity:
             return hit[1]
         out = render(opportunity)
-        self._rendered[oid] = (opportunity, out)
-        # Closed and forgotten opportunities leave their entries; sweep them in steps, as the
-        # periods are trimmed, so this stays bounded by the opportunities held.
-        if len(self._rendered) > 2 * len(self._opportunities) + 64:
-            held = self._opportunities
-            self._rendered = {k: v for k, v in self._rendered.items() if held.get(k) is v[0]}
+        # Kept only while the opportunity is held with this event: every update above drops it, so
+        # the renderings never outnumber the opportunities held.
+        if self._opportunities.get(oid) is opportunity:
+            self._rendered[oid] = (opportunity, out)
         return out
 
     @property

@@ -210,32 +210,42 @@ def test_opportunities_document_is_the_json_of_its_items_byte_for_byte() -> None
     assert open_opportunities_document(live, now, age, pair=("DE-LU", "FR")) == expected(pair=("DE-LU", "FR"))
 
 
-def test_an_opportunity_is_rendered_once_per_event_and_the_renderings_stay_bounded() -> None:
-    live = LiveState()
+def test_an_opportunity_is_rendered_once_per_event_and_only_while_it_is_held() -> None:
+    live = LiveState(max_opportunities=50)
     rendered: list[int] = []
 
     def render(o: object) -> bytes:
         rendered.append(1)
         return b"x"
 
+    def render_all() -> None:
+        for o in live.opportunities():
+            live.rendered(o, render)
+
     for i in range(10):
         live.apply_event(event(EventKind.OPENED, 1, start=T0 + timedelta(minutes=15 * i)), i)
     for _ in range(3):
-        for o in live.opportunities():
-            live.rendered(o, render)
-    assert len(rendered) == 10
+        render_all()
+    assert len(rendered) == 10 and live.rendered_size == 10
     live.apply_event(event(EventKind.UPDATED, 2, 10.0, 90.0), 50)  # a new event of one of them
-    for o in live.opportunities():
-        live.rendered(o, render)
+    render_all()
     assert len(rendered) == 11
-    # Thousands opened and closed: the renderings of the closed ones are swept.
+    # Closed, trimmed past max_opportunities, or forgotten: no rendering outlives its opportunity.
     for i in range(10, 2_000):
         start = T0 + timedelta(minutes=15 * i)
         live.apply_event(event(EventKind.OPENED, 1, start=start), i)
-        for o in live.opportunities():
-            live.rendered(o, render)
-        live.apply_event(event(EventKind.CLOSED, 2, start=start), i)
-    assert live.rendered_size <= 2 * len(live.opportunities()) + 65
+        render_all()
+        if i % 2:
+            live.apply_event(event(EventKind.CLOSED, 2, start=start), i)
+        assert live.rendered_size <= len(live.opportunities())
+    assert live.forget_opportunities_before(datetime.now(UTC) + timedelta(minutes=1)) > 0
+    assert live.rendered_size == 0
+    # An opportunity no longer held is rendered for the answer in hand but not kept.
+    live.apply_event(event(EventKind.OPENED, 1), 3_000)
+    (gone,) = live.opportunities()
+    live.apply_event(event(EventKind.CLOSED, 2), 3_001)
+    live.rendered(gone, render)
+    assert live.rendered_size == 0
 
 
 def test_cache_builds_once_per_version() -> None:
