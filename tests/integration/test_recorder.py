@@ -19,11 +19,9 @@ import asyncpg
 import pytest
 from prometheus_client import REGISTRY
 
-from inthegrid.domain.capture import capture_of
 from inthegrid.domain.codec import encode_event, encode_price
-from inthegrid.domain.economics import PairValue
 from inthegrid.domain.opportunities import EventKind, OpportunityEvent
-from inthegrid.domain.prices import Market, Price, Resolution, make_price
+from inthegrid.domain.prices import Price, make_price
 from inthegrid.local.launcher import _server_storage
 from inthegrid.platform.bus import (
     DEADLETTER_STREAM,
@@ -39,6 +37,7 @@ from inthegrid.platform.settings import RecorderSettings
 from inthegrid.platform.storage_policies import apply_storage_policies
 from inthegrid.recorder.service import PRICES_DURABLE, run_recorder
 from tests.support import servers
+from tests.support.events import de_fr_event
 from tests.support.polling import wait_until_async as wait_until
 from tests.support.servers import EmbeddedPostgres
 
@@ -214,33 +213,8 @@ async def test_a_malformed_message_is_dead_lettered_and_the_rest_is_stored(
 
 
 def _event(kind: EventKind, revision: int, sell: float | None, minute: int = 0) -> OpportunityEvent:
-    value = None
-    if sell is not None:
-        value = PairValue(
-            pair=("DE-LU", "FR"),
-            buy_zone="DE-LU",
-            sell_zone="FR",
-            buy_price=60.0,
-            sell_price=sell,
-            net_eur_mwh=round(sell - 60.0 - 2.5, 2),
-            cost_eur_mwh=2.5,
-            loss_factor=0.0,
-            path=("DE-LU", "FR"),
-            capacity_mw=100.0,
-            period_hours=1.0,
-            capture=capture_of(("DE-LU", "FR"), T0),
-        )
-    return OpportunityEvent(
-        kind=kind,
-        rule="poc",
-        market=Market.DAY_AHEAD,
-        pair=("DE-LU", "FR"),
-        delivery_start=T0,
-        resolution=Resolution.PT60M,
-        revision=revision,
-        value=value,
-        detected_at=T0 - timedelta(hours=10) + timedelta(minutes=minute),
-    )
+    detected = T0 - timedelta(hours=10) + timedelta(minutes=minute)
+    return de_fr_event(kind, revision, sell, start=T0, detected_at=detected)
 
 
 async def test_an_opportunity_keeps_its_newest_revision_and_every_event(

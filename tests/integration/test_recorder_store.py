@@ -10,13 +10,11 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from inthegrid.domain.capture import capture_of
-from inthegrid.domain.economics import PairValue
 from inthegrid.domain.opportunities import EventKind, OpportunityEvent
-from inthegrid.domain.prices import Market, Resolution
 from inthegrid.platform.db import run_migrations
 from inthegrid.recorder.rows import build_event_row
 from inthegrid.recorder.store import write_events
+from tests.support.events import de_fr_event
 
 pytestmark = pytest.mark.both_storages
 
@@ -24,35 +22,9 @@ T0 = datetime(2026, 2, 1, 10, tzinfo=UTC)
 
 
 def event(revision: int, sell: float | None, *, hour: int = 0, minute: int = 0) -> OpportunityEvent:
-    start = T0 + timedelta(hours=hour)
-    value = None
-    if sell is not None:
-        value = PairValue(
-            pair=("DE-LU", "FR"),
-            buy_zone="DE-LU",
-            sell_zone="FR",
-            buy_price=60.0,
-            sell_price=sell,
-            net_eur_mwh=round(sell - 62.5, 2),
-            cost_eur_mwh=2.5,
-            loss_factor=0.0,
-            path=("DE-LU", "FR"),
-            capacity_mw=100.0,
-            period_hours=1.0,
-            capture=capture_of(("DE-LU", "FR"), start),
-        )
-    kind = EventKind.CLOSED if value is None else EventKind.OPENED if revision == 1 else EventKind.UPDATED
-    return OpportunityEvent(
-        kind=kind,
-        rule="poc",
-        market=Market.DAY_AHEAD,
-        pair=("DE-LU", "FR"),
-        delivery_start=start,
-        resolution=Resolution.PT60M,
-        revision=revision,
-        value=value,
-        detected_at=T0 - timedelta(hours=10) + timedelta(minutes=minute),
-    )
+    kind = EventKind.CLOSED if sell is None else EventKind.OPENED if revision == 1 else EventKind.UPDATED
+    detected = T0 - timedelta(hours=10) + timedelta(minutes=minute)
+    return de_fr_event(kind, revision, sell, start=T0 + timedelta(hours=hour), detected_at=detected)
 
 
 @pytest.fixture
