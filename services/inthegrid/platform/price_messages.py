@@ -30,8 +30,8 @@ def decode_price_fields_on(
 ) -> DecodedPriceFields:
     """``decode_prices_on`` without making the Price objects (batch_codec.PriceFields)."""
     decoded = decode_price_fields(data, limits, window)
-    # (market, zone) is fields[3], fields[0] (batch_codec.PriceFields).
-    for market, zone in {(fields[3], fields[0]) for _, fields in decoded.prices}:
+    # (market, zone) is fields[3], fields[0] (batch_codec.PriceFields); each pair once, in item order.
+    for market, zone in dict.fromkeys((fields[3], fields[0]) for _, fields in decoded.prices):
         expected = price_subject(market.value, zone)
         if subject != expected:
             raise DecodeError(f"{market.value} price for {zone} arrived on {subject}, not {expected}")

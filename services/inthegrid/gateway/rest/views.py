@@ -159,21 +159,6 @@ def open_opportunities(
     return chosen
 
 
-def open_opportunity_items(
-    live: LiveState,
-    now: datetime,
-    max_age: timedelta,
-    *,
-    rule: str | None = None,
-    pair: tuple[str, str] | None = None,
-) -> list[dict[str, Any]]:
-    """``open_opportunities`` as response items."""
-    return [
-        opportunity_item(o.event, o.sequence)
-        for o in open_opportunities(live, now, max_age, rule=rule, pair=pair)
-    ]
-
-
 def _rendered_item(opportunity: LiveOpportunity) -> bytes:
     return orjson.dumps(opportunity_item(opportunity.event, opportunity.sequence))
 

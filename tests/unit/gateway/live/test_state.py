@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import orjson
 
@@ -13,13 +14,21 @@ from inthegrid.domain.rules import CompiledRule, compile_rule, parse_rule_spec, 
 from inthegrid.gateway.live.state import LiveState
 from inthegrid.gateway.rest.views import (
     iso_z,
+    open_opportunities,
     open_opportunities_document,
-    open_opportunity_items,
+    opportunity_item,
     price_item,
     spread_rows,
 )
 
 T0 = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
+
+
+def open_opportunity_items(
+    live: LiveState, now: datetime, max_age: timedelta, **filters: Any
+) -> list[dict[str, Any]]:
+    """The open opportunities as response items, one by one (what the joined answer must equal)."""
+    return [opportunity_item(o.event, o.sequence) for o in open_opportunities(live, now, max_age, **filters)]
 
 
 def price(zone: str, eur: float, start: datetime = T0, market: str = "day_ahead") -> Price:
@@ -188,7 +197,7 @@ def test_opportunities_document_is_the_json_of_its_items_byte_for_byte() -> None
     age = timedelta(minutes=5)
 
     def expected(**filters: object) -> bytes:
-        items = open_opportunity_items(live, now, age, **filters)  # type: ignore[arg-type]
+        items = open_opportunity_items(live, now, age, **filters)
         return orjson.dumps({"status": "success", "count": len(items), "opportunities": items})
 
     assert open_opportunities_document(live, now, age) == expected()
