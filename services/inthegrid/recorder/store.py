@@ -5,6 +5,8 @@ Prices first try the fast path: one COPY straight into ``prices`` inside a savep
 raw COPY. A batch holding any key already stored (a redelivery, a correction, a re-published
 price) or twice (a correction in the same batch) violates the unique key; the savepoint rolls
 back and the batch takes the staging + upsert path below, so the outcome is the same either way.
+Two writers COPYing the same keys in opposite orders at once can deadlock; PostgreSQL aborts one and
+the recorder retries it (a deadlock is transient), and the merge below makes the order of commits moot.
 
 - prices: a key seen again with a newer ``published_at`` is a correction and replaces the row;
   the same message again (same ``published_at``) changes nothing.
