@@ -1,10 +1,12 @@
 """The recorder's writes against a real PostgreSQL (plain and TimescaleDB): ``store.write_events``
-stores every event once, through redeliveries and revisions arriving late, and moves each opportunity
-only to a higher revision."""
+stores every event once, through redeliveries and revisions arriving late, and merges each opportunity
+to the same row whatever order its batches commit in."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -96,3 +98,50 @@ async def test_new_events_redeliveries_and_late_revisions_store_each_event_once(
         (timedelta(hours=2), 2, 1),
         (timedelta(hours=2), 3, 1),
     ]
+
+
+# Columns that describe the opportunity (updated_at is when the row last changed, not what it says).
+_ROW = (
+    "status, revision, sell_price, net_eur_mwh, capacity_mw, values_revision, first_detected_at, detected_at"
+)
+
+
+async def test_the_opportunity_is_the_same_whatever_order_its_batches_commit_in(
+    conn: asyncpg.Connection,
+) -> None:
+    # The recorder writes batches concurrently, so a close (no value) may commit before the update it
+    # follows. Every order of five single-event batches must give the row that one batch of all five
+    # gives: the newest revision's status, the newest valued revision's values, the first detection.
+    events = [
+        event(1, 80.0, minute=0),
+        event(2, 90.0, minute=1),
+        event(3, None, minute=2),
+        event(4, 85.0, minute=3),
+        event(5, None, minute=4),
+    ]
+    orders = list(itertools.permutations(events))
+    for hour, order in enumerate(orders, start=1):
+        for e in order:
+            await write(conn, replace(e, delivery_start=T0 + timedelta(hours=hour)))
+    await write(conn, *events)
+    rows = await conn.fetch(f"SELECT delivery_start, {_ROW} FROM opportunities ORDER BY delivery_start")
+    whole, *ordered = rows
+    assert (whole["status"], whole["revision"], float(whole["sell_price"])) == ("closed", 5, 85.0)
+    assert (whole["values_revision"], whole["first_detected_at"]) == (4, events[0].detected_at)
+    expected = dict(whole) | {"delivery_start": None}
+    mismatched = [r["delivery_start"] - T0 for r in ordered if dict(r) | {"delivery_start": None} != expected]
+    assert len(ordered) == len(orders) and not mismatched
+
+
+async def test_a_row_from_before_values_revision_keeps_its_values_against_older_events(
+    conn: asyncpg.Connection,
+) -> None:
+    # Rows written before migration 0011 have no values_revision: their values count as their
+    # revision's, so an older event arriving late leaves them alone, and a newer one replaces them.
+    await write(conn, event(1, 80.0), event(2, 90.0))
+    await conn.execute("UPDATE opportunities SET values_revision = NULL")
+    assert await write(conn, event(1, 70.0, minute=5)) == {"opportunity_events": 0, "opportunities": 0}
+    assert float((await opportunity(conn, 0))["sell_price"]) == 90.0
+    await write(conn, event(3, 95.0, minute=6))
+    row = await opportunity(conn, 0)
+    assert (row["revision"], row["values_revision"], float(row["sell_price"])) == (3, 3, 95.0)

@@ -34,6 +34,7 @@ def test_a_stream_recorder_publishes_its_tables_write_errors_at_zero() -> None:
             sink,
             batch=100,
             flush_seconds=0.1,
+            writers=1,
             stop=asyncio.Event(),
             health=HealthState(),
         )

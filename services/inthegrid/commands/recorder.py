@@ -9,6 +9,7 @@ _OPTIONS = {
     "database_url": "database_url",
     "batch": "recorder_batch",
     "flush_seconds": "recorder_flush_seconds",
+    "writers": "recorder_writers",
     "nats_url": "nats_url",
     "metrics_port": "metrics_port",
 }
@@ -27,6 +28,11 @@ def register(sub: Any) -> None:
     p.add_argument("--batch", type=int, help="rows per COPY batch [INTHEGRID_RECORDER_BATCH]")
     p.add_argument(
         "--flush-seconds", type=float, help="longest wait to fill a batch [INTHEGRID_RECORDER_FLUSH_SECONDS]"
+    )
+    p.add_argument(
+        "--writers",
+        type=int,
+        help="batches per stream written at once, each in its own transaction [INTHEGRID_RECORDER_WRITERS]",
     )
     p.add_argument("--nats-url", help="[INTHEGRID_NATS_URL]")
     p.add_argument("--metrics-port", type=int, help="[INTHEGRID_METRICS_PORT]")

@@ -176,6 +176,9 @@ class RecorderSettings(CommonSettings):
     )
     recorder_batch: int = Field(10000, ge=1, le=50000, description="rows per COPY batch")
     recorder_flush_seconds: float = Field(0.05, gt=0, description="longest wait to fill a batch")
+    recorder_writers: int = Field(
+        2, ge=1, le=4, description="batches per stream written at once, each in its own transaction"
+    )
     compress_after_days: float = Field(
         30.0, ge=0, description="TimescaleDB: compress chunks older than this many days (0 = never)"
     )

@@ -1,6 +1,11 @@
 """One durable pull consumer feeding one table family: fetch a batch, decode, write, then ack (the next
 batch is fetched meanwhile, fetching.py, and decoded while this one is written).
 
+Several batches are written at once (``writers``), each in its own transaction on its own
+connection: a write mostly waits for PostgreSQL, for its COPY and its commit's WAL flush, and two
+two writers raised the recorder's throughput by about a third (bench/RESULTS.md). Batches may therefore
+commit out of order; the store's merge gives the same rows in any order (store.py).
+
 Acks go out only after the batch's transaction committed, so a crash at any point leaves the
 messages unacked and JetStream redelivers them; the natural keys make the second write a no-op.
 While the database is unreachable the batch in hand is retried with backoff (and kept alive with
@@ -102,8 +107,10 @@ class StreamRecorder:
         flush_seconds: float,
         stop: asyncio.Event,
         health: HealthState,
+        writers: int,
     ) -> None:
         self.bus, self.pool, self.sink = bus, pool, sink
+        self.writers = writers
         # Published at 0 from the start, so rate() over it answers (0) before the first failure.
         WRITE_ERRORS.labels(sink.table)
         self.batch, self.flush_seconds = batch, flush_seconds
@@ -117,26 +124,34 @@ class StreamRecorder:
         return max(1, int(self.batch / self.rows_per_message))
 
     async def run(self, sub: JetStreamContext.PullSubscription) -> None:
-        """Consume until stop. Three batches are in hand at most: one being written, the next being
-        decoded meanwhile (the write mostly waits for PostgreSQL), and the one after being fetched.
-        The batches in hand when stop arrives are finished first."""
+        """Consume until stop. While up to ``writers`` batches are being written, each in its own
+        transaction on its own connection (a write mostly waits for PostgreSQL: its COPY, its commit's
+        WAL flush), the next is decoded and the one after fetched. The batches in hand when stop
+        arrives are finished first."""
         batches = overlapped_batches(sub, self.fetch_size, self.flush_seconds, self.stop, self.sink.durable)
-        writing: asyncio.Task[None] | None = None
+        writing: set[asyncio.Task[None]] = set()
         try:
             async with contextlib.aclosing(batches):
                 async for msgs in batches:
                     deliveries = await self.decode(msgs)
-                    if writing is not None:
-                        await writing
-                    writing = asyncio.create_task(self.commit(deliveries), name=f"write-{self.sink.durable}")
-            if writing is not None:
-                await writing
+                    while len(writing) >= self.writers:
+                        done, writing = await asyncio.wait(writing, return_when=asyncio.FIRST_COMPLETED)
+                        for task in done:
+                            task.result()  # a write that failed for good ends the recorder
+                    writing.add(
+                        asyncio.create_task(self.commit(deliveries), name=f"write-{self.sink.durable}")
+                    )
+            for task in list(writing):
+                writing.discard(task)
+                await task
         finally:
             # Only when failing: a write cut short leaves its messages unacked, for redelivery.
-            if writing is not None and not writing.done():
-                writing.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await writing
+            for task in writing:
+                if not task.done():
+                    task.cancel()
+            for task in writing:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
 
     async def decode(self, msgs: Sequence[Msg]) -> list[Delivery]:
         """The rows of each message; what can never be stored is dead-lettered (and its message
@@ -180,7 +195,10 @@ class StreamRecorder:
             except Exception as exc:
                 if not _retryable(exc):
                     raise
-                self.health.set("database", False)
+                # A deadlock between two writers (corrections of the same prices in two batches at
+                # once) is a race that the retry settles, not an outage: readiness stays up.
+                if not isinstance(exc, asyncpg.TransactionRollbackError):
+                    self.health.set("database", False)
                 log.warning(
                     "database write to %s failed (%s); retrying in %.1fs", self.sink.table, exc, delay
                 )

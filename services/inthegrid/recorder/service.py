@@ -89,15 +89,16 @@ def build_sinks(settings: RecorderSettings) -> list[Sink]:
     ]
 
 
-async def subscribe(bus: Bus, sink: Sink, batch: int) -> JetStreamContext.PullSubscription:
+async def subscribe(bus: Bus, sink: Sink, batch: int, writers: int) -> JetStreamContext.PullSubscription:
     """Create (or update) the durable consumer, then bind a pull subscription to it."""
     config = ConsumerConfig(
         durable_name=sink.durable,
         deliver_policy=DeliverPolicy.ALL,
         ack_policy=AckPolicy.EXPLICIT,
         ack_wait=ACK_WAIT_SECONDS,
-        # Room for a batch in hand, one being fetched and redeliveries after a crash.
-        max_ack_pending=max(20_000, 4 * batch),
+        # Room for the batches being written, one being decoded, one being fetched (a batch of
+        # single-price messages is ``batch`` messages) and redeliveries after a crash.
+        max_ack_pending=max(20_000, (writers + 2) * batch),
         filter_subject=sink.subject,
     )
     await bus.js.add_consumer(sink.stream, config)
@@ -107,7 +108,10 @@ async def subscribe(bus: Bus, sink: Sink, batch: int) -> JetStreamContext.PullSu
 async def prepare_database(url: str, settings: RecorderSettings, stop: asyncio.Event) -> asyncpg.Pool:
     """A pool on a migrated schema; retries while the database is starting or restarting."""
     while True:
-        pool = await connect_pool(url, stop=stop, timeout=settings.connect_timeout_seconds, max_size=4)
+        # A connection per writer of each of the two streams.
+        pool = await connect_pool(
+            url, stop=stop, timeout=settings.connect_timeout_seconds, max_size=2 * settings.recorder_writers
+        )
         try:
             await run_migrations(pool)
             await apply_storage_policies(
@@ -150,7 +154,10 @@ async def run_recorder(settings: RecorderSettings, stop: asyncio.Event, health: 
         health.set("database", True)
         try:
             sinks = build_sinks(settings)
-            subs = {sink.durable: await subscribe(bus, sink, settings.recorder_batch) for sink in sinks}
+            subs = {
+                sink.durable: await subscribe(bus, sink, settings.recorder_batch, settings.recorder_writers)
+                for sink in sinks
+            }
             recorders = [
                 StreamRecorder(
                     bus,
@@ -158,6 +165,7 @@ async def run_recorder(settings: RecorderSettings, stop: asyncio.Event, health: 
                     sink,
                     batch=settings.recorder_batch,
                     flush_seconds=settings.recorder_flush_seconds,
+                    writers=settings.recorder_writers,
                     stop=stop,
                     health=health,
                 )

@@ -5,12 +5,15 @@ Prices first try the fast path: one COPY straight into ``prices`` inside a savep
 raw COPY. A batch holding any key already stored (a redelivery, a correction, a re-published
 price) or twice (a correction in the same batch) violates the unique key; the savepoint rolls
 back and the batch takes the staging + upsert path below, so the outcome is the same either way.
+Two writers COPYing the same keys in opposite orders at once can deadlock; PostgreSQL aborts one and
+the recorder retries it (a deadlock is transient), and the merge below makes the order of commits moot.
 
 - prices: a key seen again with a newer ``published_at`` is a correction and replaces the row;
   the same message again (same ``published_at``) changes nothing.
 - opportunity_events: append-only; (opportunity, revision) already stored is skipped.
-- opportunities: one row per opportunity, replaced only by a higher revision, so events that
-  arrive twice or out of order never move an opportunity backwards.
+- opportunities: one row per opportunity, merged so that events arriving twice or out of order
+  (and batches committing out of order, as the recorder's concurrent writers do) never move an
+  opportunity backwards: the same events give the same row in any order.
 Within one batch a key may occur more than once; ``DISTINCT ON`` keeps the one that wins.
 """
 
@@ -59,12 +62,22 @@ ORDER BY {_OPPORTUNITY_KEY}, revision
 ON CONFLICT DO NOTHING
 """
 
-_keep_newest = ",\n    ".join(f"{c} = COALESCE(EXCLUDED.{c}, opportunities.{c})" for c in _VALUE_COLUMNS)
 _vcols = ", ".join(_VALUE_COLUMNS)
 _v_vcols = ", ".join(f"v.{c}" for c in _VALUE_COLUMNS)
 _n_key = ", ".join(f"n.{c.strip()}" for c in _OPPORTUNITY_KEY.split(","))
-# The newest revision decides status; the values are those of the newest revision that had any
-# (a close without a value keeps what the opportunity last looked like, within a batch and across).
+_NEWER = "EXCLUDED.revision > opportunities.revision"
+# values_revision is NULL on rows written before migration 0011: their values are their revision's.
+_NEWER_VALUES = "EXCLUDED.values_revision > COALESCE(opportunities.values_revision, opportunities.revision)"
+_take_newer_values = ",\n    ".join(
+    f"{c} = CASE WHEN {_NEWER_VALUES} THEN EXCLUDED.{c} ELSE opportunities.{c} END"
+    for c in (*_VALUE_COLUMNS, "values_revision")
+)
+# A merge that gives the same row whatever order the batches commit in (the recorder writes several
+# at once): status, revision and detected_at come from the newest revision; the values from the
+# newest revision that had any (values_revision; 0 = none yet), so a close without a value keeps
+# what the opportunity last looked like; first_detected_at is the earliest detection. A batch that
+# brings nothing newer (a redelivery) changes nothing. Rows go in key order, so two writers that
+# touch the same opportunities lock them in the same order and never deadlock.
 UPSERT_OPPORTUNITIES = f"""
 WITH newest AS (
     SELECT DISTINCT ON ({_OPPORTUNITY_KEY})
@@ -73,25 +86,26 @@ WITH newest AS (
     FROM {_STAGE_EVENTS}
     ORDER BY {_OPPORTUNITY_KEY}, revision DESC
 ), valued AS (
-    SELECT DISTINCT ON ({_OPPORTUNITY_KEY}) {_OPPORTUNITY_KEY}, {_vcols}
+    SELECT DISTINCT ON ({_OPPORTUNITY_KEY}) {_OPPORTUNITY_KEY}, {_vcols}, revision AS values_revision
     FROM {_STAGE_EVENTS}
     WHERE buy_zone IS NOT NULL
     ORDER BY {_OPPORTUNITY_KEY}, revision DESC
 )
-INSERT INTO opportunities ({_OPPORTUNITY_KEY}, status, revision, {_vcols}, resolution_minutes,
-                           first_detected_at, detected_at)
+INSERT INTO opportunities ({_OPPORTUNITY_KEY}, status, revision, {_vcols}, values_revision,
+                           resolution_minutes, first_detected_at, detected_at)
 SELECT {_n_key}, CASE WHEN n.kind = 'closed' THEN 'closed' ELSE 'open' END, n.revision, {_v_vcols},
-       n.resolution_minutes, n.first_detected_at, n.detected_at
+       COALESCE(v.values_revision, 0), n.resolution_minutes, n.first_detected_at, n.detected_at
 FROM newest n LEFT JOIN valued v USING ({_OPPORTUNITY_KEY})
+ORDER BY {_n_key}
 ON CONFLICT ({_OPPORTUNITY_KEY}) DO UPDATE SET
-    status = EXCLUDED.status,
-    revision = EXCLUDED.revision,
-    {_keep_newest},
+    status = CASE WHEN {_NEWER} THEN EXCLUDED.status ELSE opportunities.status END,
+    revision = GREATEST(opportunities.revision, EXCLUDED.revision),
+    {_take_newer_values},
     resolution_minutes = EXCLUDED.resolution_minutes,
     first_detected_at = LEAST(opportunities.first_detected_at, EXCLUDED.first_detected_at),
-    detected_at = EXCLUDED.detected_at,
+    detected_at = CASE WHEN {_NEWER} THEN EXCLUDED.detected_at ELSE opportunities.detected_at END,
     updated_at = now()
-WHERE EXCLUDED.revision > opportunities.revision
+WHERE {_NEWER} OR {_NEWER_VALUES} OR EXCLUDED.first_detected_at < opportunities.first_detected_at
 """
 
 

@@ -1,0 +1,83 @@
+"""The recorder's concurrent writers against a real nats-server and PostgreSQL: up to ``writers``
+batches are in a write at once, never more, and every message is acked once its batch is written."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+import pytest
+from nats.aio.msg import Msg
+
+from inthegrid.platform.bus import PRICE_SUBJECT_ROOT, PRICES_STREAM, connect_bus, publish_all
+from inthegrid.platform.metrics import HealthState
+from inthegrid.platform.settings import RecorderSettings
+from inthegrid.recorder.consumer import DecodedRows, Sink, StreamRecorder
+from inthegrid.recorder.service import subscribe
+from tests.support.polling import wait_until_async as wait_until
+
+
+class Writes:
+    """A sink's writer that holds each batch until ``writers`` batches are in a write together
+    (so a recorder that wrote one at a time would never let the first one finish)."""
+
+    def __init__(self, writers: int) -> None:
+        self.writers = writers
+        self.in_flight = self.most = self.batches = 0
+        self.full = asyncio.Event()
+
+    async def write(self, conn: asyncpg.Connection, rows: Sequence[Any]) -> dict[str, int]:
+        assert await conn.fetchval("SELECT 1") == 1  # each write holds a connection of its own
+        self.in_flight += 1
+        self.most = max(self.most, self.in_flight)
+        if self.in_flight == self.writers:
+            self.full.set()
+        try:
+            await asyncio.wait_for(self.full.wait(), 10)
+        finally:
+            self.in_flight -= 1
+            self.batches += 1
+        return {}
+
+
+def _one_row(msg: Msg) -> DecodedRows:
+    return DecodedRows([(msg.data,)], [0])
+
+
+@pytest.mark.parametrize("writers", [1, 2, 3])
+async def test_writers_batches_are_written_at_once_and_every_message_is_acked(
+    nats_url: str, database_url: str, writers: int
+) -> None:
+    settings = RecorderSettings.model_validate({"nats_url": nats_url, "metrics_port": 0})
+    bus = await connect_bus(settings, "test-writers")
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=writers)
+    writes = Writes(writers)
+    sink = Sink("test", PRICES_STREAM, "test-writers", f"{PRICE_SUBJECT_ROOT}.>", _one_row, writes.write)
+    stop = asyncio.Event()
+    try:
+        messages = 12
+        await publish_all(
+            bus, [(f"{PRICE_SUBJECT_ROOT}.day_ahead.FR", b"%d" % i, f"writers-{i}") for i in range(messages)]
+        )
+        sub = await subscribe(bus, sink, batch=1, writers=writers)
+        recorder = StreamRecorder(
+            bus, pool, sink, batch=1, flush_seconds=0.01, writers=writers, stop=stop, health=HealthState()
+        )
+        running = asyncio.create_task(recorder.run(sub))
+        await wait_until(lambda: writes.batches == messages, 30, f"{messages} batches written")
+
+        async def settled() -> Any:
+            info = await sub.consumer_info()
+            return info if info.num_ack_pending == 0 else None
+
+        info = await wait_until(settled, 30, "every message acked")
+        stop.set()
+        await asyncio.wait_for(running, 10)
+        assert writes.most == writers
+        assert (info.num_pending, info.ack_floor.stream_seq) == (0, messages)
+    finally:
+        stop.set()
+        await pool.close()
+        await bus.close()
