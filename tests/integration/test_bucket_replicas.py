@@ -14,7 +14,7 @@ import nats
 import pytest
 from nats.aio.client import Client as NATS
 
-from inthegrid.platform.buckets import FEEDS, RULES, ensure_buckets, open_bucket
+from inthegrid.platform.buckets import FEEDS, RULES, ensure_buckets, open_bucket, while_electing
 from inthegrid.platform.bus import Bus, ensure_streams
 from inthegrid.platform.settings import CommonSettings
 from tests.support.faults import wait_for
@@ -54,7 +54,9 @@ async def test_an_r1_bucket_is_raised_by_its_owner_only_and_then_survives_its_le
     cluster: NatsCluster, nc: NATS, caplog: pytest.LogCaptureFixture
 ) -> None:
     old = await open_bucket(_bus(nc, 1), RULES)  # as an install from before the cluster made it
-    await old.put("proof-of-concept", b"rule")
+    # Just created, the bucket's stream may not yet answer on the server this client talks to (no
+    # responders): the retry every writer of a bucket uses (rules_kv.announce_rule).
+    await while_electing(lambda: old.put("proof-of-concept", b"rule"))
     assert await _replicas(_bus(nc, 1), RULES.stream) == (1, 1)
 
     with caplog.at_level(logging.WARNING, logger="inthegrid.platform.buckets"):

@@ -1,5 +1,6 @@
 """The recorder's concurrent writers against a real nats-server and PostgreSQL: up to ``writers``
-batches are in a write at once, never more, and every message is acked once its batch is written."""
+batches are in a write at once, never more, and every message is acked once its batch is written;
+a real deadlock between two transactions is retried without marking the database down."""
 
 from __future__ import annotations
 
@@ -79,5 +80,92 @@ async def test_writers_batches_are_written_at_once_and_every_message_is_acked(
         assert (info.num_pending, info.ack_floor.stream_seq) == (0, messages)
     finally:
         stop.set()
+        await pool.close()
+        await bus.close()
+
+
+class RecordedHealth(HealthState):
+    """Every readiness change, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.changes: list[tuple[str, bool]] = []
+
+    def set(self, name: str, ok: bool) -> None:
+        self.changes.append((name, ok))
+        super().set(name, ok)
+
+
+class DeadlockingWrite:
+    """A sink's writer whose first write deadlocks for real against a connection the test holds: it
+    locks row 1, then waits for row 2, which the test locks first and which then waits for row 1."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.row_1_locked = asyncio.Event()
+        self.errors: list[BaseException] = []
+
+    async def write(self, conn: asyncpg.Connection, rows: Sequence[Any]) -> dict[str, int]:
+        self.calls += 1
+        try:
+            async with conn.transaction():
+                await conn.execute("SELECT id FROM writers_locks WHERE id = 1 FOR UPDATE")
+                if self.calls == 1:
+                    self.row_1_locked.set()
+                await conn.execute("SELECT id FROM writers_locks WHERE id = 2 FOR UPDATE")
+        except Exception as exc:
+            self.errors.append(exc)
+            raise
+        return {}
+
+
+async def test_a_deadlock_is_retried_and_the_database_stays_ready(nats_url: str, database_url: str) -> None:
+    settings = RecorderSettings.model_validate({"nats_url": nats_url, "metrics_port": 0})
+    bus = await connect_bus(settings, "test-deadlock")
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    holder = await asyncpg.connect(database_url)
+    writes = DeadlockingWrite()
+    health = RecordedHealth()
+    sink = Sink("test", PRICES_STREAM, "test-deadlock", f"{PRICE_SUBJECT_ROOT}.>", _one_row, writes.write)
+    stop = asyncio.Event()
+    running: asyncio.Task[None] | None = None
+    try:
+        await holder.execute(
+            "DROP TABLE IF EXISTS writers_locks; CREATE TABLE writers_locks (id int PRIMARY KEY);"
+            "INSERT INTO writers_locks VALUES (1), (2)"
+        )
+        holding = holder.transaction()
+        await holding.start()
+        # Only the recorder's session looks for the deadlock (after its deadlock_timeout, 1 s by
+        # default), so it is the one PostgreSQL aborts.
+        await holder.execute("SET LOCAL deadlock_timeout = '1min'")
+        await holder.execute("SELECT id FROM writers_locks WHERE id = 2 FOR UPDATE")
+        await publish_all(bus, [(f"{PRICE_SUBJECT_ROOT}.day_ahead.FR", b"1", "deadlock-1")])
+        sub = await subscribe(bus, sink, batch=1, writers=2)
+        recorder = StreamRecorder(
+            bus, pool, sink, batch=1, flush_seconds=0.01, writers=2, stop=stop, health=health
+        )
+        running = asyncio.create_task(recorder.run(sub))
+        await asyncio.wait_for(writes.row_1_locked.wait(), 30)
+        # Row 1 is the recorder's: waiting for it closes the cycle, and the recorder's attempt is
+        # aborted, which frees row 1 for this connection.
+        await holder.execute("SELECT id FROM writers_locks WHERE id = 1 FOR UPDATE")
+        await holding.commit()
+
+        async def settled() -> Any:
+            info = await sub.consumer_info()
+            return info if info.num_ack_pending == 0 and info.num_pending == 0 else None
+
+        info = await wait_until(settled, 30, "the message acked after the retry")
+        assert info.ack_floor.stream_seq == 1
+        assert [type(e) for e in writes.errors] == [asyncpg.DeadlockDetectedError]
+        assert writes.calls == 2
+        assert ("database", False) not in health.changes
+        assert health.changes[-1] == ("database", True)
+    finally:
+        stop.set()
+        if running is not None:
+            await asyncio.wait_for(running, 10)
+        await holder.close()
         await pool.close()
         await bus.close()

@@ -2,7 +2,7 @@
 batch is fetched meanwhile, fetching.py, and decoded while this one is written).
 
 Several batches are written at once (``writers``), each in its own transaction on its own
-connection: a write mostly waits for PostgreSQL, for its COPY and its commit's WAL flush, and two
+connection: a write mostly waits for PostgreSQL, for its COPY and its commit's WAL flush, and
 two writers raised the recorder's throughput by about a third (bench/RESULTS.md). Batches may therefore
 commit out of order; the store's merge gives the same rows in any order (store.py).
 
