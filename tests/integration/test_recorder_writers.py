@@ -47,6 +47,12 @@ def _one_row(msg: Msg) -> DecodedRows:
     return DecodedRows([(msg.data,)], [0])
 
 
+async def _settled(sub: Any) -> Any:
+    """The consumer's info once nothing is waiting for an ack, else None (not yet)."""
+    info = await sub.consumer_info()
+    return info if info.num_ack_pending == 0 else None
+
+
 @pytest.mark.parametrize("writers", [1, 2, 3])
 async def test_writers_batches_are_written_at_once_and_every_message_is_acked(
     nats_url: str, database_url: str, writers: int
@@ -69,11 +75,7 @@ async def test_writers_batches_are_written_at_once_and_every_message_is_acked(
         running = asyncio.create_task(recorder.run(sub))
         await wait_until(lambda: writes.batches == messages, 30, f"{messages} batches written")
 
-        async def settled() -> Any:
-            info = await sub.consumer_info()
-            return info if info.num_ack_pending == 0 else None
-
-        info = await wait_until(settled, 30, "every message acked")
+        info = await wait_until(lambda: _settled(sub), 30, "every message acked")
         stop.set()
         await asyncio.wait_for(running, 10)
         assert writes.most == writers
@@ -152,11 +154,7 @@ async def test_a_deadlock_is_retried_and_the_database_stays_ready(nats_url: str,
         await holder.execute("SELECT id FROM writers_locks WHERE id = 1 FOR UPDATE")
         await holding.commit()
 
-        async def settled() -> Any:
-            info = await sub.consumer_info()
-            return info if info.num_ack_pending == 0 and info.num_pending == 0 else None
-
-        info = await wait_until(settled, 30, "the message acked after the retry")
+        info = await wait_until(lambda: _settled(sub), 30, "the message acked after the retry")
         assert info.ack_floor.stream_seq == 1
         assert [type(e) for e in writes.errors] == [asyncpg.DeadlockDetectedError]
         assert writes.calls == 2
